@@ -50,7 +50,8 @@ impl fmt::Display for DenyCode {
     }
 }
 
-/// The outcome of [`crate::decide`].
+/// The outcome of [`crate::decide`]. Built only by `decide`/`decide_entitlement` in this crate, an `Allow` always
+/// has `now < until` and `refresh_after <= until`, and a `Deny` carries no time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
@@ -62,8 +63,43 @@ pub enum Decision {
     Deny(DenyCode),
 }
 
+/// The wire code of an allowed answer (`{"code":"VALID"}`).
+pub const VALID_CODE: &str = "VALID";
+
 impl Decision {
     pub fn is_allowed(&self) -> bool {
         matches!(self, Decision::Allow { .. })
+    }
+
+    /// `VALID` for an allow, else the deny code's stable string.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Decision::Allow { .. } => VALID_CODE,
+            Decision::Deny(code) => code.as_str(),
+        }
+    }
+
+    /// The deny code, `None` for an allow.
+    pub fn deny_code(&self) -> Option<DenyCode> {
+        match self {
+            Decision::Allow { .. } => None,
+            Decision::Deny(code) => Some(*code),
+        }
+    }
+
+    /// The lease expiry of an allow; a deny never carries a time.
+    pub fn until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Decision::Allow { until, .. } => Some(*until),
+            Decision::Deny(_) => None,
+        }
+    }
+
+    /// When the app should revalidate, for an allow.
+    pub fn refresh_after(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Decision::Allow { refresh_after, .. } => Some(*refresh_after),
+            Decision::Deny(_) => None,
+        }
     }
 }
