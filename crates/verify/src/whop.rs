@@ -56,12 +56,12 @@ impl WhopVerifier {
     where
         H: HeaderLookup + ?Sized,
     {
-        if headers.header(Header::WebhookSignature.name()).is_none()
-            && headers.header(Header::WhopSignature.name()).is_some()
-        {
+        if headers.header(Header::WebhookSignature.name()).is_some() {
+            self.verify_current(headers, body, now)
+        } else if headers.header(Header::WhopSignature.name()).is_some() {
             self.verify_legacy(headers, body, now)
         } else {
-            self.verify_current(headers, body, now)
+            Err(VerifyError::MissingHeader(Header::WebhookSignature))
         }
     }
 
