@@ -1,1 +1,16 @@
 #![doc = include_str!("../README.md")]
+
+pub mod aghanim;
+pub mod dodo;
+mod error;
+mod http;
+mod payload;
+mod time;
+mod webhook;
+pub mod whop;
+
+pub use error::{ApiError, ParseError, UnreachableCause};
+pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, RetryPolicy};
+pub use webhook::{
+    DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook, parse_webhook,
+};

@@ -1,0 +1,8 @@
+//! Dodo Payments: Standard Webhooks payloads (`entitlement_grant.*`, `subscription.*`, ...) and the API client.
+
+mod api;
+mod model;
+pub(crate) mod webhook;
+
+pub use api::{DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoPageQuery};
+pub use model::{DodoGrant, DodoInstance, DodoSubscription};

@@ -1,0 +1,166 @@
+//! Authentic webhook bodies into normalized events: the public types and the per-provider dispatch.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tollgate_policy::{Provider, ProviderEvent};
+
+use crate::error::ParseError;
+use crate::{aghanim, dodo, whop};
+
+/// What the server knows about a delivery besides its body, taken from the verified signature headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryMeta {
+    /// The Standard Webhooks `webhook-id` header (Whop current, Dodo). `None` for legacy Whop and Aghanim.
+    pub webhook_id: Option<String>,
+    /// The verified signature timestamp. Legacy Whop payloads carry no event time, so it becomes the event time
+    /// when the payload has no `updated_at` (see docs/providers.md). Store it with the raw body for replays.
+    pub signed_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryMeta {
+    /// A Standard Webhooks delivery (Whop current, Dodo).
+    pub fn standard(webhook_id: impl Into<String>, signed_at: Option<DateTime<Utc>>) -> Self {
+        DeliveryMeta {
+            webhook_id: Some(webhook_id.into()),
+            signed_at,
+        }
+    }
+
+    /// A delivery whose signature carries only a timestamp (legacy `X-Whop-Signature`, Aghanim).
+    pub fn timestamp_only(signed_at: Option<DateTime<Utc>>) -> Self {
+        DeliveryMeta {
+            webhook_id: None,
+            signed_at,
+        }
+    }
+}
+
+/// One parsed authentic delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedWebhook {
+    /// The inbox key that makes a redelivery a no-op: the `webhook-id` for Whop and Dodo, `idempotency_key` or
+    /// `event_id` for Aghanim, payload id + action + body fingerprint for legacy Whop.
+    pub dedupe_key: String,
+    /// A second key for the same fact when a re-send may carry a new id: Dodo grants, `{grant_id}:{event_type}`.
+    pub semantic_key: Option<String>,
+    /// The provider's event name (`membership.activated`, `entitlement_grant.revoked`, ...).
+    pub event_type: String,
+    pub outcome: Outcome,
+}
+
+/// What Tollgate does with an authentic delivery.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Fold this change into the entitlement store.
+    Apply(Box<EntitlementChange>),
+    /// Record the event (it is authentic and answered 2xx) but change no access.
+    NotActedOn { reason: &'static str },
+}
+
+impl Outcome {
+    /// The change to apply, if any.
+    pub fn change(&self) -> Option<&EntitlementChange> {
+        match self {
+            Outcome::Apply(change) => Some(change),
+            Outcome::NotActedOn { .. } => None,
+        }
+    }
+}
+
+/// A normalized change plus what the policy event does not carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntitlementChange {
+    pub event: ProviderEvent,
+    /// The license key the payload carries, if any (Whop `license_key`, Dodo `license_key.key`).
+    pub license_key: Option<LicenseKey>,
+    pub extras: Extras,
+}
+
+/// Provider details an app may show, and ids for policy matching that are not the event's `product`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// Whop `plan.id` (the event's `product` is `product.id`); lets a policy rule match a plan.
+    pub plan_id: Option<String>,
+    /// Dodo `integration_type` (`license_key`, `discord`, ...).
+    pub integration_type: Option<String>,
+    /// Dodo `oauth_url` of a pending OAuth grant the customer must finish.
+    pub oauth_url: Option<String>,
+    /// Dodo `digital_product_delivery`, as sent.
+    pub delivery: Option<Value>,
+    /// Feature names (Aghanim nested item SKUs, Dodo feature-flag id).
+    pub features: Vec<String>,
+}
+
+/// A license key. `Debug` and `Display` show only the last 4 characters, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LicenseKey(String);
+
+impl LicenseKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        LicenseKey(key.into())
+    }
+
+    /// The full key, for hashing and provider calls. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The last 4 characters, the most that may be shown or logged.
+    pub fn last4(&self) -> &str {
+        last4(&self.0)
+    }
+}
+
+/// The last 4 characters of a secret (fewer if it is shorter), on a char boundary.
+pub(crate) fn last4(secret: &str) -> &str {
+    let start = secret.char_indices().rev().nth(3).map_or(0, |(index, _)| index);
+    &secret[start..]
+}
+
+impl fmt::Debug for LicenseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LicenseKey(…{})", self.last4())
+    }
+}
+
+impl fmt::Display for LicenseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "…{}", self.last4())
+    }
+}
+
+/// Turns an authentic webhook body into a [`ParsedWebhook`].
+///
+/// Call it only after the signature is verified. It never panics: a body that cannot be acted on is a
+/// [`ParseError`], and an authentic event of a type Tollgate does not act on is [`Outcome::NotActedOn`].
+pub fn parse_webhook(
+    provider: Provider,
+    meta: &DeliveryMeta,
+    body: &[u8],
+) -> Result<ParsedWebhook, ParseError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson {
+        reason: e.to_string(),
+    })?;
+    match provider {
+        Provider::Whop => whop::webhook::parse(meta, &value, body),
+        Provider::Dodo => dodo::webhook::parse(meta, &value),
+        Provider::Aghanim => aghanim::webhook::parse(&value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_key_debug_shows_last4_only() {
+        let key = LicenseKey::new("TGL-4F7K2-9QXM3-PLR8D-77ZAB");
+        assert_eq!(format!("{key:?}"), "LicenseKey(…7ZAB)");
+        assert_eq!(key.to_string(), "…7ZAB");
+        assert_eq!(LicenseKey::new("ab").last4(), "ab");
+        assert_eq!(LicenseKey::new("añbcd").last4(), "ñbcd");
+    }
+}
