@@ -8,6 +8,7 @@ pub fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
 }
 
+pub const HOUR: i64 = 3_600;
 pub const DAY: i64 = 86_400;
 
 pub fn event(provider: Provider, external_id: &str, at: DateTime<Utc>, kind: EventKind) -> ProviderEvent {
