@@ -8,13 +8,8 @@ use std::hash::BuildHasher;
 /// Values are raw bytes: a header that is not UTF-8 is still passed through, and each scheme decides what to do
 /// with it. Ready implementations cover slices, arrays and vectors of `(name, value)` pairs (any mix of `&str`,
 /// `String`, `&[u8]` and `Vec<u8>`), `HashMap` and `BTreeMap`. With several entries of one name, the first wins.
-/// Implementing it for another stack's header map takes three lines, for example with `http::HeaderMap`:
-///
-/// ```ignore
-/// impl HeaderLookup for MyHeaders<'_> {
-///     fn header(&self, name: &str) -> Option<&[u8]> { self.0.get(name).map(|v| v.as_bytes()) }
-/// }
-/// ```
+/// Implementing it for another stack's header map takes three lines; for `http::HeaderMap`, the body is
+/// `self.0.get(name).map(|value| value.as_bytes())` (see the crate README).
 pub trait HeaderLookup {
     /// The value of the header called `name` (compared case-insensitively), if present.
     fn header(&self, name: &str) -> Option<&[u8]>;
