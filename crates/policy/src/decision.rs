@@ -50,7 +50,7 @@ impl fmt::Display for DenyCode {
     }
 }
 
-/// The outcome of [`crate::decide`]. Built only by `decide`/`decide_entitlement` in this crate, an `Allow` always
+/// The outcome of [`crate::decide`]. As returned by `decide`/`decide_entitlement`, an `Allow` always
 /// has `now < until` and `refresh_after <= until`, and a `Deny` carries no time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]

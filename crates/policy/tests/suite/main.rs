@@ -7,4 +7,5 @@ mod config_toml;
 mod decide_props;
 mod decide_table;
 mod devices_table;
+mod flows;
 mod status_table;
