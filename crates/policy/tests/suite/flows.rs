@@ -6,6 +6,10 @@ use tollgate_policy::{
     decide_entitlement,
 };
 
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: the literals are valid RFC 3339"
+)]
 fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
 }
