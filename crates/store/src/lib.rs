@@ -1,1 +1,28 @@
 #![doc = include_str!("../README.md")]
+
+mod audit;
+mod connection;
+mod coordination;
+mod database_url;
+mod device;
+mod entitlement;
+mod error;
+mod ids;
+mod inbox;
+mod keys;
+mod schema;
+mod signing_key;
+mod store;
+mod time;
+
+pub use audit::{Actor, AuditEntry, NewAudit};
+pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
+pub use database_url::DatabaseUrl;
+pub use device::{Admission, Device, Transfer, TransferOutcome, TransferRule};
+pub use entitlement::{Entitlement, EntitlementChange};
+pub use error::{Cause, Result, StoreError};
+pub use ids::{DeviceId, EntitlementId, InboxId};
+pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome};
+pub use keys::{HwidHash, LicenseKeyHash, StoreKeys};
+pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
+pub use store::{Store, StoreConfig};

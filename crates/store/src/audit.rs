@@ -1,0 +1,174 @@
+//! The audit trail: who changed what about an entitlement or device, when and why. Never holds a secret.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::connection::DbConnection;
+use crate::error::{Result, StoreError};
+use crate::ids::{DeviceId, EntitlementId, InboxId};
+use crate::schema::audit_log;
+use crate::store::Store;
+use crate::time::{from_db, to_db};
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Actor {
+    /// A provider webhook, as it arrived.
+    Webhook,
+    /// A stored webhook replayed from the inbox.
+    Replay,
+    /// An operator through the admin API or CLI.
+    Admin,
+    /// The reconciliation job.
+    Reconcile,
+    /// A device activation.
+    Activation,
+    /// A device validation.
+    Validation,
+    /// A device freed by the app itself.
+    Deactivation,
+    /// Tollgate itself (start-up, key rotation, ...).
+    System,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Webhook => "webhook",
+            Actor::Replay => "replay",
+            Actor::Admin => "admin",
+            Actor::Reconcile => "reconcile",
+            Actor::Activation => "activation",
+            Actor::Validation => "validation",
+            Actor::Deactivation => "deactivation",
+            Actor::System => "system",
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Actor {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "webhook" => Actor::Webhook,
+            "replay" => Actor::Replay,
+            "admin" => Actor::Admin,
+            "reconcile" => Actor::Reconcile,
+            "activation" => Actor::Activation,
+            "validation" => Actor::Validation,
+            "deactivation" => Actor::Deactivation,
+            "system" => Actor::System,
+            other => return Err(StoreError::corrupt("audit", format!("unknown actor `{other}`"))),
+        })
+    }
+}
+
+/// An audit row to write. `detail` must never contain a license key, hwid, token or body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    pub entitlement_id: Option<EntitlementId>,
+    pub device_id: Option<DeviceId>,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// A stable dotted name, for example `event.activated`, `device.activated`, `device.transferred`.
+    pub action: String,
+    pub detail: Option<String>,
+    pub inbox_id: Option<InboxId>,
+}
+
+/// A stored audit row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub entitlement_id: Option<EntitlementId>,
+    pub device_id: Option<DeviceId>,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: String,
+    pub detail: Option<String>,
+    pub inbox_id: Option<InboxId>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewAuditRow<'a> {
+    entitlement_id: Option<&'a str>,
+    device_id: Option<&'a str>,
+    at: NaiveDateTime,
+    actor: &'static str,
+    action: &'a str,
+    detail: Option<&'a str>,
+    inbox_id: Option<i64>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+struct AuditRow {
+    id: i64,
+    entitlement_id: Option<String>,
+    device_id: Option<String>,
+    at: NaiveDateTime,
+    actor: String,
+    action: String,
+    detail: Option<String>,
+    inbox_id: Option<i64>,
+}
+
+pub(crate) fn insert_audit(conn: &mut DbConnection, entry: &NewAudit) -> Result<()> {
+    diesel::insert_into(audit_log::table)
+        .values(NewAuditRow {
+            entitlement_id: entry.entitlement_id.as_ref().map(EntitlementId::as_str),
+            device_id: entry.device_id.as_ref().map(DeviceId::as_str),
+            at: to_db(entry.at),
+            actor: entry.actor.as_str(),
+            action: &entry.action,
+            detail: entry.detail.as_deref(),
+            inbox_id: entry.inbox_id.map(|id| id.0),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+impl Store {
+    /// Write one audit row.
+    pub fn record_audit(&self, entry: &NewAudit) -> Result<()> {
+        let mut conn = self.conn()?;
+        insert_audit(&mut conn, entry)
+    }
+
+    /// The newest `limit` audit rows of one entitlement, newest first.
+    pub fn list_audit(&self, entitlement_id: &EntitlementId, limit: u32) -> Result<Vec<AuditEntry>> {
+        let mut conn = self.conn()?;
+        let rows = audit_log::table
+            .filter(audit_log::entitlement_id.eq(entitlement_id.as_str()))
+            .order(audit_log::id.desc())
+            .limit(i64::from(limit))
+            .select(AuditRow::as_select())
+            .load(&mut *conn)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.id,
+                    entitlement_id: r.entitlement_id.map(EntitlementId::new),
+                    device_id: r.device_id.map(DeviceId::new),
+                    at: from_db(r.at),
+                    actor: r.actor.parse()?,
+                    action: r.action,
+                    detail: r.detail,
+                    inbox_id: r.inbox_id.map(InboxId),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,438 @@
+//! Devices activated on an entitlement, and the transfers that freed them.
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+
+use crate::audit::{Actor, NewAudit, insert_audit};
+use crate::connection::{DbConnection, write_transaction};
+use crate::entitlement::lock_by_id;
+use crate::error::{Result, StoreError};
+use crate::ids::{DeviceId, EntitlementId};
+use crate::keys::HwidHash;
+use crate::schema::{devices, transfers};
+use crate::store::Store;
+use crate::time::{from_db, to_db};
+
+/// The window of the transfer budget.
+const TRANSFER_WINDOW: TimeDelta = TimeDelta::days(30);
+
+/// A device activated on an entitlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: DeviceId,
+    pub entitlement_id: EntitlementId,
+    pub hwid_hash: HwidHash,
+    pub name: Option<String>,
+    pub activated_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The provider's id for this activation, if it keeps one (Dodo `lki_...`).
+    pub provider_instance_id: Option<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = devices)]
+struct DeviceRow {
+    id: String,
+    entitlement_id: String,
+    hwid_hash: String,
+    name: Option<String>,
+    activated_at: NaiveDateTime,
+    last_seen_at: NaiveDateTime,
+    provider_instance_id: Option<String>,
+}
+
+impl From<DeviceRow> for Device {
+    fn from(row: DeviceRow) -> Self {
+        Device {
+            id: DeviceId::new(row.id),
+            entitlement_id: EntitlementId::new(row.entitlement_id),
+            hwid_hash: HwidHash::from_stored(row.hwid_hash),
+            name: row.name,
+            activated_at: from_db(row.activated_at),
+            last_seen_at: from_db(row.last_seen_at),
+            provider_instance_id: row.provider_instance_id,
+        }
+    }
+}
+
+/// The result of [`Store::activate_device`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// A new device took a free slot.
+    Admitted(Device),
+    /// This device was already active; its `last_seen_at` was updated.
+    AlreadyActive(Device),
+    /// Every slot is taken by other devices.
+    LimitReached { active: u32 },
+}
+
+/// A device freed so the license can move: who and when, for the cooldown and the 30-day budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub entitlement_id: EntitlementId,
+    pub from_hwid_hash: HwidHash,
+    pub at: DateTime<Utc>,
+}
+
+/// The limits a self-service transfer must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferRule {
+    /// The least time between two transfers of one entitlement.
+    pub cooldown: TimeDelta,
+    /// The most transfers of one entitlement in any 30 days.
+    pub per_30d: u32,
+}
+
+/// The result of [`Store::transfer_device`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferOutcome {
+    /// The device was removed and the transfer recorded.
+    Transferred(Device),
+    /// This hwid has no active device on the entitlement.
+    NotActivated,
+    /// Inside the cooldown or over the budget; `retry_at` is when a transfer is next allowed (`None`: never, a
+    /// budget of zero).
+    Cooldown { retry_at: Option<DateTime<Utc>> },
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = devices)]
+struct NewDeviceRow<'a> {
+    id: &'a str,
+    entitlement_id: &'a str,
+    hwid_hash: &'a str,
+    name: Option<&'a str>,
+    activated_at: NaiveDateTime,
+    last_seen_at: NaiveDateTime,
+    provider_instance_id: Option<&'a str>,
+}
+
+fn find_device(
+    conn: &mut DbConnection,
+    entitlement: &EntitlementId,
+    hwid: &HwidHash,
+) -> Result<Option<Device>> {
+    Ok(devices::table
+        .filter(devices::entitlement_id.eq(entitlement.as_str()))
+        .filter(devices::hwid_hash.eq(hwid.as_str()))
+        .select(DeviceRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Device::from))
+}
+
+fn delete_device(conn: &mut DbConnection, device: &Device) -> Result<()> {
+    diesel::delete(devices::table.find(device.id.as_str())).execute(conn)?;
+    Ok(())
+}
+
+fn audit_device(
+    conn: &mut DbConnection,
+    device: &Device,
+    actor: Actor,
+    action: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    insert_audit(
+        conn,
+        &NewAudit {
+            entitlement_id: Some(device.entitlement_id.clone()),
+            device_id: Some(device.id.clone()),
+            at,
+            actor,
+            action: action.to_owned(),
+            detail: None,
+            inbox_id: None,
+        },
+    )
+}
+
+impl Store {
+    /// Activate a device (by its raw hwid, which is stored only as a keyed hash) on an entitlement, unless that
+    /// would exceed `max_devices`. The count and the insert happen under the entitlement's row lock in one
+    /// transaction, so concurrent activations on any number of instances never exceed the limit.
+    pub fn activate_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid: &str,
+        name: Option<&str>,
+        max_devices: u32,
+        instance_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Admission> {
+        let hwid_hash = self.hash_hwid(hwid);
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            if !lock_by_id(conn, entitlement_id)? {
+                return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
+            }
+            if let Some(mut device) = find_device(conn, entitlement_id, &hwid_hash)? {
+                device.last_seen_at = from_db(to_db(now));
+                if instance_id.is_some() {
+                    device.provider_instance_id = instance_id.map(str::to_owned);
+                }
+                diesel::update(devices::table.find(device.id.as_str()))
+                    .set((
+                        devices::last_seen_at.eq(to_db(now)),
+                        devices::provider_instance_id.eq(device.provider_instance_id.as_deref()),
+                    ))
+                    .execute(conn)?;
+                return Ok(Admission::AlreadyActive(device));
+            }
+            let active: i64 = devices::table
+                .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
+                .count()
+                .get_result(conn)?;
+            let active = u32::try_from(active).unwrap_or(u32::MAX);
+            if active >= max_devices {
+                return Ok(Admission::LimitReached { active });
+            }
+            let id = self.keys().random_id("dev_")?;
+            diesel::insert_into(devices::table)
+                .values(NewDeviceRow {
+                    id: &id,
+                    entitlement_id: entitlement_id.as_str(),
+                    hwid_hash: hwid_hash.as_str(),
+                    name,
+                    activated_at: to_db(now),
+                    last_seen_at: to_db(now),
+                    provider_instance_id: instance_id,
+                })
+                .execute(conn)?;
+            let device = Device {
+                id: DeviceId::new(id),
+                entitlement_id: entitlement_id.clone(),
+                hwid_hash: hwid_hash.clone(),
+                name: name.map(str::to_owned),
+                activated_at: from_db(to_db(now)),
+                last_seen_at: from_db(to_db(now)),
+                provider_instance_id: instance_id.map(str::to_owned),
+            };
+            audit_device(conn, &device, Actor::Activation, "device.activated", now)?;
+            Ok(Admission::Admitted(device))
+        })
+    }
+
+    /// The devices active on an entitlement, in activation order.
+    pub fn list_devices(&self, entitlement_id: &EntitlementId) -> Result<Vec<Device>> {
+        let mut conn = self.conn()?;
+        let rows = devices::table
+            .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
+            .order((devices::activated_at.asc(), devices::id.asc()))
+            .select(DeviceRow::as_select())
+            .load(&mut *conn)?;
+        Ok(rows.into_iter().map(Device::from).collect())
+    }
+
+    /// The device with this hwid hash on an entitlement, if active.
+    pub fn find_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+    ) -> Result<Option<Device>> {
+        let mut conn = self.conn()?;
+        find_device(&mut conn, entitlement_id, hwid_hash)
+    }
+
+    /// Record that a device was seen (validated) at `now`.
+    pub fn touch_device(&self, device_id: &DeviceId, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let updated = diesel::update(devices::table.find(device_id.as_str()))
+            .set(devices::last_seen_at.eq(to_db(now)))
+            .execute(&mut *conn)?;
+        if updated == 0 {
+            return Err(StoreError::not_found("device", device_id.as_str()));
+        }
+        Ok(())
+    }
+
+    /// Remove the device with this hwid hash from an entitlement (no transfer is counted), with an audit row.
+    pub fn remove_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>> {
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
+                return Ok(None);
+            };
+            delete_device(conn, &device)?;
+            audit_device(conn, &device, actor, "device.removed", now)?;
+            Ok(Some(device))
+        })
+    }
+
+    /// Remove a device by id (admin reset; no transfer is counted), with an audit row.
+    pub fn remove_device_by_id(
+        &self,
+        device_id: &DeviceId,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>> {
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            let device = devices::table
+                .find(device_id.as_str())
+                .select(DeviceRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(Device::from);
+            let Some(device) = device else {
+                return Ok(None);
+            };
+            delete_device(conn, &device)?;
+            audit_device(conn, &device, actor, "device.removed", now)?;
+            Ok(Some(device))
+        })
+    }
+
+    /// Free a device so the license can move, if the cooldown and the 30-day budget allow it: the check, the
+    /// removal, the transfer record and the audit row are one transaction under the entitlement's row lock.
+    pub fn transfer_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+        rule: TransferRule,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOutcome> {
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            if !lock_by_id(conn, entitlement_id)? {
+                return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
+            }
+            let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
+                return Ok(TransferOutcome::NotActivated);
+            };
+            let window_start = now - TRANSFER_WINDOW;
+            let recent = transfers_since(conn, entitlement_id, window_start.min(now - rule.cooldown))?;
+            if let Some(retry_at) = transfer_blocked_until(&recent, rule, now) {
+                return Ok(TransferOutcome::Cooldown { retry_at });
+            }
+            delete_device(conn, &device)?;
+            diesel::insert_into(transfers::table)
+                .values((
+                    transfers::entitlement_id.eq(entitlement_id.as_str()),
+                    transfers::from_hwid_hash.eq(hwid_hash.as_str()),
+                    transfers::at.eq(to_db(now)),
+                ))
+                .execute(conn)?;
+            audit_device(conn, &device, Actor::Deactivation, "device.transferred", now)?;
+            Ok(TransferOutcome::Transferred(device))
+        })
+    }
+
+    /// Transfers of an entitlement at or after `since`, oldest first.
+    pub fn list_transfers_since(
+        &self,
+        entitlement_id: &EntitlementId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Transfer>> {
+        let mut conn = self.conn()?;
+        transfers_since(&mut conn, entitlement_id, since)
+    }
+}
+
+fn transfers_since(
+    conn: &mut DbConnection,
+    entitlement_id: &EntitlementId,
+    since: DateTime<Utc>,
+) -> Result<Vec<Transfer>> {
+    let rows: Vec<(String, NaiveDateTime)> = transfers::table
+        .filter(transfers::entitlement_id.eq(entitlement_id.as_str()))
+        .filter(transfers::at.ge(to_db(since)))
+        .order((transfers::at.asc(), transfers::id.asc()))
+        .select((transfers::from_hwid_hash, transfers::at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(hash, at)| Transfer {
+            entitlement_id: entitlement_id.clone(),
+            from_hwid_hash: HwidHash::from_stored(hash),
+            at: from_db(at),
+        })
+        .collect())
+}
+
+/// `None` when a transfer is allowed now; otherwise `Some(when it next is)` (`Some(None)`: never).
+fn transfer_blocked_until(
+    recent: &[Transfer],
+    rule: TransferRule,
+    now: DateTime<Utc>,
+) -> Option<Option<DateTime<Utc>>> {
+    let mut retry_at: Option<DateTime<Utc>> = None;
+    if let Some(last) = recent.last() {
+        let allowed = last.at + rule.cooldown;
+        if allowed > now {
+            retry_at = Some(allowed);
+        }
+    }
+    let in_window: Vec<&Transfer> = recent.iter().filter(|t| t.at > now - TRANSFER_WINDOW).collect();
+    let budget = usize::try_from(rule.per_30d).unwrap_or(usize::MAX);
+    if in_window.len() >= budget {
+        if budget == 0 {
+            return Some(None);
+        }
+        // The window frees a slot when the oldest transfer that keeps it full leaves it.
+        let freeing = in_window[in_window.len() - budget].at + TRANSFER_WINDOW;
+        retry_at = Some(retry_at.map_or(freeing, |r| r.max(freeing)));
+    }
+    retry_at.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn transfer(at: DateTime<Utc>) -> Transfer {
+        Transfer {
+            entitlement_id: EntitlementId::new("ent_x"),
+            from_hwid_hash: HwidHash::from_stored("h".to_owned()),
+            at,
+        }
+    }
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn cooldown_ends_exactly_one_cooldown_after_the_last_transfer() {
+        let rule = TransferRule {
+            cooldown: TimeDelta::days(1),
+            per_30d: 3,
+        };
+        let recent = [transfer(t(0))];
+        assert_eq!(
+            transfer_blocked_until(&recent, rule, t(DAY - 1)),
+            Some(Some(t(DAY)))
+        );
+        assert_eq!(transfer_blocked_until(&recent, rule, t(DAY)), None);
+        assert_eq!(transfer_blocked_until(&[], rule, t(0)), None);
+    }
+
+    #[test]
+    fn budget_frees_when_the_oldest_transfer_leaves_the_window() {
+        let rule = TransferRule {
+            cooldown: TimeDelta::days(1),
+            per_30d: 2,
+        };
+        let recent = [transfer(t(0)), transfer(t(2 * DAY))];
+        assert_eq!(
+            transfer_blocked_until(&recent, rule, t(5 * DAY)),
+            Some(Some(t(30 * DAY)))
+        );
+        assert_eq!(transfer_blocked_until(&recent, rule, t(30 * DAY)), None);
+        let never = TransferRule {
+            cooldown: TimeDelta::zero(),
+            per_30d: 0,
+        };
+        assert_eq!(transfer_blocked_until(&[], never, t(0)), Some(None));
+    }
+}

@@ -1,0 +1,500 @@
+//! Entitlements: the folded provider state of one membership, grant or subscription, plus its license key hash,
+//! extras and bookkeeping.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use tollgate_policy::{EntitlementState, FieldClocks, Lifecycle, Provider, ProviderEvent};
+
+use crate::audit::{Actor, NewAudit, insert_audit};
+use crate::connection::{DbConnection, write_transaction};
+use crate::error::{Result, StoreError};
+use crate::ids::{EntitlementId, InboxId};
+use crate::keys::{LicenseKeyHash, StoreKeys};
+use crate::schema::entitlements;
+use crate::store::Store;
+use crate::time::{from_db, now, opt_from_db, opt_to_db, to_db};
+
+/// A license key shorter than this keeps no clear-text suffix: four characters of it would give too much away.
+const MIN_KEY_LEN_FOR_LAST4: usize = 8;
+
+/// One entitlement as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entitlement {
+    pub id: EntitlementId,
+    pub state: EntitlementState,
+    pub license_key_hash: Option<LicenseKeyHash>,
+    /// The last 4 characters of the license key, for display (none for keys under 8 characters).
+    pub license_key_last4: Option<String>,
+    /// Opaque JSON the service keeps with the entitlement (integration type, oauth_url, delivery, ...).
+    pub extras: Option<serde_json::Value>,
+    /// Bumped by every write.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the provider was last consulted about it.
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// A change to fold into an entitlement: the normalized event, plus what the event carried that is not state.
+#[derive(Clone, PartialEq)]
+pub struct EntitlementChange {
+    pub event: ProviderEvent,
+    /// The license key in clear; only its hash and last 4 characters are stored. `None` keeps the stored one.
+    pub license_key: Option<String>,
+    /// Replaces the stored extras when `Some`.
+    pub extras: Option<serde_json::Value>,
+}
+
+impl EntitlementChange {
+    /// A change that carries only the event.
+    pub fn new(event: ProviderEvent) -> Self {
+        EntitlementChange {
+            event,
+            license_key: None,
+            extras: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EntitlementChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntitlementChange")
+            .field("event", &self.event)
+            .field("license_key", &self.license_key.as_ref().map(|_| "[redacted]"))
+            .field("extras", &self.extras.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = entitlements, treat_none_as_null = true)]
+pub(crate) struct EntitlementRow {
+    id: String,
+    provider: String,
+    external_id: String,
+    subject: Option<String>,
+    product: Option<String>,
+    lifecycle: String,
+    status: Option<String>,
+    end_reason: Option<String>,
+    paid_through: Option<NaiveDateTime>,
+    cancel_at_period_end: bool,
+    features: String,
+    access_clock: Option<NaiveDateTime>,
+    period_clock: Option<NaiveDateTime>,
+    cancel_clock: Option<NaiveDateTime>,
+    details_clock: Option<NaiveDateTime>,
+    license_key_hash: Option<String>,
+    license_key_last4: Option<String>,
+    extras: Option<Vec<u8>>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    synced_at: Option<NaiveDateTime>,
+}
+
+fn extras_aad(id: &str) -> String {
+    format!("tollgate/v1/entitlements.extras/{id}")
+}
+
+impl EntitlementRow {
+    fn new(id: String, state: &EntitlementState, at: DateTime<Utc>) -> Result<Self> {
+        let mut row = EntitlementRow {
+            id,
+            provider: state.provider.as_str().to_owned(),
+            external_id: state.external_id.clone(),
+            subject: None,
+            product: None,
+            lifecycle: String::new(),
+            status: None,
+            end_reason: None,
+            paid_through: None,
+            cancel_at_period_end: false,
+            features: String::new(),
+            access_clock: None,
+            period_clock: None,
+            cancel_clock: None,
+            details_clock: None,
+            license_key_hash: None,
+            license_key_last4: None,
+            extras: None,
+            version: 0,
+            created_at: to_db(at),
+            updated_at: to_db(at),
+            synced_at: None,
+        };
+        row.set_state(state)?;
+        Ok(row)
+    }
+
+    fn set_state(&mut self, state: &EntitlementState) -> Result<()> {
+        self.subject = state.subject.clone();
+        self.product = state.product.clone();
+        self.lifecycle = state.lifecycle.as_str().to_owned();
+        self.status = state.status.clone();
+        self.end_reason = state.end_reason.clone();
+        self.paid_through = opt_to_db(state.paid_through);
+        self.cancel_at_period_end = state.cancel_at_period_end;
+        self.features = serde_json::to_string(&state.features)
+            .map_err(|e| StoreError::corrupt("entitlement", format!("features do not serialize: {e}")))?;
+        self.access_clock = opt_to_db(state.clocks.access);
+        self.period_clock = opt_to_db(state.clocks.period);
+        self.cancel_clock = opt_to_db(state.clocks.cancel);
+        self.details_clock = opt_to_db(state.clocks.details);
+        Ok(())
+    }
+
+    fn state(&self) -> Result<EntitlementState> {
+        let provider: Provider = self
+            .provider
+            .parse()
+            .map_err(|e| StoreError::corrupt("entitlement", format!("{e}")))?;
+        let lifecycle = Lifecycle::parse(&self.lifecycle).ok_or_else(|| {
+            StoreError::corrupt("entitlement", format!("unknown lifecycle `{}`", self.lifecycle))
+        })?;
+        let features: Vec<String> = serde_json::from_str(&self.features)
+            .map_err(|e| StoreError::corrupt("entitlement", format!("features are not a JSON list: {e}")))?;
+        Ok(EntitlementState {
+            provider,
+            external_id: self.external_id.clone(),
+            subject: self.subject.clone(),
+            product: self.product.clone(),
+            lifecycle,
+            status: self.status.clone(),
+            end_reason: self.end_reason.clone(),
+            paid_through: opt_from_db(self.paid_through),
+            cancel_at_period_end: self.cancel_at_period_end,
+            features,
+            clocks: FieldClocks {
+                access: opt_from_db(self.access_clock),
+                period: opt_from_db(self.period_clock),
+                cancel: opt_from_db(self.cancel_clock),
+                details: opt_from_db(self.details_clock),
+            },
+        })
+    }
+
+    pub(crate) fn into_entitlement(self, keys: &StoreKeys) -> Result<Entitlement> {
+        let state = self.state()?;
+        let extras =
+            match &self.extras {
+                None => None,
+                Some(sealed) => {
+                    let plain = keys.open("entitlement extras", &extras_aad(&self.id), sealed)?;
+                    Some(serde_json::from_slice(&plain).map_err(|e| {
+                        StoreError::corrupt("entitlement", format!("extras are not JSON: {e}"))
+                    })?)
+                }
+            };
+        Ok(Entitlement {
+            id: EntitlementId::new(self.id),
+            state,
+            license_key_hash: self.license_key_hash.map(LicenseKeyHash::from_stored),
+            license_key_last4: self.license_key_last4,
+            extras,
+            version: self.version,
+            created_at: from_db(self.created_at),
+            updated_at: from_db(self.updated_at),
+            synced_at: opt_from_db(self.synced_at),
+        })
+    }
+}
+
+/// Load the entitlement for `(provider, external_id)` inside a write transaction, locked against concurrent
+/// writers until commit (PostgreSQL `FOR UPDATE`; SQLite already holds the database write lock).
+fn lock_by_key(
+    conn: &mut DbConnection,
+    provider: Provider,
+    external_id: &str,
+) -> Result<Option<EntitlementRow>> {
+    let by_key = entitlements::provider
+        .eq(provider.as_str())
+        .and(entitlements::external_id.eq(external_id));
+    let row = match conn {
+        DbConnection::Postgres(c) => entitlements::table
+            .filter(by_key)
+            .select(EntitlementRow::as_select())
+            .for_update()
+            .first(c)
+            .optional()?,
+        DbConnection::Sqlite(c) => entitlements::table
+            .filter(by_key)
+            .select(EntitlementRow::as_select())
+            .first(c)
+            .optional()?,
+    };
+    Ok(row)
+}
+
+/// Lock an entitlement row by id (see [`lock_by_key`]); `false` when it does not exist.
+pub(crate) fn lock_by_id(conn: &mut DbConnection, id: &EntitlementId) -> Result<bool> {
+    let query = entitlements::table
+        .filter(entitlements::id.eq(id.as_str()))
+        .select(entitlements::id);
+    let found: Option<String> = match conn {
+        DbConnection::Postgres(c) => query.for_update().first(c).optional()?,
+        DbConnection::Sqlite(c) => query.first(c).optional()?,
+    };
+    Ok(found.is_some())
+}
+
+/// Insert a fresh, pending row for the event's entitlement unless one exists (a concurrent creator wins quietly).
+fn insert_if_missing(conn: &mut DbConnection, row: &EntitlementRow) -> Result<()> {
+    let statement = diesel::insert_into(entitlements::table)
+        .values(row)
+        .on_conflict((entitlements::provider, entitlements::external_id))
+        .do_nothing();
+    match conn {
+        DbConnection::Postgres(c) => statement.execute(c)?,
+        DbConnection::Sqlite(c) => statement.execute(c)?,
+    };
+    Ok(())
+}
+
+/// Inside a write transaction: load (or create) and lock the entitlement, fold the event, save it with a bumped
+/// version, and write an audit row. Returns the entitlement after the change.
+pub(crate) fn apply_change_in(
+    conn: &mut DbConnection,
+    keys: &StoreKeys,
+    change: &EntitlementChange,
+    actor: Actor,
+    reason: Option<&str>,
+    inbox_id: Option<InboxId>,
+) -> Result<Entitlement> {
+    let at = now();
+    let event = &change.event;
+    let mut row = match lock_by_key(conn, event.provider, &event.external_id)? {
+        Some(row) => row,
+        None => {
+            let fresh = EntitlementState::new(event.provider, event.external_id.clone());
+            insert_if_missing(conn, &EntitlementRow::new(keys.random_id("ent_")?, &fresh, at)?)?;
+            lock_by_key(conn, event.provider, &event.external_id)?
+                .ok_or_else(|| StoreError::not_found("entitlement", event.external_id.clone()))?
+        }
+    };
+    let before = row.state()?;
+    let after = tollgate_policy::apply(&before, event);
+    let old_version = row.version;
+    row.set_state(&after)?;
+    if let Some(key) = &change.license_key {
+        row.license_key_hash = Some(keys.hash_license_key(key).as_str().to_owned());
+        row.license_key_last4 = last4(key);
+    }
+    if let Some(extras) = &change.extras {
+        let json = serde_json::to_vec(extras)
+            .map_err(|e| StoreError::corrupt("entitlement", format!("extras do not serialize: {e}")))?;
+        row.extras = Some(keys.seal(&extras_aad(&row.id), &json)?);
+    }
+    row.version = old_version + 1;
+    row.updated_at = to_db(at);
+    let updated = diesel::update(
+        entitlements::table
+            .filter(entitlements::id.eq(&row.id))
+            .filter(entitlements::version.eq(old_version)),
+    )
+    .set(&row)
+    .execute(conn)?;
+    if updated != 1 {
+        return Err(StoreError::Conflict {
+            entity: "entitlement",
+            reason: format!("version {old_version} of {} changed under a row lock", row.id),
+        });
+    }
+    let mut detail = describe_change(&before, &after);
+    if let Some(reason) = reason {
+        detail = format!("{reason}: {detail}");
+    }
+    insert_audit(
+        conn,
+        &NewAudit {
+            entitlement_id: Some(EntitlementId::new(row.id.clone())),
+            device_id: None,
+            at,
+            actor,
+            action: format!("event.{}", event.kind.name()),
+            detail: Some(detail),
+            inbox_id,
+        },
+    )?;
+    log::debug!(
+        entitlement_id = row.id.as_str(),
+        provider = event.provider.as_str(),
+        status = after.lifecycle.as_str(),
+        event_type = event.kind.name();
+        "entitlement updated"
+    );
+    row.into_entitlement(keys)
+}
+
+fn last4(key: &str) -> Option<String> {
+    let chars: Vec<char> = key.chars().collect();
+    (chars.len() >= MIN_KEY_LEN_FOR_LAST4).then(|| chars[chars.len() - 4..].iter().collect())
+}
+
+/// A short, secret-free account of what changed, for the audit trail.
+fn describe_change(before: &EntitlementState, after: &EntitlementState) -> String {
+    fn show<T: std::fmt::Display>(value: &Option<T>) -> String {
+        value.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
+    }
+    let mut parts = Vec::new();
+    if before.lifecycle != after.lifecycle {
+        parts.push(format!(
+            "lifecycle {} -> {}",
+            before.lifecycle.as_str(),
+            after.lifecycle.as_str()
+        ));
+    }
+    if before.status != after.status {
+        parts.push(format!(
+            "status {} -> {}",
+            show(&before.status),
+            show(&after.status)
+        ));
+    }
+    if before.paid_through != after.paid_through {
+        parts.push(format!(
+            "paid_through {} -> {}",
+            show(&before.paid_through.map(|t| t.to_rfc3339())),
+            show(&after.paid_through.map(|t| t.to_rfc3339()))
+        ));
+    }
+    if before.cancel_at_period_end != after.cancel_at_period_end {
+        parts.push(format!(
+            "cancel_at_period_end {} -> {}",
+            before.cancel_at_period_end, after.cancel_at_period_end
+        ));
+    }
+    if before.end_reason != after.end_reason {
+        parts.push(format!(
+            "end_reason {} -> {}",
+            show(&before.end_reason),
+            show(&after.end_reason)
+        ));
+    }
+    if before.product != after.product || before.subject != after.subject || before.features != after.features
+    {
+        parts.push("details updated".to_owned());
+    }
+    if parts.is_empty() {
+        "no change (an older or repeated event)".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+impl Store {
+    /// Fold a change that did not come through the inbox (activation, reconciliation, admin), with an audit row,
+    /// in one transaction. Creates the entitlement if it is new.
+    pub fn apply_change(
+        &self,
+        actor: Actor,
+        change: &EntitlementChange,
+        reason: &str,
+    ) -> Result<Entitlement> {
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            apply_change_in(conn, self.keys(), change, actor, Some(reason), None)
+        })
+    }
+
+    /// The entitlement for a provider's id, if known.
+    pub fn find_entitlement(&self, provider: Provider, external_id: &str) -> Result<Option<Entitlement>> {
+        let mut conn = self.conn()?;
+        let row = entitlements::table
+            .filter(entitlements::provider.eq(provider.as_str()))
+            .filter(entitlements::external_id.eq(external_id))
+            .select(EntitlementRow::as_select())
+            .first(&mut *conn)
+            .optional()?;
+        row.map(|r| r.into_entitlement(self.keys())).transpose()
+    }
+
+    /// The entitlement with this id, which must exist.
+    pub fn get_entitlement(&self, id: &EntitlementId) -> Result<Entitlement> {
+        self.find_entitlement_by_id(id)?
+            .ok_or_else(|| StoreError::not_found("entitlement", id.as_str()))
+    }
+
+    /// The entitlement with this id, if any.
+    pub fn find_entitlement_by_id(&self, id: &EntitlementId) -> Result<Option<Entitlement>> {
+        let mut conn = self.conn()?;
+        let row = entitlements::table
+            .find(id.as_str())
+            .select(EntitlementRow::as_select())
+            .first(&mut *conn)
+            .optional()?;
+        row.map(|r| r.into_entitlement(self.keys())).transpose()
+    }
+
+    /// Every entitlement carrying this license key (looked up by its keyed hash), oldest first.
+    pub fn list_entitlements_by_license_key(&self, license_key: &str) -> Result<Vec<Entitlement>> {
+        let hash = self.hash_license_key(license_key);
+        let mut conn = self.conn()?;
+        let rows = entitlements::table
+            .filter(entitlements::license_key_hash.eq(hash.as_str()))
+            .order((entitlements::created_at.asc(), entitlements::id.asc()))
+            .select(EntitlementRow::as_select())
+            .load(&mut *conn)?;
+        rows.into_iter()
+            .map(|r| r.into_entitlement(self.keys()))
+            .collect()
+    }
+
+    /// Every entitlement of one customer at one provider, oldest first.
+    pub fn list_entitlements_by_subject(
+        &self,
+        provider: Provider,
+        subject: &str,
+    ) -> Result<Vec<Entitlement>> {
+        let mut conn = self.conn()?;
+        let rows = entitlements::table
+            .filter(entitlements::provider.eq(provider.as_str()))
+            .filter(entitlements::subject.eq(subject))
+            .order((entitlements::created_at.asc(), entitlements::id.asc()))
+            .select(EntitlementRow::as_select())
+            .load(&mut *conn)?;
+        rows.into_iter()
+            .map(|r| r.into_entitlement(self.keys()))
+            .collect()
+    }
+
+    /// Record that the provider was consulted about this entitlement at `at`.
+    pub fn mark_synced(&self, id: &EntitlementId, at: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let updated = diesel::update(entitlements::table.find(id.as_str()))
+            .set(entitlements::synced_at.eq(Some(to_db(at))))
+            .execute(&mut *conn)?;
+        if updated == 0 {
+            return Err(StoreError::not_found("entitlement", id.as_str()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last4_keeps_four_characters_of_long_keys_only() {
+        assert_eq!(last4("ABCD-EFGH-ÄÖÜß"), Some("ÄÖÜß".to_owned()));
+        assert_eq!(last4("ABCDEFGH"), Some("EFGH".to_owned()));
+        assert_eq!(last4("ABCDEFG"), None);
+    }
+
+    #[test]
+    fn change_description_names_fields_not_secrets() {
+        let before = EntitlementState::new(Provider::Whop, "mem_1");
+        let mut after = before.clone();
+        after.lifecycle = Lifecycle::Active;
+        after.status = Some("active".to_owned());
+        assert_eq!(
+            describe_change(&before, &after),
+            "lifecycle pending -> active; status - -> active"
+        );
+        assert_eq!(
+            describe_change(&before, &before),
+            "no change (an older or repeated event)"
+        );
+    }
+}

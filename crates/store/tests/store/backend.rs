@@ -1,0 +1,91 @@
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection as _;
+use diesel::{Connection as _, SqliteConnection};
+use tollgate_policy::Provider;
+use tollgate_store::{Store, StoreConfig, StoreError, StoreKeys};
+
+use crate::common::{Backend, both, sqlite_db, t};
+
+#[test]
+fn an_unknown_scheme_is_refused_not_turned_into_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("mysql://root:hunter2@{}/db", dir.path().display());
+    let err = Store::open(&StoreConfig::new(url), StoreKeys::generate().unwrap()).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::UnsupportedScheme {
+            scheme: "mysql".to_owned()
+        }
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let err = Store::open(&StoreConfig::new("tollgate.db"), StoreKeys::generate().unwrap()).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::UnsupportedScheme {
+            scheme: String::new()
+        }
+    );
+}
+
+#[test]
+fn a_database_that_is_down_is_unavailable() {
+    // Nothing listens on port 1; the pool gives up after the connection timeout.
+    let mut config = StoreConfig::new("postgres://postgres@127.0.0.1:1/test?connect_timeout=1");
+    config.connection_timeout = Duration::from_millis(300);
+    config.min_idle = Some(0);
+    let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
+    let err = store.ping().unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(matches!(store.migrate(), Err(StoreError::Unavailable { .. })));
+    assert!(matches!(
+        store.find_cursor(Provider::Whop),
+        Err(StoreError::Unavailable { .. })
+    ));
+    assert!(!err.to_string().contains("postgres://"), "{err}");
+}
+
+#[test]
+fn a_sqlite_write_lock_held_past_the_busy_timeout_is_unavailable() {
+    let db = sqlite_db();
+    let mut other = SqliteConnection::establish(db.sqlite_path().to_str().unwrap()).unwrap();
+    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let mut config = StoreConfig::new(format!("sqlite://{}", db.sqlite_path().display()));
+    config.busy_timeout = Duration::from_millis(50);
+    let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
+    let err = store.set_cursor(Provider::Whop, "c", t(0)).unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    // Reads still work in WAL mode while another process writes.
+    assert_eq!(store.find_cursor(Provider::Whop).unwrap(), None);
+    other.batch_execute("ROLLBACK").unwrap();
+    store.set_cursor(Provider::Whop, "c", t(0)).unwrap();
+}
+
+#[test]
+fn migrations_are_embedded_idempotent_and_reported() {
+    both(|db| {
+        assert_eq!(db.store.pending_migrations().unwrap(), Vec::<String>::new());
+        assert!(db.store.is_migrated().unwrap());
+        assert_eq!(db.store.migrate().unwrap(), Vec::<String>::new());
+        db.store.ping().unwrap();
+        let expected_backend = match db.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        assert_eq!(db.store.database_url().backend(), expected_backend);
+    });
+}
+
+#[test]
+fn a_fresh_database_reports_its_pending_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(format!("sqlite://{}", dir.path().join("fresh.db").display()));
+    let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
+    assert_eq!(
+        store.pending_migrations().unwrap(),
+        vec!["2026-11-22-000001_initial".to_owned()]
+    );
+    assert!(!store.is_migrated().unwrap());
+    assert_eq!(store.migrate().unwrap().len(), 1);
+    assert!(store.is_migrated().unwrap());
+}

@@ -1,0 +1,9 @@
+//! Store tests. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
+
+mod backend;
+mod common;
+mod concurrency;
+mod devices;
+mod durability;
+mod inbox;
+mod records;
