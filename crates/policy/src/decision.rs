@@ -52,8 +52,10 @@ impl fmt::Display for DenyCode {
 
 /// The outcome of [`crate::decide`]. As returned by `decide`/`decide_entitlement`, an `Allow` always
 /// has `now < until` and `refresh_after <= until`, and a `Deny` carries no time.
+///
+/// On the wire: `{"decision":"allow","until":..,"refresh_after":..}` or `{"decision":"deny","code":"PAYMENT_ISSUE"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
+#[serde(into = "DecisionWire", try_from = "DecisionWire")]
 pub enum Decision {
     /// Access is allowed. `until` is the lease expiry (`exp`); `refresh_after` is when the app should revalidate.
     Allow {
@@ -100,6 +102,75 @@ impl Decision {
         match self {
             Decision::Allow { refresh_after, .. } => Some(*refresh_after),
             Decision::Deny(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DecisionTag {
+    Allow,
+    Deny,
+}
+
+/// The flat wire form of [`Decision`]. (An internally tagged newtype variant holding a string cannot be serialized
+/// by serde, so `Decision` goes through this.)
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionWire {
+    decision: DecisionTag,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_after: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<DenyCode>,
+}
+
+impl From<Decision> for DecisionWire {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Allow { until, refresh_after } => DecisionWire {
+                decision: DecisionTag::Allow,
+                until: Some(until),
+                refresh_after: Some(refresh_after),
+                code: None,
+            },
+            Decision::Deny(code) => DecisionWire {
+                decision: DecisionTag::Deny,
+                until: None,
+                refresh_after: None,
+                code: Some(code),
+            },
+        }
+    }
+}
+
+impl TryFrom<DecisionWire> for Decision {
+    type Error = &'static str;
+
+    fn try_from(wire: DecisionWire) -> Result<Self, Self::Error> {
+        match wire {
+            DecisionWire {
+                decision: DecisionTag::Allow,
+                until: Some(until),
+                refresh_after: Some(refresh_after),
+                code: None,
+            } => Ok(Decision::Allow { until, refresh_after }),
+            DecisionWire {
+                decision: DecisionTag::Deny,
+                until: None,
+                refresh_after: None,
+                code: Some(code),
+            } => Ok(Decision::Deny(code)),
+            DecisionWire {
+                decision: DecisionTag::Allow,
+                ..
+            } => Err("an allow decision needs `until` and `refresh_after` and no `code`"),
+            DecisionWire {
+                decision: DecisionTag::Deny,
+                ..
+            } => Err("a deny decision needs a `code` and no times"),
         }
     }
 }

@@ -42,7 +42,8 @@ impl Lifecycle {
 }
 
 /// The provider time of the last change applied to each group of fields. Each group is a last-writer-wins
-/// register, so any arrival order of the same events converges to the same state.
+/// register with a deny-favouring tie-break on equal times, so any arrival order of the same events converges to the
+/// same state (see [`crate::apply`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldClocks {
     /// `lifecycle`, `status`, `end_reason`.
@@ -51,7 +52,8 @@ pub struct FieldClocks {
     pub period: Option<DateTime<Utc>>,
     /// `cancel_at_period_end`.
     pub cancel: Option<DateTime<Utc>>,
-    /// `subject`, `product`, `features`.
+    /// `subject`, `product`, `features`. [`crate::PARTIAL_DETAILS_CLOCK`] (the Unix epoch) while only events
+    /// without features (which carry just `subject`/`product`) have written them: see [`crate::apply`].
     pub details: Option<DateTime<Utc>>,
 }
 

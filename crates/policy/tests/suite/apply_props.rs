@@ -220,6 +220,15 @@ proptest! {
     }
 
     #[test]
+    fn events_and_states_round_trip_through_serde(history in vec(event(), 0..6), e in event()) {
+        let text = toml::to_string(&e).unwrap();
+        prop_assert_eq!(toml::from_str::<ProviderEvent>(&text).unwrap(), e);
+        let state = fold(fresh(), &history);
+        let text = toml::to_string(&state).unwrap();
+        prop_assert_eq!(toml::from_str::<EntitlementState>(&text).unwrap(), state);
+    }
+
+    #[test]
     fn clocks_never_go_backwards(state in any_state(), e in event()) {
         let next = apply(&state, &e);
         prop_assert!(next.clocks.access >= state.clocks.access);

@@ -448,3 +448,36 @@ fn entitlement_access_for_the_service_api() {
         }
     );
 }
+
+#[test]
+fn decisions_serialize_flat_and_round_trip() {
+    use std::collections::BTreeMap;
+    let deny = BTreeMap::from([("access", Decision::Deny(DenyCode::PaymentIssue))]);
+    let text = toml::to_string(&deny).unwrap();
+    assert_eq!(text, "[access]\ndecision = \"deny\"\ncode = \"PAYMENT_ISSUE\"\n");
+    assert_eq!(
+        toml::from_str::<BTreeMap<String, Decision>>(&text).unwrap()["access"],
+        deny["access"]
+    );
+    let ok = BTreeMap::from([("access", allow(t(60), t(30)))]);
+    let text = toml::to_string(&ok).unwrap();
+    assert_eq!(
+        text,
+        "[access]\ndecision = \"allow\"\nuntil = \"2027-01-15T08:01:00Z\"\nrefresh_after = \"2027-01-15T08:00:30Z\"\n"
+    );
+    assert_eq!(
+        toml::from_str::<BTreeMap<String, Decision>>(&text).unwrap()["access"],
+        ok["access"]
+    );
+    // A deny with a time, or an allow without one, is refused.
+    for bad in [
+        "[access]\ndecision = \"deny\"\ncode = \"PAYMENT_ISSUE\"\nuntil = \"2027-01-15T08:01:00Z\"\n",
+        "[access]\ndecision = \"allow\"\nuntil = \"2027-01-15T08:01:00Z\"\n",
+        "[access]\ndecision = \"deny\"\n",
+    ] {
+        assert!(
+            toml::from_str::<BTreeMap<String, Decision>>(bad).is_err(),
+            "{bad}"
+        );
+    }
+}
