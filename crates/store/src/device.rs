@@ -1,7 +1,8 @@
 //! Devices activated on an entitlement, and the transfers that freed them.
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use tollgate_policy::{Policy, TRANSFER_WINDOW, TransferDenial, check_transfer};
 
 use crate::audit::{Actor, NewAudit, insert_audit};
 use crate::connection::{DbConnection, write_transaction};
@@ -12,9 +13,6 @@ use crate::keys::HwidHash;
 use crate::schema::{devices, transfers};
 use crate::store::Store;
 use crate::time::{from_db, to_db};
-
-/// The window of the transfer budget.
-const TRANSFER_WINDOW: TimeDelta = TimeDelta::days(30);
 
 /// A device activated on an entitlement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,15 +73,6 @@ pub struct Transfer {
     pub at: DateTime<Utc>,
 }
 
-/// The limits a self-service transfer must respect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransferRule {
-    /// The least time between two transfers of one entitlement.
-    pub cooldown: TimeDelta,
-    /// The most transfers of one entitlement in any 30 days.
-    pub per_30d: u32,
-}
-
 /// The result of [`Store::transfer_device`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -92,9 +81,9 @@ pub enum TransferOutcome {
     Transferred(Device),
     /// This hwid has no active device on the entitlement.
     NotActivated,
-    /// Inside the cooldown or over the budget; `retry_at` is when a transfer is next allowed (`None`: never, a
-    /// budget of zero).
-    Cooldown { retry_at: Option<DateTime<Utc>> },
+    /// The policy refuses it ([`tollgate_policy::check_transfer`]): manual transfers only, or inside the cooldown
+    /// or over the 30-day budget. Nothing was changed.
+    Denied(TransferDenial),
 }
 
 #[derive(Insertable)]
@@ -291,13 +280,14 @@ impl Store {
         })
     }
 
-    /// Free a device so the license can move, if the cooldown and the 30-day budget allow it: the check, the
-    /// removal, the transfer record and the audit row are one transaction under the entitlement's row lock.
+    /// Free a device so the license can move, if [`tollgate_policy::check_transfer`] allows it under `policy`
+    /// (mode, cooldown, 30-day budget): the check, the removal, the transfer record and the audit row are one
+    /// transaction under the entitlement's row lock, so concurrent transfers cannot overspend the budget.
     pub fn transfer_device(
         &self,
         entitlement_id: &EntitlementId,
         hwid_hash: &HwidHash,
-        rule: TransferRule,
+        policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome> {
         let mut conn = self.conn()?;
@@ -308,10 +298,16 @@ impl Store {
             let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
                 return Ok(TransferOutcome::NotActivated);
             };
-            let window_start = now - TRANSFER_WINDOW;
-            let recent = transfers_since(conn, entitlement_id, window_start.min(now - rule.cooldown))?;
-            if let Some(retry_at) = transfer_blocked_until(&recent, rule, now) {
-                return Ok(TransferOutcome::Cooldown { retry_at });
+            let lookback = TRANSFER_WINDOW.max(policy.transfer_cooldown.as_delta());
+            let since = now
+                .checked_sub_signed(lookback)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let recent: Vec<DateTime<Utc>> = transfers_since(conn, entitlement_id, since)?
+                .into_iter()
+                .map(|transfer| transfer.at)
+                .collect();
+            if let Err(denial) = check_transfer(policy, &recent, now) {
+                return Ok(TransferOutcome::Denied(denial));
             }
             delete_device(conn, &device)?;
             diesel::insert_into(transfers::table)
@@ -356,83 +352,4 @@ fn transfers_since(
             at: from_db(at),
         })
         .collect())
-}
-
-/// `None` when a transfer is allowed now; otherwise `Some(when it next is)` (`Some(None)`: never).
-fn transfer_blocked_until(
-    recent: &[Transfer],
-    rule: TransferRule,
-    now: DateTime<Utc>,
-) -> Option<Option<DateTime<Utc>>> {
-    let mut retry_at: Option<DateTime<Utc>> = None;
-    if let Some(last) = recent.last() {
-        let allowed = last.at + rule.cooldown;
-        if allowed > now {
-            retry_at = Some(allowed);
-        }
-    }
-    let in_window: Vec<&Transfer> = recent.iter().filter(|t| t.at > now - TRANSFER_WINDOW).collect();
-    let budget = usize::try_from(rule.per_30d).unwrap_or(usize::MAX);
-    if in_window.len() >= budget {
-        if budget == 0 {
-            return Some(None);
-        }
-        // The window frees a slot when the oldest transfer that keeps it full leaves it.
-        let freeing = in_window[in_window.len() - budget].at + TRANSFER_WINDOW;
-        retry_at = Some(retry_at.map_or(freeing, |r| r.max(freeing)));
-    }
-    retry_at.map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-    }
-
-    fn transfer(at: DateTime<Utc>) -> Transfer {
-        Transfer {
-            entitlement_id: EntitlementId::new("ent_x"),
-            from_hwid_hash: HwidHash::from_stored("h".to_owned()),
-            at,
-        }
-    }
-
-    const DAY: i64 = 86_400;
-
-    #[test]
-    fn cooldown_ends_exactly_one_cooldown_after_the_last_transfer() {
-        let rule = TransferRule {
-            cooldown: TimeDelta::days(1),
-            per_30d: 3,
-        };
-        let recent = [transfer(t(0))];
-        assert_eq!(
-            transfer_blocked_until(&recent, rule, t(DAY - 1)),
-            Some(Some(t(DAY)))
-        );
-        assert_eq!(transfer_blocked_until(&recent, rule, t(DAY)), None);
-        assert_eq!(transfer_blocked_until(&[], rule, t(0)), None);
-    }
-
-    #[test]
-    fn budget_frees_when_the_oldest_transfer_leaves_the_window() {
-        let rule = TransferRule {
-            cooldown: TimeDelta::days(1),
-            per_30d: 2,
-        };
-        let recent = [transfer(t(0)), transfer(t(2 * DAY))];
-        assert_eq!(
-            transfer_blocked_until(&recent, rule, t(5 * DAY)),
-            Some(Some(t(30 * DAY)))
-        );
-        assert_eq!(transfer_blocked_until(&recent, rule, t(30 * DAY)), None);
-        let never = TransferRule {
-            cooldown: TimeDelta::zero(),
-            per_30d: 0,
-        };
-        assert_eq!(transfer_blocked_until(&[], never, t(0)), Some(None));
-    }
 }

@@ -18,7 +18,7 @@ mod time;
 pub use audit::{Actor, AuditEntry, NewAudit};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
 pub use database_url::DatabaseUrl;
-pub use device::{Admission, Device, Transfer, TransferOutcome, TransferRule};
+pub use device::{Admission, Device, Transfer, TransferOutcome};
 pub use entitlement::{Entitlement, EntitlementChange};
 pub use error::{Cause, Result, StoreError};
 pub use ids::{DeviceId, EntitlementId, InboxId};

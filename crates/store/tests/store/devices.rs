@@ -1,5 +1,5 @@
-use chrono::TimeDelta;
-use tollgate_store::{Actor, Admission, EntitlementId, StoreError, TransferOutcome, TransferRule};
+use tollgate_policy::{HumanDuration, Policy, TransferDenial, TransferMode};
+use tollgate_store::{Actor, Admission, EntitlementId, StoreError, TransferOutcome};
 
 use crate::common::{both, entitlement, t};
 
@@ -118,9 +118,10 @@ fn removing_a_device_frees_its_slot() {
 fn transfers_respect_the_cooldown_and_the_budget() {
     both(|db| {
         let ent = entitlement(db, "mem_tr");
-        let rule = TransferRule {
-            cooldown: TimeDelta::hours(24),
-            per_30d: 2,
+        let rule = Policy {
+            transfer_cooldown: HumanDuration::from_secs(86_400),
+            transfers_per_30d: 2,
+            ..Policy::default()
         };
         let day = 86_400;
         db.store
@@ -129,12 +130,12 @@ fn transfers_respect_the_cooldown_and_the_budget() {
         let hash1 = db.store.hash_hwid("hw-1");
         assert_eq!(
             db.store
-                .transfer_device(&ent, &db.store.hash_hwid("hw-x"), rule, t(0))
+                .transfer_device(&ent, &db.store.hash_hwid("hw-x"), &rule, t(0))
                 .unwrap(),
             TransferOutcome::NotActivated
         );
         assert!(matches!(
-            db.store.transfer_device(&ent, &hash1, rule, t(0)).unwrap(),
+            db.store.transfer_device(&ent, &hash1, &rule, t(0)).unwrap(),
             TransferOutcome::Transferred(_)
         ));
         db.store
@@ -142,13 +143,11 @@ fn transfers_respect_the_cooldown_and_the_budget() {
             .unwrap();
         let hash2 = db.store.hash_hwid("hw-2");
         assert_eq!(
-            db.store.transfer_device(&ent, &hash2, rule, t(day - 1)).unwrap(),
-            TransferOutcome::Cooldown {
-                retry_at: Some(t(day))
-            }
+            db.store.transfer_device(&ent, &hash2, &rule, t(day - 1)).unwrap(),
+            TransferOutcome::Denied(TransferDenial::Cooldown { retry_at: t(day) })
         );
         assert!(matches!(
-            db.store.transfer_device(&ent, &hash2, rule, t(day)).unwrap(),
+            db.store.transfer_device(&ent, &hash2, &rule, t(day)).unwrap(),
             TransferOutcome::Transferred(_)
         ));
         db.store
@@ -156,10 +155,20 @@ fn transfers_respect_the_cooldown_and_the_budget() {
             .unwrap();
         let hash3 = db.store.hash_hwid("hw-3");
         assert_eq!(
-            db.store.transfer_device(&ent, &hash3, rule, t(5 * day)).unwrap(),
-            TransferOutcome::Cooldown {
-                retry_at: Some(t(30 * day))
-            }
+            db.store.transfer_device(&ent, &hash3, &rule, t(5 * day)).unwrap(),
+            TransferOutcome::Denied(TransferDenial::Cooldown {
+                retry_at: t(30 * day)
+            })
+        );
+        let manual = Policy {
+            transfer: TransferMode::Manual,
+            ..rule.clone()
+        };
+        assert_eq!(
+            db.store
+                .transfer_device(&ent, &hash3, &manual, t(60 * day))
+                .unwrap(),
+            TransferOutcome::Denied(TransferDenial::NotAllowed)
         );
         assert_eq!(db.store.list_devices(&ent).unwrap().len(), 1);
         let transfers = db.store.list_transfers_since(&ent, t(0)).unwrap();
