@@ -1,0 +1,124 @@
+//! Structured logs carry the documented fields, and never a license key or API key. One test per binary,
+//! because the logger is process-wide.
+
+use std::sync::Mutex;
+
+use log::kv::{Key, Value, VisitSource};
+use serde_json::json;
+use tollgate_providers::dodo::{DodoApi, DodoClient};
+use tollgate_providers::whop::{WhopApi, WhopClient};
+use tollgate_providers::{ApiKey, CallContext, ClientConfig, RetryPolicy};
+use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
+
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+struct Pairs(String);
+
+impl<'kvs> VisitSource<'kvs> for Pairs {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+        self.0.push_str(&format!(" {key}={value}"));
+        Ok(())
+    }
+}
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !record.target().starts_with("tollgate_providers") {
+            return;
+        }
+        let mut pairs = Pairs(format!("{} {}", record.level(), record.args()));
+        let _ = record.key_values().visit(&mut pairs);
+        LINES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pairs.0);
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Capture = Capture;
+
+const WHOP_KEY: &str = "KEY-SECRET-WHOP-9Z8Y";
+const DODO_KEY: &str = "dodo-secret-license-7X6W";
+
+#[tokio::test]
+async fn logs_have_fields_and_no_secrets() {
+    log::set_logger(&LOGGER).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let whop = FakeWhop::start();
+    whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
+    let mut config = ClientConfig::new(whop.base_url(), Some(ApiKey::new(FakeWhop::API_KEY)));
+    config.retry = RetryPolicy {
+        initial_backoff: std::time::Duration::from_millis(1),
+        ..RetryPolicy::default()
+    };
+    let api = WhopClient::new(&config).unwrap();
+    let ctx = CallContext::with_request_id("req-42");
+    api.validate_license(&ctx, WHOP_KEY, json!({"HWID": "a"}))
+        .await
+        .unwrap();
+    api.validate_license(&ctx, WHOP_KEY, json!({"HWID": "b"}))
+        .await
+        .unwrap();
+    whop.fail_next(Fault::Status(503), 1);
+    api.reset_metadata(&ctx, WHOP_KEY).await.unwrap();
+
+    let dodo = FakeDodo::start();
+    dodo.add_license_key(FakeLicenseKey::new("lic_1", DODO_KEY, Some(0)));
+    let dodo_api = DodoClient::new(&ClientConfig::new(
+        dodo.base_url(),
+        Some(ApiKey::new(FakeDodo::API_KEY)),
+    ))
+    .unwrap();
+    dodo_api.activate_license(&ctx, DODO_KEY, "pc").await.unwrap();
+
+    let lines = LINES.lock().unwrap().clone();
+    assert!(lines.len() >= 6, "{lines:#?}");
+    for line in &lines {
+        for secret in [WHOP_KEY, DODO_KEY, FakeWhop::API_KEY, FakeDodo::API_KEY] {
+            assert!(!line.contains(secret), "secret in log line: {line}");
+        }
+        assert!(line.contains("request_id=req-42"), "{line}");
+        assert!(line.contains("duration_ms="), "{line}");
+    }
+    let mismatch = lines
+        .iter()
+        .find(|l| l.contains("status=400"))
+        .expect("the 400 is logged");
+    assert!(mismatch.starts_with("WARN provider call failed"), "{mismatch}");
+    assert!(mismatch.contains("provider=whop"), "{mismatch}");
+    assert!(mismatch.contains("key_last4=9Z8Y"), "{mismatch}");
+    assert!(
+        mismatch.contains("route=/api/v2/memberships/{key}/validate_license"),
+        "{mismatch}"
+    );
+    assert!(
+        mismatch.contains("Please reset your key"),
+        "the provider's error body: {mismatch}"
+    );
+    let retried = lines
+        .iter()
+        .find(|l| l.contains("status=503"))
+        .expect("the 503 is logged");
+    assert!(retried.contains("retrying=true"), "{retried}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("membership_id=mem_1") && l.contains("route=/api/v2/memberships/{mem_id}")),
+        "{lines:#?}"
+    );
+    let limit = lines
+        .iter()
+        .find(|l| l.contains("provider=dodo") && l.contains("status=422"))
+        .expect("the 422 is logged");
+    assert!(limit.contains("LICENSE_KEY_LIMIT_REACHED"), "{limit}");
+    assert!(limit.contains("key_last4=7X6W"), "{limit}");
+}
