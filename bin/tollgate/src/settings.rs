@@ -1,0 +1,546 @@
+//! Configuration: embedded defaults, then `tollgate.toml` (or `--config PATH`), then `TOLLGATE_<SECTION>__<KEY>`
+//! environment variables, deserialized into typed structs and validated once, with errors that name the key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, Deserializer};
+use tollgate_policy::{HumanDuration, PolicySet, Provider};
+
+/// The embedded defaults: the first configuration layer.
+pub const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// The top-level sections an environment variable may address. `TOLLGATE_` variables outside these (for example
+/// `TOLLGATE_TEST_DATABASE_URL`, used by the test suite) are not configuration and are left alone.
+const SECTIONS: [&str; 10] = [
+    "listen",
+    "database",
+    "admin",
+    "service",
+    "webhooks",
+    "providers",
+    "rate_limit",
+    "reconcile",
+    "policy",
+    "lease",
+];
+
+/// A secret value. `Debug` and `Display` print `[redacted]`, so it cannot leak through a log line or an error.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Call this only where the value is used, never to print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_set(&self) -> bool {
+        !self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_set() { "[redacted]" } else { "[not set]" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// A list of secrets from a TOML array or from one comma-separated string (the environment's only form).
+fn secret_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Joined(String),
+        List(Vec<String>),
+    }
+    let values = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Joined(joined) => joined.split(',').map(str::to_owned).collect(),
+        OneOrMany::List(list) => list,
+    };
+    Ok(values
+        .into_iter()
+        .map(|v| Secret(v.trim().to_owned()))
+        .filter(Secret::is_set)
+        .collect())
+}
+
+/// How far a webhook's signed timestamp may be from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureTolerance {
+    /// No timestamp check (Aghanim's header may carry the event time).
+    Off,
+    Within(HumanDuration),
+}
+
+impl<'de> Deserialize<'de> for SignatureTolerance {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        if s.trim().eq_ignore_ascii_case("off") {
+            return Ok(SignatureTolerance::Off);
+        }
+        s.parse()
+            .map(SignatureTolerance::Within)
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or `off`")))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub database: DatabaseSettings,
+    pub admin: TokenSettings,
+    pub service: TokenSettings,
+    pub webhooks: WebhookSettings,
+    pub providers: ProvidersSettings,
+    pub rate_limit: RateLimitSettings,
+    pub reconcile: ReconcileSettings,
+    #[serde(default)]
+    pub policy: PolicySet,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (default `sqlite://tollgate.db`) or `postgres://...`.
+    pub url: Secret,
+    pub pool_size: u32,
+    pub connect_timeout: HumanDuration,
+    /// Base64 of 32 bytes: the HMAC pepper for license-key and hwid hashes. Required for PostgreSQL.
+    pub pepper: Secret,
+    /// Base64 of 32 bytes: the AES-256-GCM key for raw webhook bodies. Required for PostgreSQL.
+    pub data_key: Secret,
+    /// Where SQLite keeps its generated keys; empty means `<database file>.keys`.
+    pub key_file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub token: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersSettings {
+    pub whop: ProviderSettings,
+    pub dodo: ProviderSettings,
+    pub aghanim: ProviderSettings,
+}
+
+impl ProvidersSettings {
+    pub fn get(&self, provider: Provider) -> &ProviderSettings {
+        match provider {
+            Provider::Whop => &self.whop,
+            Provider::Dodo => &self.dodo,
+            Provider::Aghanim => &self.aghanim,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub api_key: Secret,
+    /// The current signing secret. A provider without one is disabled: its webhook endpoint answers 503.
+    pub webhook_secret: Secret,
+    /// Older secrets still accepted during a rotation: a TOML array, or a comma-separated string in the
+    /// environment.
+    #[serde(deserialize_with = "secret_list")]
+    pub previous_webhook_secrets: Vec<Secret>,
+    /// Scheme, host and port only: Tollgate appends the documented paths.
+    pub api_base: String,
+    pub signature_tolerance: SignatureTolerance,
+}
+
+impl ProviderSettings {
+    /// Every configured webhook secret, current first.
+    pub fn webhook_secrets(&self) -> Vec<&Secret> {
+        std::iter::once(&self.webhook_secret)
+            .chain(self.previous_webhook_secrets.iter())
+            .filter(|s| s.is_set())
+            .collect()
+    }
+
+    pub fn webhooks_enabled(&self) -> bool {
+        self.webhook_secret.is_set()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    pub every: HumanDuration,
+}
+
+/// A configuration problem, naming the key and saying how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The dotted key, e.g. `providers.whop.api_base`, or the file for a parse error.
+    pub key: String,
+    pub message: String,
+}
+
+impl SettingsError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        SettingsError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration key `{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Where the second layer comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ConfigFile<'a> {
+    /// `tollgate.toml` in the working directory, if it exists.
+    Default,
+    /// `--config PATH`: must exist.
+    Explicit(&'a Path),
+}
+
+impl Settings {
+    /// Load all three layers from the real environment and validate the result.
+    pub fn load(file: ConfigFile<'_>) -> Result<Settings, SettingsError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Load with an explicit set of environment variables (tests pass their own).
+    pub fn load_from(
+        file: ConfigFile<'_>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        builder = match file {
+            ConfigFile::Default => {
+                builder.add_source(File::new("tollgate.toml", FileFormat::Toml).required(false))
+            }
+            ConfigFile::Explicit(path) => {
+                if !path.is_file() {
+                    return Err(SettingsError::new(
+                        path.display().to_string(),
+                        "the --config file does not exist or is not a file",
+                    ));
+                }
+                builder.add_source(File::from(path).format(FileFormat::Toml))
+            }
+        };
+        let env_map: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| is_config_variable(name))
+            .collect();
+        let builder = builder.add_source(
+            Environment::with_prefix("TOLLGATE")
+                .prefix_separator("_")
+                .separator("__")
+                // No `try_parsing`: a token such as `12e45` must stay a string, not become a float. Typed fields
+                // parse their own strings.
+                .source(Some(env_map)),
+        );
+        let config = builder.build().map_err(from_config_error)?;
+        let settings: Settings = config.try_deserialize().map_err(from_config_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Load only the embedded defaults (tests build on these).
+    pub fn defaults() -> Result<Settings, SettingsError> {
+        Self::load_from(ConfigFile::Default, std::iter::empty())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.listen.parse().map_err(|_| {
+            SettingsError::new(
+                "listen",
+                format!(
+                    "`{}` is not an address: write host:port, for example 127.0.0.1:8080 or 0.0.0.0:8080",
+                    self.listen
+                ),
+            )
+        })
+    }
+
+    /// Check every value once, with an error that names the key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.listen_addr()?;
+        let url = self.database.url.expose();
+        if !(url.starts_with("sqlite://")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(SettingsError::new(
+                "database.url",
+                "use sqlite://PATH (the default is sqlite://tollgate.db) or postgres://USER@HOST:PORT/DB",
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(SettingsError::new("database.pool_size", "must be at least 1"));
+        }
+        if self.webhooks.max_body_bytes < 1024 {
+            return Err(SettingsError::new(
+                "webhooks.max_body_bytes",
+                "must be at least 1024 bytes; provider payloads are several KiB",
+            ));
+        }
+        for (name, token) in [
+            ("admin.token", &self.admin.token),
+            ("service.token", &self.service.token),
+        ] {
+            if token.is_set() && token.expose().len() < 16 {
+                return Err(SettingsError::new(
+                    name,
+                    "is shorter than 16 characters; generate one with `openssl rand -hex 32`",
+                ));
+            }
+        }
+        for provider in Provider::ALL {
+            validate_api_base(provider, &self.providers.get(provider).api_base)?;
+        }
+        if self.reconcile.every.as_secs() < 60 {
+            return Err(SettingsError::new(
+                "reconcile.every",
+                "must be at least 60s; providers rate-limit their APIs",
+            ));
+        }
+        self.policy
+            .validate()
+            .map_err(|e| SettingsError::new("policy", e.to_string()))?;
+        Ok(())
+    }
+}
+
+fn validate_api_base(provider: Provider, base: &str) -> Result<(), SettingsError> {
+    let key = format!("providers.{provider}.api_base");
+    let rest = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .ok_or_else(|| SettingsError::new(&key, "must start with https:// (or http:// for a local fake)"))?;
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() || host.contains('/') || host.contains('?') {
+        return Err(SettingsError::new(
+            &key,
+            format!("`{base}` must be the scheme, host and port only: Tollgate appends the documented paths"),
+        ));
+    }
+    Ok(())
+}
+
+fn is_config_variable(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("TOLLGATE_") else {
+        return false;
+    };
+    let section = rest.split("__").next().unwrap_or_default().to_ascii_lowercase();
+    SECTIONS.contains(&section.as_str())
+}
+
+fn from_config_error(e: config::ConfigError) -> SettingsError {
+    match &e {
+        config::ConfigError::Type { key: Some(key), .. } | config::ConfigError::At { key: Some(key), .. } => {
+            SettingsError::new(key.clone(), e.to_string())
+        }
+        config::ConfigError::NotFound(key) => SettingsError::new(key.clone(), "is missing"),
+        _ => SettingsError::new("configuration", e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::load_from(ConfigFile::Default, env(vars))
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database.url.expose(), "sqlite://tollgate.db");
+        assert_eq!(s.webhooks.max_body_bytes, 1_048_576);
+        assert_eq!(s.providers.whop.api_base, "https://api.whop.com");
+        assert_eq!(s.providers.dodo.api_base, "https://live.dodopayments.com");
+        assert_eq!(s.providers.aghanim.api_base, "https://api.aghanim.com");
+        assert_eq!(s.providers.aghanim.signature_tolerance, SignatureTolerance::Off);
+        assert_eq!(
+            s.providers.whop.signature_tolerance,
+            SignatureTolerance::Within(HumanDuration::from_secs(300))
+        );
+        assert!(!s.providers.whop.webhooks_enabled());
+        assert!(s.rate_limit.enabled);
+        assert_eq!(s.reconcile.every, HumanDuration::from_secs(900));
+        assert_eq!(s.policy.default.max_devices, 1);
+    }
+
+    #[test]
+    fn fixed_environment_names_override_the_defaults() {
+        let s = load(&[
+            ("TOLLGATE_LISTEN", "0.0.0.0:9000"),
+            (
+                "TOLLGATE_DATABASE__URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+            ("TOLLGATE_ADMIN__TOKEN", "admin-token-0123456789"),
+            ("TOLLGATE_SERVICE__TOKEN", "service-token-0123456789"),
+            ("TOLLGATE_PROVIDERS__WHOP__API_KEY", "whop-key"),
+            ("TOLLGATE_PROVIDERS__WHOP__WEBHOOK_SECRET", "ws_secret"),
+            ("TOLLGATE_PROVIDERS__WHOP__API_BASE", "http://127.0.0.1:4010"),
+            ("TOLLGATE_PROVIDERS__DODO__WEBHOOK_SECRET", "whsec_abc"),
+            (
+                "TOLLGATE_PROVIDERS__DODO__PREVIOUS_WEBHOOK_SECRETS",
+                "whsec_old1,whsec_old2",
+            ),
+            ("TOLLGATE_PROVIDERS__AGHANIM__SIGNATURE_TOLERANCE", "1h"),
+            ("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", "3"),
+            ("TOLLGATE_POLICY__DEFAULT__OFFLINE_GRACE", "7d"),
+            ("TOLLGATE_RATE_LIMIT__ENABLED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(s.listen_addr().unwrap().port(), 9000);
+        assert_eq!(s.database.url.expose(), "postgres://postgres@127.0.0.1:5432/test");
+        assert_eq!(s.admin.token.expose(), "admin-token-0123456789");
+        assert_eq!(s.service.token.expose(), "service-token-0123456789");
+        assert_eq!(s.providers.whop.api_key.expose(), "whop-key");
+        assert!(s.providers.whop.webhooks_enabled());
+        assert_eq!(s.providers.whop.api_base, "http://127.0.0.1:4010");
+        let dodo: Vec<&str> = s
+            .providers
+            .dodo
+            .webhook_secrets()
+            .iter()
+            .map(|s| s.expose())
+            .collect();
+        assert_eq!(dodo, ["whsec_abc", "whsec_old1", "whsec_old2"]);
+        assert_eq!(
+            s.providers.aghanim.signature_tolerance,
+            SignatureTolerance::Within(HumanDuration::from_secs(3600))
+        );
+        assert_eq!(s.policy.default.max_devices, 3);
+        assert_eq!(
+            s.policy.default.offline_grace,
+            HumanDuration::from_secs(7 * 86_400)
+        );
+        assert!(!s.rate_limit.enabled);
+    }
+
+    #[test]
+    fn test_suite_variables_are_not_configuration() {
+        let s = load(&[
+            ("TOLLGATE_TEST_DATABASE_URL", "postgres://x"),
+            ("TOLLGATE_REQUIRE_PG", "1"),
+        ])
+        .unwrap();
+        assert_eq!(s.database.url.expose(), "sqlite://tollgate.db");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_known_section_is_named() {
+        let err = load(&[("TOLLGATE_DATABASE__URLL", "sqlite://x.db")]).unwrap_err();
+        assert!(err.to_string().contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = load(&[("TOLLGATE_LISTEN", "localhost")]).unwrap_err();
+        assert_eq!(err.key, "listen");
+
+        let err = load(&[("TOLLGATE_DATABASE__URL", "mysql://db")]).unwrap_err();
+        assert_eq!(err.key, "database.url");
+
+        let err = load(&[(
+            "TOLLGATE_PROVIDERS__DODO__API_BASE",
+            "https://live.dodopayments.com/v1",
+        )])
+        .unwrap_err();
+        assert_eq!(err.key, "providers.dodo.api_base");
+
+        let err = load(&[("TOLLGATE_ADMIN__TOKEN", "short")]).unwrap_err();
+        assert_eq!(err.key, "admin.token");
+
+        let err = load(&[("TOLLGATE_RECONCILE__EVERY", "10s")]).unwrap_err();
+        assert_eq!(err.key, "reconcile.every");
+
+        let err = load(&[("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", "0")]).unwrap_err();
+        assert!(err.message.contains("policy.default.max_devices"), "{err}");
+
+        let err = load(&[("TOLLGATE_PROVIDERS__WHOP__SIGNATURE_TOLERANCE", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("signature_tolerance"), "{err}");
+    }
+
+    #[test]
+    fn a_numeric_looking_secret_stays_exactly_as_written() {
+        let s = load(&[("TOLLGATE_ADMIN__TOKEN", "0012345678901234e5")]).unwrap();
+        assert_eq!(s.admin.token.expose(), "0012345678901234e5");
+    }
+
+    #[test]
+    fn an_explicit_config_file_must_exist() {
+        let err = Settings::load_from(
+            ConfigFile::Explicit(Path::new("/nonexistent/tollgate.toml")),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "/nonexistent/tollgate.toml");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = load(&[
+            ("TOLLGATE_ADMIN__TOKEN", "admin-token-0123456789"),
+            ("TOLLGATE_PROVIDERS__WHOP__WEBHOOK_SECRET", "ws_supersecret"),
+            ("TOLLGATE_PROVIDERS__WHOP__API_KEY", "apikey_supersecret"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("admin-token-0123456789"));
+        assert!(!printed.contains("supersecret"));
+        assert!(printed.contains("[redacted]"));
+        assert_eq!(Secret::new("x").to_string(), "[redacted]");
+        assert_eq!(Secret::default().to_string(), "[not set]");
+    }
+}
