@@ -52,6 +52,11 @@ impl TestDb {
         store
     }
 
+    /// The store keys, as standard base64 (pepper, data key).
+    pub fn keys_base64(&self) -> (String, String) {
+        self.keys.clone()
+    }
+
     /// The SQLite database file (SQLite only).
     pub fn sqlite_path(&self) -> PathBuf {
         self.sqlite_dir

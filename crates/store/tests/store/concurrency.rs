@@ -96,7 +96,8 @@ fn sixteen_concurrent_activations_never_exceed_max_devices() {
         let results: Vec<Admission> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|i| {
-                    let store = db.store.clone();
+                    // Each thread is its own instance: a separate pool, sharing only the database.
+                    let store = db.open_again();
                     let (barrier, ent) = (&barrier, &ent);
                     s.spawn(move || {
                         barrier.wait();

@@ -1,11 +1,107 @@
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Command, Stdio};
+
 use tollgate_policy::Provider;
-use tollgate_store::{Admission, EntitlementChange, InboxStatus, NewInboxEvent, RecordOutcome};
+use tollgate_store::{
+    Admission, EntitlementChange, InboxStatus, NewInboxEvent, RecordOutcome, Store, StoreConfig, StoreKeys,
+};
 
 use crate::common::{activated, both, sqlite_db, t};
+
+const CHILD_DB: &str = "TOLLGATE_STORE_TEST_CHILD_DB";
+const CHILD_PEPPER: &str = "TOLLGATE_STORE_TEST_CHILD_PEPPER";
+const CHILD_DATA_KEY: &str = "TOLLGATE_STORE_TEST_CHILD_DATA_KEY";
+
+fn kill_delivery(n: u64) -> NewInboxEvent {
+    NewInboxEvent {
+        provider: Provider::Whop,
+        dedupe_key: format!("msg_kill_{n}"),
+        semantic_key: None,
+        event_type: "membership.activated".to_owned(),
+        body: format!("{{\"n\":{n}}}").into_bytes(),
+        received_at: t(0),
+    }
+}
+
+/// The writer process of the SIGKILL test: records webhooks forever, printing `ack N` after each commit returns,
+/// as a server would answer 2xx. Run only by that test.
+#[test]
+#[ignore = "helper process of acknowledged_webhooks_survive_sigkill_of_the_writer"]
+fn sigkill_child_writer() {
+    let (Ok(db), Ok(pepper), Ok(data_key)) = (
+        std::env::var(CHILD_DB),
+        std::env::var(CHILD_PEPPER),
+        std::env::var(CHILD_DATA_KEY),
+    ) else {
+        return;
+    };
+    let store = Store::open(
+        &StoreConfig::new(format!("sqlite://{db}")),
+        StoreKeys::from_base64(&pepper, &data_key).unwrap(),
+    )
+    .unwrap();
+    let mut out = std::io::stdout().lock();
+    for n in 0.. {
+        let change = EntitlementChange::new(activated(&format!("mem_kill_{}", n % 7), n as i64));
+        store.record_webhook(&kill_delivery(n), Some(change)).unwrap();
+        writeln!(out, "ack {n}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn acknowledged_webhooks_survive_sigkill_of_the_writer() {
+    let db = sqlite_db();
+    let (pepper, data_key) = db.keys_base64();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "durability::sigkill_child_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DB, db.sqlite_path())
+        .env(CHILD_PEPPER, &pepper)
+        .env(CHILD_DATA_KEY, &data_key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("ack ") {
+            acked.push(n.parse::<u64>().unwrap());
+            if acked.len() == 300 {
+                break;
+            }
+        }
+    }
+    // SIGKILL mid-stream: the writer is inside its next transaction or between two.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        acked.len(),
+        300,
+        "the writer acknowledged 300 events before it was killed"
+    );
+
+    let store = db.open_again();
+    for n in acked {
+        let outcome = store.record_webhook(&kill_delivery(n), None).unwrap();
+        assert!(
+            matches!(outcome, RecordOutcome::Duplicate { .. }),
+            "acknowledged event {n} was lost: {outcome:?}"
+        );
+    }
+    assert!(store.count_inbox(InboxStatus::Processed).unwrap() >= 300);
+}
 
 #[test]
 fn everything_acknowledged_survives_a_new_pool() {
     both(|db| {
+        let first = db.open_again();
         let delivery = NewInboxEvent {
             provider: Provider::Whop,
             dedupe_key: "msg_restart".to_owned(),
@@ -21,20 +117,20 @@ fn everything_acknowledged_survives_a_new_pool() {
         let RecordOutcome::Applied {
             inbox_id,
             entitlement,
-        } = db.store.record_webhook(&delivery, Some(change)).unwrap()
+        } = first.record_webhook(&delivery, Some(change)).unwrap()
         else {
             panic!("expected Applied");
         };
-        let Admission::Admitted(device) = db
-            .store
+        let Admission::Admitted(device) = first
             .activate_device(&entitlement.id, "hw-r", None, 1, None, t(2))
             .unwrap()
         else {
             panic!("expected Admitted");
         };
-        db.store.set_cursor(Provider::Whop, "cur", t(3)).unwrap();
-        let before_devices = db.store.list_devices(&entitlement.id).unwrap();
-        let before_audit = db.store.list_audit(&entitlement.id, 10).unwrap();
+        first.set_cursor(Provider::Whop, "cur", t(3)).unwrap();
+        let before_devices = first.list_devices(&entitlement.id).unwrap();
+        let before_audit = first.list_audit(&entitlement.id, 10).unwrap();
+        drop(first);
 
         let reopened = db.open_again();
         assert_eq!(reopened.get_entitlement(&entitlement.id).unwrap(), *entitlement);
