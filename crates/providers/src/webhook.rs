@@ -28,6 +28,15 @@ impl DeliveryMeta {
         }
     }
 
+    /// From what signature verification returns: the `webhook-id` (if the scheme has one) and the signed Unix
+    /// timestamp (an out-of-range timestamp is dropped).
+    pub fn from_verified(webhook_id: Option<&str>, timestamp: i64) -> Self {
+        DeliveryMeta {
+            webhook_id: webhook_id.map(str::to_owned),
+            signed_at: DateTime::from_timestamp(timestamp, 0),
+        }
+    }
+
     /// A delivery whose signature carries only a timestamp (legacy `X-Whop-Signature`, Aghanim).
     pub fn timestamp_only(signed_at: Option<DateTime<Utc>>) -> Self {
         DeliveryMeta {
@@ -154,6 +163,16 @@ pub fn parse_webhook(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meta_from_verified_output() {
+        let meta = DeliveryMeta::from_verified(Some("msg_1"), 1_727_606_400);
+        assert_eq!(
+            meta,
+            DeliveryMeta::standard("msg_1", DateTime::from_timestamp(1_727_606_400, 0))
+        );
+        assert_eq!(DeliveryMeta::from_verified(None, i64::MAX).signed_at, None);
+    }
 
     #[test]
     fn license_key_debug_shows_last4_only() {
