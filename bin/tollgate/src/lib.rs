@@ -5,3 +5,4 @@ pub mod app;
 pub mod cli;
 pub mod http;
 pub mod settings;
+pub mod startup;
