@@ -6,3 +6,4 @@ pub mod lease;
 pub mod license;
 pub mod query;
 pub mod reconcile;
+pub mod view;
