@@ -1,6 +1,6 @@
 //! Reconciliation cursors and the named leases that let one instance at a time run a job.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use tollgate_policy::Provider;
@@ -9,7 +9,14 @@ use crate::connection::DbConnection;
 use crate::error::Result;
 use crate::schema::{locks, reconcile_cursors};
 use crate::store::Store;
-use crate::time::to_db;
+use crate::time::{from_db, to_db};
+
+/// The current holder of a named lock (see [`Store::find_lock`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub holder: String,
+    pub expires_at: DateTime<Utc>,
+}
 
 impl Store {
     /// The reconciliation cursor saved for a provider, if any.
@@ -78,6 +85,22 @@ impl Store {
             DbConnection::Sqlite(c) => statement.execute(c)?,
         };
         Ok(changed == 1)
+    }
+
+    /// Who holds the named lock and until when, if anyone ever took it. An expired lock is still returned: compare
+    /// `expires_at` with the current time. For reporting ("held by ...") only: take a lock with
+    /// [`Store::try_acquire_lock`].
+    pub fn find_lock(&self, name: &str) -> Result<Option<LockHolder>> {
+        let mut conn = self.conn()?;
+        let row: Option<(String, NaiveDateTime)> = locks::table
+            .find(name)
+            .select((locks::holder, locks::expires_at))
+            .first(&mut *conn)
+            .optional()?;
+        Ok(row.map(|(holder, expires_at)| LockHolder {
+            holder,
+            expires_at: from_db(expires_at),
+        }))
     }
 
     /// Give the lock up if `holder` has it. True when it was released.

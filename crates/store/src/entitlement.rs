@@ -458,6 +458,32 @@ impl Store {
             .collect()
     }
 
+    /// The distinct customers (`subject`) Tollgate holds entitlements for at one provider, in order. Reconciliation
+    /// uses it to ask Aghanim about the players it knows.
+    pub fn list_subjects(&self, provider: Provider) -> Result<Vec<String>> {
+        let mut conn = self.conn()?;
+        Ok(entitlements::table
+            .filter(entitlements::provider.eq(provider.as_str()))
+            .filter(entitlements::subject.is_not_null())
+            .select(entitlements::subject.assume_not_null())
+            .distinct()
+            .order(entitlements::subject.assume_not_null().asc())
+            .load(&mut *conn)?)
+    }
+
+    /// The distinct products (`product`) of one provider's stored entitlements, in order. Reconciliation uses it
+    /// to find the Dodo entitlements (`ent_...`) whose grants it should list.
+    pub fn list_products(&self, provider: Provider) -> Result<Vec<String>> {
+        let mut conn = self.conn()?;
+        Ok(entitlements::table
+            .filter(entitlements::provider.eq(provider.as_str()))
+            .filter(entitlements::product.is_not_null())
+            .select(entitlements::product.assume_not_null())
+            .distinct()
+            .order(entitlements::product.assume_not_null().asc())
+            .load(&mut *conn)?)
+    }
+
     /// Record that the provider was consulted about this entitlement at `at`.
     pub fn mark_synced(&self, id: &EntitlementId, at: DateTime<Utc>) -> Result<()> {
         let mut conn = self.conn()?;

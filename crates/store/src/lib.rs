@@ -17,6 +17,7 @@ mod time;
 
 pub use audit::{Actor, AuditEntry, NewAudit};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
+pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
 pub use device::{Admission, Device, Transfer, TransferOutcome};
 pub use entitlement::{Entitlement, EntitlementChange};

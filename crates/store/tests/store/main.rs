@@ -6,4 +6,5 @@ mod concurrency;
 mod devices;
 mod durability;
 mod inbox;
+mod reconcile_queries;
 mod records;
