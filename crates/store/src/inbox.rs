@@ -69,6 +69,10 @@ pub struct NewInboxEvent {
     /// The raw body, exactly as received. Stored encrypted.
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
+    /// The verified Standard Webhooks `webhook-id` (Whop current, Dodo), kept for replays.
+    pub webhook_id: Option<String>,
+    /// The verified signature timestamp, kept for replays (legacy Whop's event time).
+    pub signed_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for NewInboxEvent {
@@ -80,6 +84,8 @@ impl fmt::Debug for NewInboxEvent {
             .field("event_type", &self.event_type)
             .field("body", &format_args!("[{} bytes]", self.body.len()))
             .field("received_at", &self.received_at)
+            .field("webhook_id", &self.webhook_id)
+            .field("signed_at", &self.signed_at)
             .finish()
     }
 }
@@ -147,6 +153,10 @@ pub struct InboxEvent {
     pub last_error: Option<String>,
     pub processed_at: Option<DateTime<Utc>>,
     pub entitlement_id: Option<EntitlementId>,
+    /// The verified `webhook-id`, if the scheme has one (`None` for rows stored before it was kept).
+    pub webhook_id: Option<String>,
+    /// The verified signature timestamp (`None` for rows stored before it was kept).
+    pub signed_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for InboxEvent {
@@ -164,6 +174,8 @@ impl fmt::Debug for InboxEvent {
             .field("last_error", &self.last_error)
             .field("processed_at", &self.processed_at)
             .field("entitlement_id", &self.entitlement_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("signed_at", &self.signed_at)
             .finish()
     }
 }
@@ -201,6 +213,8 @@ struct NewInboxRow<'a> {
     attempts: i32,
     last_error: Option<&'a str>,
     processed_at: Option<NaiveDateTime>,
+    webhook_id: Option<&'a str>,
+    signed_at: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -218,6 +232,8 @@ struct InboxRow {
     last_error: Option<String>,
     processed_at: Option<NaiveDateTime>,
     entitlement_id: Option<String>,
+    webhook_id: Option<String>,
+    signed_at: Option<NaiveDateTime>,
 }
 
 /// The body is bound to its provider and dedupe key, so it cannot be moved to another row unnoticed.
@@ -248,6 +264,8 @@ impl InboxRow {
             last_error: self.last_error,
             processed_at: opt_from_db(self.processed_at),
             entitlement_id: self.entitlement_id.map(EntitlementId::new),
+            webhook_id: self.webhook_id,
+            signed_at: opt_from_db(self.signed_at),
         })
     }
 }
@@ -353,6 +371,8 @@ impl Store {
             attempts: i32::from(settled),
             last_error,
             processed_at: settled.then(|| to_db(now())),
+            webhook_id: event.webhook_id.as_deref(),
+            signed_at: event.signed_at.map(to_db),
         };
         let mut conn = self.conn()?;
         let outcome = write_transaction(&mut conn, |conn| {
@@ -421,6 +441,13 @@ impl Store {
     pub fn mark_inbox_failed(&self, inbox_id: InboxId, error: &str) -> Result<()> {
         let mut conn = self.conn()?;
         finish(&mut conn, inbox_id, InboxStatus::Failed, Some(error), None)
+    }
+
+    /// Mark a stored event `ignored` (a replay found it is of a type Tollgate does not act on); attempts go up by
+    /// one and the error is cleared.
+    pub fn mark_inbox_ignored(&self, inbox_id: InboxId) -> Result<()> {
+        let mut conn = self.conn()?;
+        finish(&mut conn, inbox_id, InboxStatus::Ignored, None, None)
     }
 
     /// One stored event with its body decrypted.

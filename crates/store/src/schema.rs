@@ -53,6 +53,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         processed_at -> Nullable<Timestamp>,
         entitlement_id -> Nullable<Text>,
+        webhook_id -> Nullable<Text>,
+        signed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -83,9 +83,12 @@ fn a_fresh_database_reports_its_pending_migrations() {
     let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
     assert_eq!(
         store.pending_migrations().unwrap(),
-        vec!["2026-11-22-000001_initial".to_owned()]
+        vec![
+            "2026-11-22-000001_initial".to_owned(),
+            "2026-11-23-000001_inbox_delivery".to_owned()
+        ]
     );
     assert!(!store.is_migrated().unwrap());
-    assert_eq!(store.migrate().unwrap().len(), 1);
+    assert_eq!(store.migrate().unwrap().len(), 2);
     assert!(store.is_migrated().unwrap());
 }

@@ -18,6 +18,8 @@ fn delivery(dedupe: String) -> NewInboxEvent {
         event_type: "membership.went_valid".to_owned(),
         body: b"{}".to_vec(),
         received_at: t(0),
+        webhook_id: None,
+        signed_at: None,
     }
 }
 

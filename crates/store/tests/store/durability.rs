@@ -20,6 +20,8 @@ fn kill_delivery(n: u64) -> NewInboxEvent {
         event_type: "membership.activated".to_owned(),
         body: format!("{{\"n\":{n}}}").into_bytes(),
         received_at: t(0),
+        webhook_id: None,
+        signed_at: None,
     }
 }
 
@@ -109,6 +111,8 @@ fn everything_acknowledged_survives_a_new_pool() {
             event_type: "membership.activated".to_owned(),
             body: b"{\"restart\":true}".to_vec(),
             received_at: t(1),
+            webhook_id: None,
+            signed_at: None,
         };
         let change = EntitlementChange {
             license_key: Some("KEY-RESTART-0001".to_owned()),
@@ -176,6 +180,8 @@ fn the_database_files_hold_no_license_key_hwid_or_email() {
         event_type: "license_key.created".to_owned(),
         body: body.into_bytes(),
         received_at: t(0),
+        webhook_id: None,
+        signed_at: None,
     };
     let change = EntitlementChange {
         license_key: Some(license_key.to_owned()),

@@ -13,6 +13,8 @@ fn delivery(dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
         event_type: "membership.activated".to_owned(),
         body: format!("{{\"id\":\"{dedupe}\"}}").into_bytes(),
         received_at: t(5),
+        webhook_id: None,
+        signed_at: None,
     }
 }
 
