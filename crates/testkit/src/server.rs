@@ -1,16 +1,22 @@
-//! A minimal HTTP/1.1 server on `127.0.0.1:0`, on its own thread and Tokio runtime, so sync and async tests can
-//! both use it. One request per connection (`Connection: close`), which is what lets a fault close the socket
-//! without answering, something a full framework does not offer.
+//! A hyper HTTP/1.1 server on `127.0.0.1:0`, on its own thread and Tokio runtime, so sync and async tests can
+//! both use it. Connections are kept alive. The service returns an `Err` for [`Fault::Drop`], which makes hyper
+//! close the connection without writing any response.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use hyper::body::{Body as _, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Locks a mutex, recovering the data if a panicking test poisoned it.
@@ -88,7 +94,7 @@ impl HttpRequest {
 pub(crate) struct HttpResponse {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: String,
 }
 
 impl HttpResponse {
@@ -96,7 +102,7 @@ impl HttpResponse {
         HttpResponse {
             status,
             headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
-            body: body.to_string().into_bytes(),
+            body: body.to_string(),
         }
     }
 
@@ -104,7 +110,7 @@ impl HttpResponse {
         HttpResponse {
             status,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: String::new(),
         }
     }
 }
@@ -231,31 +237,33 @@ async fn serve(
             _ = &mut stopped => return,
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    tokio::spawn(connection(stream, Arc::clone(&handler), Arc::clone(&control)));
+                    // Small JSON answers on a kept-alive connection: do not let Nagle hold them back.
+                    let _ = stream.set_nodelay(true);
+                    let handler = Arc::clone(&handler);
+                    let control = Arc::clone(&control);
+                    let service = service_fn(move |request| {
+                        answer(request, Arc::clone(&handler), Arc::clone(&control))
+                    });
+                    let connection = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::spawn(connection);
                 }
             }
         }
     }
 }
 
-async fn connection(mut stream: TcpStream, handler: Handler, control: Arc<Control>) {
-    let Some(request) = read_request(&mut stream).await else {
-        return;
-    };
-    lock(&control.requests).push(RecordedRequest {
-        method: request.method.clone(),
-        path: format!("/{}", request.segments.join("/")),
-        query: request
-            .query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&"),
-        authorization: request.header("authorization").map(str::to_owned),
-        body: request.body.clone(),
-    });
+/// Answers one request. An `Err` makes hyper close the connection without writing a response.
+async fn answer(
+    request: Request<Incoming>,
+    handler: Handler,
+    control: Arc<Control>,
+) -> Result<Response<String>, Unanswered> {
+    let request = HttpRequest::read(request).await?;
+    lock(&control.requests).push(request.record());
     let response = match control.next_fault() {
-        Some(Fault::Drop) => return,
+        Some(Fault::Drop) => return Err(Unanswered::Dropped),
         Some(Fault::Status(status)) => HttpResponse::json(
             status,
             &serde_json::json!({"error": {"status": status.to_string(), "message": "injected fault"}}),
@@ -274,112 +282,110 @@ async fn connection(mut stream: TcpStream, handler: Handler, control: Arc<Contro
         }
         None => handler(&request),
     };
-    let _ = write_response(&mut stream, &response).await;
+    response.into_hyper()
 }
 
-const MAX_HEAD: usize = 64 * 1024;
+/// Why a connection is closed without a response.
+#[derive(Debug)]
+enum Unanswered {
+    /// [`Fault::Drop`].
+    Dropped,
+    /// The request body could not be read, or exceeded [`MAX_BODY`].
+    Body(Option<hyper::Error>),
+    /// A status or header hyper cannot send (e.g. `Fault::Status(42)`).
+    Invalid(hyper::http::Error),
+}
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unanswered::Dropped => f.write_str("fault: drop the connection"),
+            Unanswered::Body(_) => write!(f, "request body unreadable or over {MAX_BODY} bytes"),
+            Unanswered::Invalid(_) => f.write_str("response cannot be sent"),
+        }
+    }
+}
+
+impl std::error::Error for Unanswered {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Unanswered::Dropped | Unanswered::Body(None) => None,
+            Unanswered::Body(Some(error)) => Some(error),
+            Unanswered::Invalid(error) => Some(error),
+        }
+    }
+}
+
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-async fn read_request(stream: &mut TcpStream) -> Option<HttpRequest> {
-    let mut buffer = Vec::with_capacity(4096);
-    let head_end = loop {
-        if let Some(end) = find(&buffer, b"\r\n\r\n") {
-            break end;
+impl HttpRequest {
+    async fn read(request: Request<Incoming>) -> Result<HttpRequest, Unanswered> {
+        let (parts, mut incoming) = request.into_parts();
+        let mut body = Vec::new();
+        while let Some(frame) = poll_fn(|cx| Pin::new(&mut incoming).poll_frame(cx)).await {
+            if let Ok(data) = frame.map_err(|error| Unanswered::Body(Some(error)))?.into_data() {
+                if body.len() + data.len() > MAX_BODY {
+                    return Err(Unanswered::Body(None));
+                }
+                body.extend_from_slice(&data);
+            }
         }
-        if buffer.len() > MAX_HEAD {
-            return None;
-        }
-        let mut chunk = [0_u8; 4096];
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-    };
-    let head = std::str::from_utf8(&buffer[..head_end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next()?.split(' ');
-    let method = request_line.next()?.to_owned();
-    let target = request_line.next()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    if length > MAX_BODY {
-        return None;
+        Ok(HttpRequest {
+            method: parts.method.as_str().to_owned(),
+            segments: parts
+                .uri
+                .path()
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| percent_decode(s, false))
+                .collect(),
+            query: parts
+                .uri
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .filter(|s| !s.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (percent_decode(k, true), percent_decode(v, true))
+                })
+                .collect(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
+            body,
+        })
     }
-    let mut body = buffer[head_end + 4..].to_vec();
-    while body.len() < length {
-        let mut chunk = [0_u8; 8192];
-        let read = stream.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..read]);
-    }
-    body.truncate(length);
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Some(HttpRequest {
-        method,
-        segments: path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| percent_decode(s, false))
-            .collect(),
-        query: query
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(k, true), percent_decode(v, true))
-            })
-            .collect(),
-        headers,
-        body,
-    })
-}
 
-async fn write_response(stream: &mut TcpStream, response: &HttpResponse) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        response.status,
-        reason(response.status),
-        response.body.len()
-    );
-    for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&response.body).await?;
-    stream.flush().await?;
-    stream.shutdown().await
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Status",
+    fn record(&self) -> RecordedRequest {
+        RecordedRequest {
+            method: self.method.clone(),
+            path: format!("/{}", self.segments.join("/")),
+            query: self
+                .query
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&"),
+            authorization: self.header("authorization").map(str::to_owned),
+            body: self.body.clone(),
+        }
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+impl HttpResponse {
+    fn into_hyper(self) -> Result<Response<String>, Unanswered> {
+        let mut response = Response::builder().status(self.status);
+        for (name, value) in &self.headers {
+            response = response.header(name, value);
+        }
+        response.body(self.body).map_err(Unanswered::Invalid)
+    }
 }
 
 fn percent_decode(input: &str, plus_is_space: bool) -> String {
