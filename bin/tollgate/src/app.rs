@@ -1,1 +1,229 @@
-//! (being written)
+//! The server: its state, its routes, and `serve`.
+
+use std::sync::Arc;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use tollgate_policy::Provider;
+use tollgate_service::clock::{Clock, SystemClock};
+use tollgate_service::ingest::{Ingest, IngestError, ProviderSecrets, WebhookSecrets};
+use tollgate_service::query::Query;
+use tollgate_store::Store;
+use tollgate_verify::Tolerance;
+
+use crate::http;
+use crate::http::auth::TokenCheck;
+use crate::http::metrics::Metrics;
+use crate::settings::{ProviderSettings, Settings, SignatureTolerance};
+use crate::startup::{StartupError, open_store};
+
+/// How long a graceful shutdown waits for in-flight requests.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// Everything a handler needs. Cheap to clone: every field is shared.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    store: Store,
+    ingest: Ingest,
+    query: Query,
+    settings: Arc<Settings>,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    admin_token: Arc<TokenCheck>,
+    service_token: Arc<TokenCheck>,
+}
+
+impl AppState {
+    /// Build the state over an opened store (not migrated here; see [`build_state`]).
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, StartupError> {
+        let ingest = Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
+            .map_err(ingest_startup_error)?;
+        let query = Query::new(store.clone(), Arc::new(settings.policy.clone()), clock.clone());
+        let token = |value: &str, api, key, env| {
+            TokenCheck::new(value, api, key, env)
+                .map(Arc::new)
+                .map_err(|_| StartupError::Io(std::io::Error::other("the system random generator failed")))
+        };
+        Ok(AppState {
+            admin_token: token(
+                settings.admin.token.expose(),
+                "admin",
+                "admin.token",
+                "TOLLGATE_ADMIN__TOKEN",
+            )?,
+            service_token: token(
+                settings.service.token.expose(),
+                "service",
+                "service.token",
+                "TOLLGATE_SERVICE__TOKEN",
+            )?,
+            store,
+            ingest,
+            query,
+            settings,
+            metrics: Metrics::new(),
+            clock,
+        })
+    }
+
+    /// The same state with another ingest (tests stand in an older release's parser this way).
+    pub fn with_ingest(mut self, ingest: Ingest) -> AppState {
+        self.ingest = ingest;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn admin_token(&self) -> &TokenCheck {
+        &self.admin_token
+    }
+
+    pub fn service_token(&self) -> &TokenCheck {
+        &self.service_token
+    }
+}
+
+fn ingest_startup_error(e: IngestError) -> StartupError {
+    StartupError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        e.to_string(),
+    ))
+}
+
+/// A provider's signature tolerance as the verifier takes it.
+pub fn tolerance(setting: SignatureTolerance) -> Tolerance {
+    match setting {
+        SignatureTolerance::Off => Tolerance::Unlimited,
+        SignatureTolerance::Within(d) => Tolerance::Seconds(d.as_secs().unsigned_abs()),
+    }
+}
+
+fn provider_secrets(p: &ProviderSettings) -> Option<ProviderSecrets> {
+    p.webhooks_enabled().then(|| ProviderSecrets {
+        secrets: p
+            .webhook_secrets()
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect(),
+        tolerance: tolerance(p.signature_tolerance),
+    })
+}
+
+/// Every provider's secrets (`webhook_secret` then `previous_webhook_secrets`); a provider without a current
+/// secret is disabled.
+pub fn webhook_secrets(settings: &Settings) -> WebhookSecrets {
+    WebhookSecrets {
+        whop: provider_secrets(&settings.providers.whop),
+        dodo: provider_secrets(&settings.providers.dodo),
+        aghanim: provider_secrets(&settings.providers.aghanim),
+    }
+}
+
+/// Open the store (`startup::open_store`), apply pending migrations, and build the state. A database that cannot
+/// be reached is logged, not fatal: `/readyz` reports it until it is back (migrations then need a restart or
+/// `tollgate migrate`).
+pub fn build_state(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
+    let store = open_store(&settings)?;
+    match store.migrate() {
+        Ok(applied) if !applied.is_empty() => {
+            log::info!(applied = applied.len(); "database migrated: {}", applied.join(", "));
+        }
+        Ok(_) => {}
+        Err(e) if e.is_unavailable() => {
+            log::error!("the database is unreachable at start, /readyz will report it: {e}");
+        }
+        Err(e) => return Err(StartupError::Store(e)),
+    }
+    AppState::new(store, settings, clock)
+}
+
+/// Every route, the middleware (request id, access log, latency) and the JSON error handlers. `main` and the
+/// tests build the `App` with this one function.
+pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
+    cfg.app_data(web::Data::new(state));
+    http::extractor_configs(cfg);
+    cfg.service(
+        web::scope("")
+            .wrap(from_fn(http::request::request_context))
+            .configure(http::routes)
+            .default_service(web::to(http::not_found)),
+    );
+}
+
+/// What is not configured yet, one line each (for the start-up log).
+pub fn pending_setup(settings: &Settings) -> Vec<String> {
+    let mut pending = Vec::new();
+    for provider in Provider::ALL {
+        if !settings.providers.get(provider).webhooks_enabled() {
+            pending.push(format!(
+                "{provider} webhooks are disabled (POST /api/webhooks/{provider} answers 503): set \
+                 providers.{provider}.webhook_secret (TOLLGATE_PROVIDERS__{}__WEBHOOK_SECRET)",
+                provider.as_str().to_ascii_uppercase()
+            ));
+        }
+    }
+    if !settings.service.token.is_set() {
+        pending.push(
+            "the service API (GET /api/entitlements) is disabled: set service.token (TOLLGATE_SERVICE__TOKEN)"
+                .to_owned(),
+        );
+    }
+    if !settings.admin.token.is_set() {
+        pending.push(
+            "the admin API (/admin/...) is disabled: set admin.token (TOLLGATE_ADMIN__TOKEN)".to_owned(),
+        );
+    }
+    pending
+}
+
+/// Run the server until SIGTERM or SIGINT; in-flight requests then get up to 30 s to finish. Must run inside an
+/// actix system (`#[actix_web::main]` or `actix_web::rt::System::new().block_on(..)`).
+pub async fn serve(settings: Settings) -> Result<(), StartupError> {
+    let addr = settings.listen_addr()?;
+    let settings = Arc::new(settings);
+    for line in pending_setup(&settings) {
+        log::warn!("not configured yet: {line}");
+    }
+    let state = build_state(settings.clone(), Arc::new(SystemClock))?;
+    let backend = state.store().database_url().backend();
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new().configure(move |cfg| configure(cfg, state))
+    })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .bind(addr)?;
+    log::info!(
+        listen = addr.to_string().as_str(),
+        database = backend;
+        "tollgate listening on http://{addr}"
+    );
+    server.run().await?;
+    log::info!("tollgate stopped");
+    Ok(())
+}

@@ -1,1 +1,491 @@
-//! (being written)
+//! Webhook ingest: one authentic delivery verified, parsed and stored with its effect in one transaction, exactly
+//! once; and the replay of stored deliveries after a fix.
+//!
+//! Blocking: the HTTP layer calls it inside `web::block`.
+
+mod error;
+mod outcome;
+mod parser;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use ring::digest;
+use tollgate_policy::Provider;
+use tollgate_providers::{DeliveryMeta, Outcome, ParsedWebhook};
+use tollgate_store::{
+    InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, RecordOutcome, Store,
+};
+use tollgate_verify::{AghanimVerifier, HeaderLookup, StandardWebhooksVerifier, Tolerance, WhopVerifier};
+
+pub use error::IngestError;
+pub use outcome::IngestOutcome;
+pub use parser::{ProviderParser, WebhookParser, store_change};
+
+use crate::clock::Clock;
+
+/// The signing secrets of one provider: the current one first, then older ones still accepted during a rotation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderSecrets {
+    pub secrets: Vec<String>,
+    pub tolerance: Tolerance,
+}
+
+impl fmt::Debug for ProviderSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderSecrets")
+            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field("tolerance", &self.tolerance)
+            .finish()
+    }
+}
+
+/// Every provider's webhook secrets; `None` disables that provider's endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    pub whop: Option<ProviderSecrets>,
+    pub dodo: Option<ProviderSecrets>,
+    pub aghanim: Option<ProviderSecrets>,
+}
+
+impl WebhookSecrets {
+    pub fn get(&self, provider: Provider) -> Option<&ProviderSecrets> {
+        match provider {
+            Provider::Whop => self.whop.as_ref(),
+            Provider::Dodo => self.dodo.as_ref(),
+            Provider::Aghanim => self.aghanim.as_ref(),
+        }
+    }
+}
+
+/// The verifiers built once from the configured secrets.
+#[derive(Debug, Default)]
+struct Verifiers {
+    whop: Option<WhopVerifier>,
+    dodo: Option<StandardWebhooksVerifier>,
+    aghanim: Option<AghanimVerifier>,
+}
+
+/// What a verification returned, owned.
+struct Delivery {
+    webhook_id: Option<String>,
+    signed_at: Option<DateTime<Utc>>,
+}
+
+impl Verifiers {
+    fn build(secrets: &WebhookSecrets) -> Result<Verifiers, IngestError> {
+        let bad = |provider| move |error| IngestError::InvalidSecret { provider, error };
+        let usable = |s: &ProviderSecrets| -> Vec<String> {
+            s.secrets
+                .iter()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        let whop = match secrets.whop.as_ref().map(|s| (usable(s), s.tolerance)) {
+            Some((list, tolerance)) if !list.is_empty() => Some(
+                WhopVerifier::new(&list)
+                    .map_err(bad(Provider::Whop))?
+                    .with_tolerance(tolerance),
+            ),
+            _ => None,
+        };
+        let dodo = match secrets.dodo.as_ref().map(|s| (usable(s), s.tolerance)) {
+            Some((list, tolerance)) if !list.is_empty() => Some(
+                StandardWebhooksVerifier::new(&list)
+                    .map_err(bad(Provider::Dodo))?
+                    .with_tolerance(tolerance),
+            ),
+            _ => None,
+        };
+        let aghanim = match secrets.aghanim.as_ref().map(|s| (usable(s), s.tolerance)) {
+            Some((list, tolerance)) if !list.is_empty() => {
+                Some(AghanimVerifier::new(&list, tolerance).map_err(bad(Provider::Aghanim))?)
+            }
+            _ => None,
+        };
+        Ok(Verifiers { whop, dodo, aghanim })
+    }
+
+    fn is_enabled(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Whop => self.whop.is_some(),
+            Provider::Dodo => self.dodo.is_some(),
+            Provider::Aghanim => self.aghanim.is_some(),
+        }
+    }
+
+    fn verify<H: HeaderLookup>(
+        &self,
+        provider: Provider,
+        headers: &H,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Delivery, IngestError> {
+        let verified = match provider {
+            Provider::Whop => self.whop.as_ref().map(|v| v.verify(headers, body, now)),
+            Provider::Dodo => self.dodo.as_ref().map(|v| v.verify(headers, body, now)),
+            Provider::Aghanim => self.aghanim.as_ref().map(|v| v.verify(headers, body, now)),
+        }
+        .ok_or(IngestError::NotConfigured(provider))?
+        .map_err(IngestError::InvalidSignature)?;
+        let meta = DeliveryMeta::from_verified(verified.webhook_id, verified.timestamp);
+        Ok(Delivery {
+            webhook_id: meta.webhook_id,
+            signed_at: meta.signed_at,
+        })
+    }
+}
+
+/// Each replayed event's id and what became of it.
+pub type ReplayResults = Vec<(InboxId, Result<IngestOutcome, IngestError>)>;
+
+/// The webhook use case. Cheap to clone; every method blocks.
+#[derive(Clone)]
+pub struct Ingest {
+    store: Store,
+    verifiers: Arc<Verifiers>,
+    parser: Arc<dyn WebhookParser>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ingest")
+            .field("whop", &self.verifiers.whop.is_some())
+            .field("dodo", &self.verifiers.dodo.is_some())
+            .field("aghanim", &self.verifiers.aghanim.is_some())
+            .field("parser", &self.parser)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingest {
+    /// Build the verifiers once. A provider with no (non-blank) secret is disabled; a secret the verifier refuses
+    /// (e.g. a Dodo secret that is not `whsec_<base64>`) is [`IngestError::InvalidSecret`].
+    pub fn new(store: Store, secrets: &WebhookSecrets, clock: Arc<dyn Clock>) -> Result<Ingest, IngestError> {
+        Ok(Ingest {
+            store,
+            verifiers: Arc::new(Verifiers::build(secrets)?),
+            parser: Arc::new(ProviderParser),
+            clock,
+        })
+    }
+
+    /// The same ingest with another payload parser (tests use it to stand in for an older release's parser).
+    pub fn with_parser(mut self, parser: Arc<dyn WebhookParser>) -> Ingest {
+        self.parser = parser;
+        self
+    }
+
+    /// Whether this provider has a webhook secret.
+    pub fn is_enabled(&self, provider: Provider) -> bool {
+        self.verifiers.is_enabled(provider)
+    }
+
+    /// The store this ingest writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// One delivery: verify with every configured secret, parse, then store it and its effect in one transaction.
+    ///
+    /// - no secret: [`IngestError::NotConfigured`]; bad, missing or stale signature: [`IngestError::InvalidSignature`]
+    ///   (nothing stored);
+    /// - authentic but not JSON: [`IngestError::NotJson`] (nothing stored);
+    /// - authentic JSON Tollgate cannot parse: stored `failed` with the error ([`IngestOutcome::Failed`]), to be
+    ///   replayed after a fix;
+    /// - a type Tollgate does not act on: stored `ignored`; a redelivery: [`IngestOutcome::Duplicate`];
+    /// - the database unavailable: [`IngestError::Storage`], nothing written.
+    pub fn ingest(
+        &self,
+        provider: Provider,
+        headers: &impl HeaderLookup,
+        body: &[u8],
+    ) -> Result<IngestOutcome, IngestError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let delivery = self.verifiers.verify(provider, headers, body, now.timestamp())?;
+        let meta = DeliveryMeta {
+            webhook_id: delivery.webhook_id.clone(),
+            signed_at: delivery.signed_at,
+        };
+        let parsed = self.parser.parse(provider, &meta, body);
+        let (event, effect) = match parsed {
+            Ok(parsed) => {
+                let effect = effect_of(&parsed);
+                (
+                    NewInboxEvent {
+                        provider,
+                        dedupe_key: parsed.dedupe_key,
+                        semantic_key: parsed.semantic_key,
+                        event_type: parsed.event_type,
+                        body: body.to_vec(),
+                        received_at: now,
+                        webhook_id: delivery.webhook_id,
+                        signed_at: delivery.signed_at,
+                    },
+                    effect,
+                )
+            }
+            Err(e) if e.is_not_json() => return Err(IngestError::NotJson(e.to_string())),
+            Err(e) => (
+                NewInboxEvent {
+                    provider,
+                    dedupe_key: fallback_dedupe_key(delivery.webhook_id.as_deref(), body),
+                    semantic_key: None,
+                    event_type: best_effort_event_type(body),
+                    body: body.to_vec(),
+                    received_at: now,
+                    webhook_id: delivery.webhook_id,
+                    signed_at: delivery.signed_at,
+                },
+                InboxEffect::Fail(e.to_string()),
+            ),
+        };
+        let reason = match &effect {
+            InboxEffect::Fail(error) => error.clone(),
+            _ => String::new(),
+        };
+        let recorded = self
+            .store
+            .record_webhook(&event, effect)
+            .map_err(IngestError::Storage)?;
+        let outcome = match recorded {
+            RecordOutcome::Applied {
+                inbox_id,
+                entitlement,
+            } => IngestOutcome::Applied {
+                inbox_id,
+                event_type: event.event_type,
+                entitlement_id: entitlement.id.clone(),
+                external_id: entitlement.state.external_id.clone(),
+            },
+            RecordOutcome::Stored {
+                inbox_id,
+                status: InboxStatus::Failed,
+            } => IngestOutcome::Failed {
+                inbox_id,
+                event_type: event.event_type,
+                error: reason,
+            },
+            RecordOutcome::Stored { inbox_id, .. } => IngestOutcome::Ignored {
+                inbox_id,
+                event_type: event.event_type,
+            },
+            RecordOutcome::Duplicate { inbox_id } => IngestOutcome::Duplicate {
+                inbox_id,
+                event_type: event.event_type,
+            },
+            other => IngestOutcome::Duplicate {
+                inbox_id: other.inbox_id(),
+                event_type: event.event_type,
+            },
+        };
+        log_outcome(provider, &outcome, started);
+        Ok(outcome)
+    }
+
+    /// Re-parse one stored delivery with this release's parser and act on it: apply (the row becomes `processed`),
+    /// ignore (`ignored`) or record the parse error again (`failed`, [`IngestOutcome::Failed`]). Applying is
+    /// idempotent, so replaying a processed event changes nothing but its attempt count and the audit trail.
+    pub fn replay(&self, inbox_id: InboxId) -> Result<IngestOutcome, IngestError> {
+        let started = Instant::now();
+        let event = self
+            .store
+            .find_inbox_event(inbox_id)
+            .map_err(IngestError::Storage)?
+            .ok_or(IngestError::NotFound(inbox_id))?;
+        let outcome = self.replay_event(&event)?;
+        log_outcome(event.provider, &outcome, started);
+        Ok(outcome)
+    }
+
+    /// Replay every `failed` event (of one provider, or all), oldest first. Each gets its own result; the outer
+    /// error is only for the listing itself.
+    pub fn replay_failed(&self, provider: Option<Provider>) -> Result<ReplayResults, IngestError> {
+        let mut results = Vec::new();
+        let mut after_id = None;
+        loop {
+            let page = self
+                .store
+                .list_inbox(&InboxFilter {
+                    provider,
+                    status: Some(InboxStatus::Failed),
+                    after_id,
+                    limit: 100,
+                })
+                .map_err(IngestError::Storage)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after_id = Some(last.id);
+            for event in &page {
+                let started = Instant::now();
+                let result = self.replay_event(event);
+                if let Ok(outcome) = &result {
+                    log_outcome(event.provider, outcome, started);
+                }
+                results.push((event.id, result));
+            }
+        }
+        Ok(results)
+    }
+
+    fn replay_event(&self, event: &InboxEvent) -> Result<IngestOutcome, IngestError> {
+        let meta = DeliveryMeta {
+            webhook_id: event.webhook_id.clone(),
+            // Rows stored before the signature time was kept fall back to when they arrived (within the tolerance).
+            signed_at: event.signed_at.or(Some(event.received_at)),
+        };
+        let storage = IngestError::Storage;
+        match self.parser.parse(event.provider, &meta, &event.body) {
+            Ok(parsed) => match &parsed.outcome {
+                Outcome::Apply(change) => {
+                    let entitlement = self
+                        .store
+                        .apply_inbox_event(event.id, &store_change(change))
+                        .map_err(storage)?;
+                    Ok(IngestOutcome::Applied {
+                        inbox_id: event.id,
+                        event_type: parsed.event_type,
+                        entitlement_id: entitlement.id,
+                        external_id: entitlement.state.external_id,
+                    })
+                }
+                _ => {
+                    self.store.mark_inbox_ignored(event.id).map_err(storage)?;
+                    Ok(IngestOutcome::Ignored {
+                        inbox_id: event.id,
+                        event_type: parsed.event_type,
+                    })
+                }
+            },
+            Err(e) => {
+                let error = e.to_string();
+                self.store.mark_inbox_failed(event.id, &error).map_err(storage)?;
+                Ok(IngestOutcome::Failed {
+                    inbox_id: event.id,
+                    event_type: event.event_type.clone(),
+                    error,
+                })
+            }
+        }
+    }
+}
+
+fn effect_of(parsed: &ParsedWebhook) -> InboxEffect {
+    match &parsed.outcome {
+        Outcome::Apply(change) => InboxEffect::Apply(store_change(change)),
+        _ => InboxEffect::Ignore,
+    }
+}
+
+/// The inbox key of a delivery that could not be parsed: its `webhook-id` when the scheme has one (the same key a
+/// successful parse uses), else a SHA-256 of the body, so an identical redelivery is still a duplicate.
+fn fallback_dedupe_key(webhook_id: Option<&str>, body: &[u8]) -> String {
+    match webhook_id {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => format!(
+            "unparsed:{}",
+            hex_lower(digest::digest(&digest::SHA256, body).as_ref())
+        ),
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
+/// The event name of an unparseable JSON body, for the inbox listing: `type` (Whop v1, Dodo), `event_type`
+/// (Aghanim) or `action` (legacy Whop), when it is a short string; else `unknown`.
+fn best_effort_event_type(body: &[u8]) -> String {
+    let Ok(serde_json::Value::Object(root)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return "unknown".to_owned();
+    };
+    ["type", "event_type", "action"]
+        .iter()
+        .find_map(|key| root.get(*key).and_then(|v| v.as_str()))
+        .filter(|name| !name.is_empty() && name.len() <= 100)
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+fn log_outcome(provider: Provider, outcome: &IngestOutcome, started: Instant) {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let entitlement_id = outcome.entitlement_id().map(|id| id.as_str()).unwrap_or("");
+    log::debug!(
+        provider = provider.as_str(),
+        event_type = outcome.event_type(),
+        inbox_id = outcome.inbox_id().0,
+        entitlement_id = entitlement_id,
+        status = outcome.as_str(),
+        duration_ms = duration_ms;
+        "webhook {}", outcome.as_str()
+    );
+    if let IngestOutcome::Failed { error, .. } = outcome {
+        log::warn!(
+            provider = provider.as_str(),
+            inbox_id = outcome.inbox_id().0,
+            event_type = outcome.event_type();
+            "webhook stored as failed, replay it after a fix: {error}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_providers::ParseError;
+
+    use super::*;
+
+    #[test]
+    fn fallback_key_is_the_webhook_id_or_a_body_hash() {
+        assert_eq!(fallback_dedupe_key(Some("msg_1"), b"{}"), "msg_1");
+        assert_eq!(
+            fallback_dedupe_key(None, b"abc"),
+            "unparsed:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            fallback_dedupe_key(Some(""), b"abc"),
+            fallback_dedupe_key(None, b"abc")
+        );
+    }
+
+    #[test]
+    fn event_type_is_read_best_effort() {
+        assert_eq!(
+            best_effort_event_type(br#"{"type":"membership.activated"}"#),
+            "membership.activated"
+        );
+        assert_eq!(
+            best_effort_event_type(br#"{"event_type":"item.add"}"#),
+            "item.add"
+        );
+        assert_eq!(
+            best_effort_event_type(br#"{"action":"membership.went_valid"}"#),
+            "membership.went_valid"
+        );
+        assert_eq!(best_effort_event_type(br#"{"type":3}"#), "unknown");
+        assert_eq!(best_effort_event_type(b"[1]"), "unknown");
+        let long = format!(r#"{{"type":"{}"}}"#, "x".repeat(101));
+        assert_eq!(best_effort_event_type(long.as_bytes()), "unknown");
+    }
+
+    #[test]
+    fn parse_errors_name_fields_not_values() {
+        let e = ParseError::WrongType {
+            field: "data.cancel_at_period_end".into(),
+            expected: "boolean",
+        };
+        assert!(!e.to_string().contains("true"));
+    }
+}

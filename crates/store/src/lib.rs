@@ -26,4 +26,4 @@ pub use ids::{DeviceId, EntitlementId, InboxId};
 pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome};
 pub use keys::{HwidHash, LicenseKeyHash, StoreKeys};
 pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
-pub use store::{Store, StoreConfig};
+pub use store::{PoolUse, Store, StoreConfig};

@@ -56,6 +56,14 @@ impl Default for StoreConfig {
     }
 }
 
+/// A snapshot of the connection pool: `connections - idle` are checked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The durable state of Tollgate. Cheap to clone; every method blocks (call it from `web::block` or a thread).
 #[derive(Clone)]
 pub struct Store {
@@ -117,6 +125,16 @@ impl Store {
 
     pub(crate) fn conn(&self) -> Result<r2d2::PooledConnection<ConnectionManager>> {
         Ok(self.pool.get()?)
+    }
+
+    /// How the connection pool is used right now (for metrics): open connections, idle ones, and the maximum.
+    pub fn pool_use(&self) -> PoolUse {
+        let state = self.pool.state();
+        PoolUse {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// The database answers a trivial query.

@@ -1,0 +1,115 @@
+//! The middleware every request goes through: an `X-Request-Id` (a sane incoming one, or a fresh one), the access
+//! log line with the error cause (never sent to the client), and the latency histogram.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, web};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::app::AppState;
+
+/// The request id header.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served (in the request extensions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// An incoming id is kept when it is 1 to 64 characters of `[A-Za-z0-9-_]`; anything else is replaced.
+pub fn is_sane_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn fresh_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        // The system RNG does not fail on supported platforms; a time-based id still correlates the log lines.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        return format!("t{nanos:x}");
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The current request's id, for log lines (`-` outside the middleware).
+pub fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map_or_else(|| "-".to_owned(), |id| id.0.clone())
+}
+
+/// The middleware (`actix_web::middleware::from_fn(request_context)`).
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_sane_request_id(v))
+        .map_or_else(fresh_request_id, str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics().clone());
+    let method = req.method().as_str().to_owned();
+
+    let mut res = next.call(req).await?;
+
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    if let Some(metrics) = metrics {
+        metrics.request(&method, &route, status, elapsed);
+    }
+    match res.response().error() {
+        Some(error) if status >= 500 => log::warn!(
+            request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
+            duration_ms = duration_ms; "request failed: {error}"
+        ),
+        Some(error) => log::info!(
+            request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
+            duration_ms = duration_ms; "request refused: {error}"
+        ),
+        None => log::info!(
+            request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
+            duration_ms = duration_ms; "request"
+        ),
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_checked() {
+        assert!(is_sane_request_id("abc-DEF_123"));
+        assert!(is_sane_request_id(&"a".repeat(64)));
+        assert!(!is_sane_request_id(&"a".repeat(65)));
+        assert!(!is_sane_request_id(""));
+        assert!(!is_sane_request_id("a b"));
+        assert!(!is_sane_request_id("a\u{e9}"));
+        let fresh = fresh_request_id();
+        assert_eq!(fresh.len(), 24);
+        assert!(is_sane_request_id(&fresh));
+    }
+}

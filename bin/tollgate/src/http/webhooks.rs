@@ -1,0 +1,135 @@
+//! `POST /api/webhooks/{whop,dodo,aghanim}`: raw body under a size limit, then verify, parse and store in one
+//! transaction (`tollgate_service::ingest`, on the blocking pool).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use tollgate_policy::Provider;
+use tollgate_service::ingest::{IngestError, IngestOutcome};
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::request::request_id;
+
+/// The signature headers any provider uses; only these are handed to the verifier.
+const SIGNATURE_HEADERS: [&str; 6] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-whop-signature",
+    "x-aghanim-signature",
+    "x-aghanim-signature-timestamp",
+];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/webhooks/whop", web::post().to(whop))
+        .route("/api/webhooks/dodo", web::post().to(dodo))
+        .route("/api/webhooks/aghanim", web::post().to(aghanim));
+}
+
+async fn whop(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(Provider::Whop, state, req, body).await
+}
+
+async fn dodo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(Provider::Dodo, state, req, body).await
+}
+
+async fn aghanim(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(Provider::Aghanim, state, req, body).await
+}
+
+async fn receive(
+    provider: Provider,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let result = receive_inner(provider, &state, &req, payload).await;
+    let outcome = match &result {
+        Ok(outcome) => outcome.as_str(),
+        Err(error) => error_outcome(error),
+    };
+    state.metrics().webhook(provider, outcome);
+    let rid = request_id(&req);
+    match result {
+        Ok(outcome) => {
+            log::info!(
+                request_id = rid.as_str(),
+                provider = provider.as_str(),
+                event_type = outcome.event_type(),
+                inbox_id = outcome.inbox_id().0,
+                entitlement_id = outcome.entitlement_id().map_or("", |id| id.as_str()),
+                status = outcome.as_str();
+                "webhook accepted"
+            );
+            Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+        }
+        Err(error) => {
+            log::info!(
+                request_id = rid.as_str(),
+                provider = provider.as_str(),
+                status = outcome;
+                "webhook refused: {}", error.code()
+            );
+            Err(error)
+        }
+    }
+}
+
+fn error_outcome(error: &ApiError) -> &'static str {
+    match error.code() {
+        "INVALID_SIGNATURE" => "invalid_signature",
+        "INVALID_REQUEST" => "invalid_request",
+        "PAYLOAD_TOO_LARGE" => "too_large",
+        "PROVIDER_NOT_CONFIGURED" => "not_configured",
+        "STORAGE_UNAVAILABLE" => "storage_unavailable",
+        _ => "error",
+    }
+}
+
+async fn receive_inner(
+    provider: Provider,
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<IngestOutcome, ApiError> {
+    if !state.ingest().is_enabled(provider) {
+        return Err(ApiError::provider_not_configured(provider));
+    }
+    let limit = state.settings().webhooks.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let body = match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            return Err(ApiError::invalid_request("the request body could not be read").with_cause(e));
+        }
+        Err(_) => return Err(ApiError::payload_too_large(limit)),
+    };
+    let headers: Vec<(&'static str, Vec<u8>)> = SIGNATURE_HEADERS
+        .iter()
+        .filter_map(|name| req.headers().get(*name).map(|v| (*name, v.as_bytes().to_vec())))
+        .collect();
+    let ingest = state.ingest().clone();
+    let outcome = web::block(move || ingest.ingest(provider, &headers, &body)).await?;
+    outcome.map_err(|e: IngestError| ApiError::from(e))
+}

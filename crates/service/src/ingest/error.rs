@@ -1,0 +1,64 @@
+//! The one error type of ingest and replay.
+
+use std::fmt;
+
+use tollgate_policy::Provider;
+use tollgate_store::{InboxId, StoreError};
+use tollgate_verify::VerifyError;
+
+/// Why a delivery or a replay was not acted on. Each variant maps to one HTTP answer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The provider has no webhook secret: its endpoint is disabled (`503 PROVIDER_NOT_CONFIGURED`).
+    NotConfigured(Provider),
+    /// A configured secret was refused when the verifier was built (start-up only).
+    InvalidSecret { provider: Provider, error: VerifyError },
+    /// Bad, missing, stale or tampered signature (`401 INVALID_SIGNATURE`). Nothing was stored.
+    InvalidSignature(VerifyError),
+    /// Authentic, but not JSON at all (`400 INVALID_REQUEST`). Nothing was stored. The reason names a position,
+    /// never the body's content.
+    NotJson(String),
+    /// No inbox event has this id (replay).
+    NotFound(InboxId),
+    /// The database failed; [`StoreError::is_unavailable`] means "retry later" (`503 STORAGE_UNAVAILABLE`).
+    /// Nothing was half-applied: every write is one transaction.
+    Storage(StoreError),
+}
+
+impl IngestError {
+    /// True when the caller should answer "unavailable, retry later".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, IngestError::Storage(e) if e.is_unavailable())
+    }
+}
+
+impl fmt::Display for IngestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IngestError::NotConfigured(provider) => write!(
+                f,
+                "{provider} webhooks are not configured: set providers.{provider}.webhook_secret \
+                 (TOLLGATE_PROVIDERS__{}__WEBHOOK_SECRET)",
+                provider.as_str().to_ascii_uppercase()
+            ),
+            IngestError::InvalidSecret { provider, error } => {
+                write!(f, "providers.{provider}.webhook_secret: {error}")
+            }
+            IngestError::InvalidSignature(e) => write!(f, "invalid webhook signature: {e}"),
+            IngestError::NotJson(reason) => write!(f, "webhook body is not JSON: {reason}"),
+            IngestError::NotFound(id) => write!(f, "inbox event {id} not found"),
+            IngestError::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for IngestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IngestError::InvalidSecret { error, .. } | IngestError::InvalidSignature(error) => Some(error),
+            IngestError::Storage(e) => Some(e),
+            _ => None,
+        }
+    }
+}
