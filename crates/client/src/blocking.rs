@@ -2,7 +2,7 @@
 //! without an async runtime. Do not call it from inside an async runtime (Tokio refuses to block there); use the
 //! async client instead.
 
-use crate::client::{Access, Activation, Deactivation};
+use crate::access::{Access, Activation, Deactivation};
 use crate::error::ClientError;
 use crate::keys::Keys;
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::{DATE, RETRY_AFTER};
 use serde::Serialize;
 
+use crate::access::{Access, AccessReason, Activation, Deactivation, License};
 use crate::clock::{Clock, SystemClock};
 use crate::device::{DeviceHash, DeviceSource};
 use crate::error::ClientError;
@@ -18,89 +19,6 @@ use crate::wire::{self, ActivateBody, EntitlementInfo, ErrorBody, GrantBody, Key
 
 /// The longest license key sent (anything longer is not a key).
 const MAX_KEY_LEN: usize = 512;
-
-/// What the app shows about the license (from the verified lease).
-#[derive(Debug, Clone, PartialEq)]
-pub struct License {
-    /// The lease `sub`.
-    pub entitlement_id: String,
-    /// The lease `aud`.
-    pub product: String,
-    pub plan: Option<String>,
-    pub status: Option<String>,
-    pub features: Vec<String>,
-    /// For display: "license ending in …".
-    pub key_last4: String,
-    pub lease_issued_at: DateTime<Utc>,
-    /// The end of offline grace: access without reaching the server ends after this instant.
-    pub lease_expires_at: DateTime<Utc>,
-    /// When the client next revalidates online.
-    pub refresh_after: DateTime<Utc>,
-}
-
-impl License {
-    fn from_lease(lease: &Lease, key_last4: &str) -> License {
-        let claims = lease.claims();
-        License {
-            entitlement_id: claims.sub.clone(),
-            product: claims.aud.first().to_owned(),
-            plan: claims.plan.clone(),
-            status: claims.status.clone(),
-            features: lease.features(),
-            key_last4: key_last4.to_owned(),
-            lease_issued_at: lease.issued_at(),
-            lease_expires_at: lease.expires_at(),
-            refresh_after: lease.refresh_after(),
-        }
-    }
-
-    /// How long the app may still run without reaching the server.
-    pub fn offline_grace_left(&self, now: DateTime<Utc>) -> TimeDelta {
-        (self.lease_expires_at - now).max(TimeDelta::zero())
-    }
-}
-
-/// A successful activation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Activation {
-    pub license: License,
-    /// The entitlement as the server described it (paid-through date, status, a pending OAuth URL).
-    pub entitlement: EntitlementInfo,
-    /// The server's id for this device.
-    pub device_id: Option<String>,
-}
-
-/// Why access is allowed.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq)]
-pub enum AccessReason {
-    /// The stored lease is valid and before `refresh_after`: no network was used.
-    LeaseFresh,
-    /// The server revalidated the license just now.
-    Revalidated,
-    /// Revalidation was due but the server could not be used; the lease allows offline work until its `exp`.
-    /// `cause` is the connectivity state to show (for example `ServerUnreachable { keep_working_until }`).
-    Offline { cause: ClientError },
-    /// Revalidation was due but the app did not supply the license key (see `check_with_key`); the lease allows
-    /// work until its `exp`.
-    RevalidationNeedsKey,
-}
-
-/// Access is allowed: until when, why, and when to check again.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Access {
-    pub license: License,
-    pub reason: AccessReason,
-    /// Call `check` again at this instant (the lease's `refresh_after`, or sooner while offline).
-    pub next_check_at: DateTime<Utc>,
-}
-
-/// A successful deactivation: the local state is gone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deactivation {
-    /// Devices still activated on the license, when the server says.
-    pub remaining_devices: Option<u64>,
-}
 
 /// Options for [`Client`]; start with [`Client::builder`].
 #[derive(Debug)]
@@ -386,7 +304,7 @@ impl Client {
         let rollback = now + self.inner.rollback_tolerance < state.last_server_time;
         if let Ok(lease) = &offline_basis
             && !rollback
-            && now < lease.refresh_after()
+            && !lease.refresh_due(now)
             && lease.check_time(now).is_ok()
         {
             return Ok(Access {
@@ -414,7 +332,7 @@ impl Client {
             log::warn!("system clock is behind the last server time seen: offline access refused");
             return Err(ClientError::ClockRollback);
         }
-        if now > lease.expires_at() {
+        if lease.check_time(now) == Err(LeaseError::Expired) {
             return Err(ClientError::OfflineGraceExpired {
                 expired_at: lease.expires_at(),
             });

@@ -221,15 +221,22 @@ impl Lease {
             .map_err(|_| LeaseError::BadSignature)
     }
 
-    /// Checks `nbf <= now <= exp` (valid until exactly `exp`, not one second after).
+    /// Checks `nbf <= now <= exp` in whole Unix seconds, the server's rule: valid at exactly `exp` (and during that
+    /// second), expired at `exp + 1`.
     pub fn check_time(&self, now: DateTime<Utc>) -> Result<(), LeaseError> {
-        if now < self.not_before {
+        let now = now.timestamp();
+        if now < self.not_before.timestamp() {
             return Err(LeaseError::NotYetValid);
         }
-        if now > self.expires_at {
+        if now > self.claims.exp {
             return Err(LeaseError::Expired);
         }
         Ok(())
+    }
+
+    /// Whether revalidation is due: `now >= refresh_after`, in whole Unix seconds.
+    pub fn refresh_due(&self, now: DateTime<Utc>) -> bool {
+        now.timestamp() >= self.claims.refresh_after
     }
 
     /// Parse, signature and time in one call.

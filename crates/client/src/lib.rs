@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 pub mod blocking;
 mod client;
 mod clock;
@@ -10,7 +11,8 @@ mod lease;
 mod state;
 mod wire;
 
-pub use client::{Access, AccessReason, Activation, Client, ClientBuilder, Deactivation, License};
+pub use access::{Access, AccessReason, Activation, Deactivation, License};
+pub use client::{Client, ClientBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceHash, DeviceSource};
 pub use error::{Action, ClientError};
