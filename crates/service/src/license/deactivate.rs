@@ -1,0 +1,203 @@
+//! Deactivation (the app frees its own device, under the transfer policy) and the admin's device reset.
+//!
+//! The provider side goes first, after a read-only check of the transfer policy: if Dodo or Whop cannot be
+//! reached, the answer is `PROVIDER_UNAVAILABLE` and the device stays active here, so nothing is left half-done in
+//! the direction that matters (a device freed here but still holding a Dodo instance or a Whop binding would block
+//! the customer's next activation). The store then repeats the transfer check atomically.
+
+use chrono::DateTime;
+use chrono::Utc;
+use tollgate_policy::{Policy, Provider, TRANSFER_WINDOW, check_transfer};
+use tollgate_providers::CallContext;
+use tollgate_providers::dodo::DodoDeactivation;
+use tollgate_store::{Actor, Device, DeviceId, Entitlement, EntitlementId, NewAudit, TransferOutcome};
+
+use super::activate::provider_failed;
+use super::types::check_input;
+use super::{
+    DeactivateRequest, Deactivated, DeviceReset, DeviceSummary, Failure, LicenseError, Licensing,
+    ProviderRelease,
+};
+
+/// The longest admin name kept in the audit trail.
+const MAX_ADMIN_LEN: usize = 64;
+
+impl Licensing {
+    pub(super) async fn deactivate_inner(
+        &self,
+        ctx: &CallContext,
+        req: &DeactivateRequest,
+    ) -> Result<Deactivated, Failure> {
+        check_input(&req.license_key, &req.hwid)?;
+        let key = req.license_key.clone();
+        let hwid_hash = self.store().hash_hwid(&req.hwid);
+        let now = self.now();
+        let h = hwid_hash.clone();
+        let (entitlement, device, policy) = self
+            .blocking(move |l| {
+                let (entitlement, device) = l.pick_for_device(&key, &h)?;
+                let Some(device) = device else {
+                    return Err(Failure::on(LicenseError::DeviceNotActivated, &entitlement));
+                };
+                let policy = l.policy(&entitlement);
+                let since = now - TRANSFER_WINDOW.max(policy.transfer_cooldown.as_delta());
+                let recent: Vec<DateTime<Utc>> = l
+                    .store()
+                    .list_transfers_since(&entitlement.id, since)?
+                    .into_iter()
+                    .map(|t| t.at)
+                    .collect();
+                if let Err(denial) = check_transfer(&policy, &recent, now) {
+                    return Err(Failure::on(transfer_error(denial), &entitlement).with_device(Some(&device)));
+                }
+                Ok((entitlement, device, policy))
+            })
+            .await?;
+        self.release_at_provider(ctx, Some(&req.license_key), &entitlement, &device, &policy)
+            .await
+            .map_err(|error| Failure::on(error, &entitlement).with_device(Some(&device)))?;
+        let id = entitlement.id.clone();
+        self.blocking(move |l| {
+            let store = l.store();
+            match store.transfer_device(&id, &hwid_hash, &policy, now)? {
+                TransferOutcome::Transferred(_) => {}
+                TransferOutcome::Denied(denial) => {
+                    log::warn!(
+                        entitlement_id = id.as_str();
+                        "transfer refused after the provider released the device (a concurrent transfer)"
+                    );
+                    return Err(Failure::on(transfer_error(denial), &entitlement));
+                }
+                _ => return Err(Failure::on(LicenseError::DeviceNotActivated, &entitlement)),
+            }
+            let devices = store.list_devices(&id)?;
+            Ok(Deactivated {
+                code: "DEACTIVATED",
+                max_devices: policy.max_devices,
+                devices: devices.iter().map(DeviceSummary::from).collect(),
+            })
+        })
+        .await
+    }
+
+    /// Admin reset: free one device regardless of the transfer policy (no transfer is counted), audited with the
+    /// admin's name. A Dodo instance is deactivated at Dodo when `license_key` is given (Dodo's API needs the key,
+    /// which Tollgate stores only as a hash); Whop metadata is cleared when the policy binds at Whop.
+    pub async fn reset_device(
+        &self,
+        ctx: &CallContext,
+        entitlement_id: &EntitlementId,
+        device_id: &DeviceId,
+        admin: &str,
+        license_key: Option<&str>,
+    ) -> Result<DeviceReset, LicenseError> {
+        let now = self.now();
+        let (id, dev) = (entitlement_id.clone(), device_id.clone());
+        let (entitlement, device) = self
+            .blocking(move |l| {
+                let store = l.store();
+                let entitlement = store
+                    .find_entitlement_by_id(&id)?
+                    .ok_or(LicenseError::LicenseNotFound)?;
+                let device = store
+                    .list_devices(&id)?
+                    .into_iter()
+                    .find(|d| d.id == dev)
+                    .ok_or(LicenseError::DeviceNotActivated)?;
+                Ok((entitlement, device))
+            })
+            .await
+            .map_err(|failure| failure.error)?;
+        let policy = self.policy(&entitlement);
+        let release = self
+            .release_at_provider(ctx, license_key, &entitlement, &device, &policy)
+            .await?;
+        let admin: String = admin
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_ADMIN_LEN)
+            .collect();
+        let device_id = device.id.clone();
+        self.blocking(move |l| {
+            let store = l.store();
+            let removed = store
+                .remove_device_by_id(&device_id, Actor::Admin, now)?
+                .ok_or(LicenseError::DeviceNotActivated)?;
+            store.record_audit(&NewAudit {
+                entitlement_id: Some(removed.entitlement_id.clone()),
+                device_id: Some(removed.id.clone()),
+                at: now,
+                actor: Actor::Admin,
+                action: "device.reset".to_owned(),
+                detail: Some(format!("reset by {admin}; provider: {}", release_name(release))),
+                inbox_id: None,
+            })?;
+            Ok(DeviceReset {
+                device: DeviceSummary::from(&removed),
+                provider: release,
+            })
+        })
+        .await
+        .map_err(|failure| failure.error)
+    }
+
+    /// Free the device's provider-side state: the Dodo instance, or the Whop binding when the policy binds there.
+    async fn release_at_provider(
+        &self,
+        ctx: &CallContext,
+        license_key: Option<&str>,
+        entitlement: &Entitlement,
+        device: &Device,
+        policy: &Policy,
+    ) -> Result<ProviderRelease, LicenseError> {
+        match entitlement.state.provider {
+            Provider::Dodo => {
+                let (Some(dodo), Some(instance)) = (
+                    self.inner.providers.dodo.clone(),
+                    device.provider_instance_id.as_deref(),
+                ) else {
+                    return Ok(ProviderRelease::NotNeeded);
+                };
+                let Some(key) = license_key else {
+                    return Ok(ProviderRelease::SkippedNoLicenseKey);
+                };
+                match dodo.deactivate_license(ctx, key, instance).await {
+                    // Gone already (or the key is gone): nothing left to release.
+                    Ok(
+                        DodoDeactivation::Deactivated
+                        | DodoDeactivation::InstanceNotFound
+                        | DodoDeactivation::NotFound,
+                    ) => Ok(ProviderRelease::Released),
+                    Ok(_) => Err(LicenseError::ProviderUnavailable),
+                    Err(err) => Err(provider_failed(ctx, Provider::Dodo, &err)),
+                }
+            }
+            Provider::Whop if self.inner.options.whop_binding.binds_at_whop(policy) => {
+                let Some(whop) = self.inner.providers.whop.clone() else {
+                    return Ok(ProviderRelease::NotNeeded);
+                };
+                // Whop resolves a membership id as well as a key; the id needs no key from the caller.
+                match whop.reset_metadata(ctx, &entitlement.state.external_id).await {
+                    Ok(_) => Ok(ProviderRelease::Released),
+                    Err(err) => Err(provider_failed(ctx, Provider::Whop, &err)),
+                }
+            }
+            _ => Ok(ProviderRelease::NotNeeded),
+        }
+    }
+}
+
+fn transfer_error(denial: tollgate_policy::TransferDenial) -> LicenseError {
+    match denial {
+        tollgate_policy::TransferDenial::Cooldown { retry_at } => LicenseError::TransferCooldown { retry_at },
+        _ => LicenseError::TransferNotAllowed,
+    }
+}
+
+fn release_name(release: ProviderRelease) -> &'static str {
+    match release {
+        ProviderRelease::NotNeeded => "nothing to release",
+        ProviderRelease::Released => "released",
+        ProviderRelease::SkippedNoLicenseKey => "Dodo instance left active (no license key given)",
+    }
+}
