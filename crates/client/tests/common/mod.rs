@@ -3,6 +3,8 @@
 #![allow(dead_code, reason = "each test binary uses a different part of this harness")]
 #![expect(clippy::unwrap_used, reason = "test harness: a setup error fails the test")]
 
+pub mod tmux;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;

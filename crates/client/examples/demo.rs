@@ -1,0 +1,322 @@
+//! An interactive terminal app showing what activation with `tollgate-client` feels like.
+//!
+//! `cargo run -p tollgate-client --example demo -- --server http://127.0.0.1:8080`
+//!
+//! Commands at the prompt: `activate`, `status`, `check`, `revalidate`, `deactivate`, `help`, `quit`.
+
+use std::io::{self, BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use tollgate_client::{
+    Access, AccessReason, Activation, ClientError, Clock as _, DeviceSource, Keys, License, SystemClock,
+    blocking,
+};
+
+#[derive(Debug, Parser)]
+#[command(about = "Try Tollgate license activation in a terminal")]
+struct Args {
+    /// The Tollgate server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// The app id (the device id is hashed with it; the state lives under it).
+    #[arg(long, default_value = "com.example.tollgate-demo")]
+    app_id: String,
+    /// Where to keep the license state and the pinned keys (default: the platform config dir for the app id).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// A JWKS document to pin (a real app ships one). Without it the demo fetches the server's on first use and
+    /// pins that copy in the state dir.
+    #[arg(long)]
+    jwks: Option<PathBuf>,
+    /// Shown when a license is no longer active.
+    #[arg(long, default_value = "https://example.com/renew")]
+    purchase_url: String,
+    /// Pretend to be another computer (any text; hashed like a real machine id).
+    #[arg(long)]
+    machine_id: Option<String>,
+    /// Run one command and exit instead of the prompt.
+    command: Option<String>,
+}
+
+struct Demo {
+    args: Args,
+    state_dir: PathBuf,
+    client: Option<blocking::Client>,
+}
+
+fn say_error(err: &ClientError) {
+    println!("✖ {}", err.message());
+    println!("  → {}", err.action().label());
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%-d %B %Y, %H:%M UTC").to_string()
+}
+
+fn span(d: TimeDelta) -> String {
+    let hours = d.num_hours();
+    if hours >= 48 {
+        format!("{} days", hours / 24)
+    } else if hours >= 1 {
+        format!("{hours} hours")
+    } else {
+        format!("{} minutes", d.num_minutes().max(0))
+    }
+}
+
+fn show_license(license: &License) {
+    let now = SystemClock.now();
+    println!(
+        "  Plan:           {}",
+        license.plan.as_deref().unwrap_or("(none)")
+    );
+    println!(
+        "  Status:         {}",
+        license.status.as_deref().unwrap_or("(unknown)")
+    );
+    println!("  Product:        {}", license.product);
+    println!("  License:        key ending in {}", license.key_last4);
+    println!(
+        "  Offline grace:  {} (works offline until {})",
+        span(license.offline_grace_left(now)),
+        when(license.lease_expires_at)
+    );
+    println!("  Next check:     {}", when(license.refresh_after));
+    if !license.features.is_empty() {
+        println!("  Features:       {}", license.features.join(", "));
+    }
+}
+
+fn show_activation(activation: &Activation) {
+    println!("✔ Activated. Thank you!");
+    show_license(&activation.license);
+    match activation.entitlement.current_period_end {
+        Some(end) if activation.entitlement.cancel_at_period_end => {
+            println!("  Expires:        {} (canceled)", when(end))
+        }
+        Some(end) => println!("  Renews:         {}", when(end)),
+        None => println!("  Expires:        never (perpetual)"),
+    }
+    if let Some(url) = &activation.entitlement.oauth_url {
+        println!("  One more step:  finish at {url}");
+    }
+}
+
+fn show_access(access: &Access) {
+    match &access.reason {
+        AccessReason::LeaseFresh => println!("✔ Licensed (checked offline, no network needed)."),
+        AccessReason::Revalidated => println!("✔ Licensed (just checked with the server)."),
+        AccessReason::Offline { cause } => {
+            println!("✔ Licensed, offline.");
+            println!("  ! {}", cause.message());
+        }
+        AccessReason::RevalidationNeedsKey => {
+            println!("✔ Licensed, offline. A check with the server is due: use `revalidate`.")
+        }
+        other => println!("✔ Licensed ({other:?})."),
+    }
+    show_license(&access.license);
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(80));
+    bar
+}
+
+fn prompt(label: &str) -> Option<String> {
+    print!("{label}");
+    io::stdout().flush().ok()?;
+    let mut line = String::new();
+    match io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim().to_owned()),
+    }
+}
+
+/// Pinned keys: `--jwks`, else the copy pinned in the state dir, else the server's (fetched once, then pinned).
+fn load_keys(args: &Args, state_dir: &Path) -> Result<Keys, ClientError> {
+    let pinned = state_dir.join("jwks.json");
+    let path = args
+        .jwks
+        .clone()
+        .or_else(|| pinned.exists().then(|| pinned.clone()));
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(&path).map_err(|_| ClientError::Misconfigured)?;
+        return Keys::from_jwks_json(&text).map_err(|_| ClientError::Misconfigured);
+    }
+    let url = format!("{}/.well-known/jwks.json", args.server.trim_end_matches('/'));
+    let text = jwks_fetch::get(&url)?;
+    let keys = Keys::from_jwks_json(&text).map_err(|_| ClientError::UnexpectedResponse)?;
+    std::fs::create_dir_all(state_dir).map_err(|_| ClientError::Storage)?;
+    std::fs::write(&pinned, text).map_err(|_| ClientError::Storage)?;
+    println!("(pinned the server's signing keys in {})", pinned.display());
+    Ok(keys)
+}
+
+/// The demo's one network call outside the client: fetching the JWKS to pin on first use.
+mod jwks_fetch {
+    use tollgate_client::ClientError;
+
+    pub fn get(url: &str) -> Result<String, ClientError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|_| ClientError::Misconfigured)?;
+        runtime.block_on(async {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|_| ClientError::Misconfigured)?;
+            let response = client
+                .get(url)
+                .send()
+                .await
+                .map_err(|_| ClientError::ServerUnreachable {
+                    keep_working_until: None,
+                })?;
+            if !response.status().is_success() {
+                return Err(ClientError::UnexpectedResponse);
+            }
+            response.text().await.map_err(|_| ClientError::ServerUnreachable {
+                keep_working_until: None,
+            })
+        })
+    }
+}
+
+impl Demo {
+    fn client(&mut self) -> Result<&blocking::Client, ClientError> {
+        if self.client.is_none() {
+            let keys = load_keys(&self.args, &self.state_dir)?;
+            let device = match &self.args.machine_id {
+                Some(id) => DeviceSource::Fixed(id.clone()),
+                None => DeviceSource::Machine,
+            };
+            let client = tollgate_client::Client::builder(&self.args.server, &self.args.app_id, keys)
+                .state_path(self.state_dir.join(tollgate_client::STATE_FILE_NAME))
+                .purchase_url(&self.args.purchase_url)
+                .device(device)
+                .device_name("tollgate demo")
+                .build()?;
+            self.client = Some(blocking::Client::from_async(client)?);
+        }
+        self.client.as_ref().ok_or(ClientError::Misconfigured)
+    }
+
+    fn activate(&mut self) {
+        let Some(key) = prompt("License key: ") else {
+            return;
+        };
+        let bar = spinner("Activating…");
+        let result = self.client().and_then(|client| client.activate(&key));
+        bar.finish_and_clear();
+        match result {
+            Ok(activation) => show_activation(&activation),
+            Err(err) => say_error(&err),
+        }
+    }
+
+    fn status(&mut self) -> Result<Access, ClientError> {
+        let result = if self.state_dir.join(tollgate_client::STATE_FILE_NAME).exists() {
+            self.client().and_then(|client| client.check())
+        } else {
+            Err(ClientError::NotActivated)
+        };
+        match &result {
+            Ok(access) => show_access(access),
+            Err(err) => say_error(err),
+        }
+        result
+    }
+
+    fn revalidate(&mut self) {
+        let Some(key) = prompt("License key (a real app reads it from the OS keychain): ") else {
+            return;
+        };
+        let bar = spinner("Checking your license…");
+        let result = self.client().and_then(|client| client.check_with_key(&key));
+        bar.finish_and_clear();
+        match result {
+            Ok(access) => show_access(&access),
+            Err(err) => say_error(&err),
+        }
+    }
+
+    fn deactivate(&mut self) {
+        let Some(key) = prompt("License key to deactivate on this computer: ") else {
+            return;
+        };
+        let bar = spinner("Deactivating…");
+        let result = self.client().and_then(|client| client.deactivate(&key));
+        bar.finish_and_clear();
+        match result {
+            Ok(done) => {
+                println!("✔ Deactivated. You can now activate this license on your other computer.");
+                if let Some(n) = done.remaining_devices {
+                    println!("  Devices still activated: {n}");
+                }
+            }
+            Err(err) => say_error(&err),
+        }
+    }
+
+    fn run(&mut self, command: &str) -> bool {
+        match command {
+            "activate" | "a" => self.activate(),
+            "status" | "s" | "check" | "c" => {
+                let _ = self.status();
+            }
+            "revalidate" | "r" => self.revalidate(),
+            "deactivate" | "d" => self.deactivate(),
+            "quit" | "q" | "exit" => return false,
+            "" => {}
+            _ => println!("Commands: activate, status, revalidate, deactivate, quit"),
+        }
+        true
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let state_dir = match &args.state_dir {
+        Some(dir) => dir.clone(),
+        None => match directories::ProjectDirs::from("", "", &args.app_id) {
+            Some(dirs) => dirs.config_dir().to_path_buf(),
+            None => {
+                say_error(&ClientError::Storage);
+                std::process::exit(2);
+            }
+        },
+    };
+    let one_shot = args.command.clone();
+    let mut demo = Demo {
+        args,
+        state_dir,
+        client: None,
+    };
+    if let Some(command) = one_shot {
+        demo.run(&command);
+        return;
+    }
+    println!("Tollgate demo: {} at {}", demo.args.app_id, demo.args.server);
+    println!("State: {}", demo.state_dir.display());
+    match demo.status() {
+        Err(ClientError::NotActivated) | Err(ClientError::StateCorrupt) => demo.activate(),
+        _ => {}
+    }
+    println!("Commands: activate, status, revalidate, deactivate, quit");
+    while let Some(line) = prompt("> ") {
+        if !demo.run(&line) {
+            break;
+        }
+    }
+}
