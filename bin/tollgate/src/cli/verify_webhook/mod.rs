@@ -178,7 +178,7 @@ impl Checker {
         ];
         if let Some(other) = looks_like(headers).filter(|&other| other != self.provider) {
             lines.push(format!(
-                "these headers look like a {} delivery: try --provider {other}",
+                "these headers look like they come from {}: try --provider {other}",
                 guide(other).title
             ));
         }
