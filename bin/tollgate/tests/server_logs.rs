@@ -1,0 +1,197 @@
+//! With every log record captured (message and key-values, at trace level), ingesting, refusing, replaying and
+//! looking up webhooks logs no secret, token, license key, raw body, customer email or signature.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail the test on any setup error"
+)]
+
+#[expect(dead_code, reason = "this test binary uses only some helpers")]
+#[path = "server/common.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::sync::{Mutex, OnceLock};
+
+use actix_web::http::StatusCode;
+use tollgate_testkit::{WebhookBuilder, WebhookFormat};
+
+use crate::common::*;
+
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+struct Pairs(String);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Pairs {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let _ = write!(self.0, " {key}={value}");
+        Ok(())
+    }
+}
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let mut pairs = Pairs(String::new());
+        let _ = record.key_values().visit(&mut pairs);
+        let line = format!(
+            "{} {} {}{}",
+            record.level(),
+            record.target(),
+            record.args(),
+            pairs.0
+        );
+        LINES.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+fn install() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        log::set_boxed_logger(Box::new(Capture)).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+#[actix_web::test]
+async fn nothing_secret_is_logged() {
+    install();
+    let srv = TestServer::sqlite(&[]);
+    let app = app(&srv.state).await;
+    let mut signatures = Vec::new();
+    let mut send_hook = async |format: WebhookFormat, hook: tollgate_testkit::SignedWebhook| {
+        for name in ["webhook-signature", "X-Whop-Signature", "X-Aghanim-Signature"] {
+            if let Some(sig) = hook.header(name) {
+                signatures.push(sig.split(',').next_back().unwrap().to_owned());
+            }
+        }
+        deliver(&app, format, &hook).await.status
+    };
+    let whop = fixture("whop/membership.activated.json");
+    // Applied, duplicate, each provider.
+    let hook = srv.sign(WebhookFormat::WhopCurrent, whop.clone());
+    assert_eq!(
+        send_hook(WebhookFormat::WhopCurrent, hook.clone()).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send_hook(WebhookFormat::WhopCurrent, hook.clone()).await,
+        StatusCode::OK
+    );
+    let legacy = srv.sign(
+        WebhookFormat::WhopLegacy,
+        fixture("whop/legacy.membership.went_valid.json"),
+    );
+    assert_eq!(send_hook(WebhookFormat::WhopLegacy, legacy).await, StatusCode::OK);
+    let dodo = srv.sign(
+        WebhookFormat::Dodo,
+        fixture("dodo/entitlement_grant.delivered.license_key.json"),
+    );
+    assert_eq!(send_hook(WebhookFormat::Dodo, dodo).await, StatusCode::OK);
+    let aghanim = srv.sign(
+        WebhookFormat::Aghanim,
+        fixture("aghanim/subscription.activated.json"),
+    );
+    assert_eq!(send_hook(WebhookFormat::Aghanim, aghanim).await, StatusCode::OK);
+    // Refused: wrong secret, tampered, not JSON; stored failed.
+    let wrong = WebhookBuilder::new(WebhookFormat::WhopCurrent, "ws_wrong_secret_value", whop.clone())
+        .timestamp(srv.now().timestamp())
+        .sign();
+    assert_eq!(
+        send_hook(WebhookFormat::WhopCurrent, wrong).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send_hook(WebhookFormat::WhopCurrent, hook.with_body(b"{}".to_vec())).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let not_json = srv.sign(
+        WebhookFormat::Dodo,
+        b"license TGL-4F7K2-9QXM3-PLR8D-77ZAB mira@example.com".to_vec(),
+    );
+    assert_eq!(
+        send_hook(WebhookFormat::Dodo, not_json).await,
+        StatusCode::BAD_REQUEST
+    );
+    let broken = srv.sign(
+        WebhookFormat::WhopCurrent,
+        fixture("malformed/whop_cancel_flag_string.json"),
+    );
+    assert_eq!(
+        send_hook(WebhookFormat::WhopCurrent, broken).await,
+        StatusCode::OK
+    );
+    // Admin: lookups (including the decrypted body), replay; a wrong token.
+    let failed = inbox(&app, "status=failed").await;
+    let id = failed[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        get(&app, &format!("/admin/inbox/{id}"), Some(ADMIN_TOKEN))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&app, "/admin/inbox/replay-failed", Some(ADMIN_TOKEN))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin_entitlement(&app, "whop", "mem_7Hq2LwZp0aXkR1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, "/admin/inbox", Some("admin-token-guess-0000"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(entitlements(&app, "whop", "user_Zx9Yw8Vu7").await.len(), 2);
+
+    let lines = LINES.lock().unwrap().clone();
+    let all = lines.join("\n");
+    // The capture works: request ids and webhook outcomes are there, with their key-values.
+    assert!(all.contains("request_id="), "{all}");
+    assert!(
+        all.contains("provider=whop") && all.contains("event_type=membership.activated"),
+        "{all}"
+    );
+    assert!(
+        all.contains("status=applied") && all.contains("status=duplicate"),
+        "{all}"
+    );
+    assert!(all.contains("webhook refused: INVALID_SIGNATURE"), "{all}");
+
+    let mut forbidden = vec![
+        WHOP_SECRET.to_owned(),
+        DODO_SECRET.to_owned(),
+        DODO_SECRET.trim_start_matches("whsec_").to_owned(),
+        AGHANIM_SECRET.to_owned(),
+        "ws_wrong_secret_value".to_owned(),
+        ADMIN_TOKEN.to_owned(),
+        SERVICE_TOKEN.to_owned(),
+        "admin-token-guess-0000".to_owned(),
+        "TGL-4F7K2-9QXM3-PLR8D-77ZAB".to_owned(),
+        "U-A09280-647203B0-2C0A9EW".to_owned(),
+        "2b1f8e2d-c41e-4e8f-b2d3-d9fd61c38f43".to_owned(),
+        "mira@example.com".to_owned(),
+        "Deskpad Pro".to_owned(),
+        "\"renewal_period_end\"".to_owned(),
+    ];
+    forbidden.extend(signatures);
+    for secret in &forbidden {
+        assert!(!all.contains(secret.as_str()), "`{secret}` was logged:\n{all}");
+    }
+}
