@@ -51,6 +51,10 @@ async fn service_and_admin_tokens() {
         get(&app, service, Some(SERVICE_TOKEN)).await.json(),
         serde_json::json!({"entitlements": []})
     );
+    let policy = get(&app, "/admin/policy", Some(ADMIN_TOKEN)).await.json();
+    assert_eq!(policy["default"]["max_devices"], 1);
+    assert_eq!(policy["default"]["offline_grace"], "3d");
+    assert_eq!(policy["products"], serde_json::json!([]));
     let reply = get(&app, "/admin/entitlements/whop/mem_1", Some(ADMIN_TOKEN)).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.code(), "NOT_FOUND");

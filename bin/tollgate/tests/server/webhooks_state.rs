@@ -240,3 +240,45 @@ async fn cancel_at_period_end_keeps_access_until_the_period_end() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn the_remaining_shared_fixtures_aghanim_renewal_and_a_pending_dodo_grant() {
+    both(&[], async |srv| {
+        let app = app(&srv.state).await;
+        let pending = srv.sign(
+            WebhookFormat::Dodo,
+            fixture("dodo/entitlement_grant.created.manual_pending.json"),
+        );
+        assert_eq!(
+            deliver(&app, WebhookFormat::Dodo, &pending).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            only(&app, "dodo", "cus_J7h6G5f4").await["access"],
+            json!({"allowed": false, "code": "LICENSE_INACTIVE", "until": null})
+        );
+
+        srv.clock.set(at("2024-02-15T00:00:00Z"));
+        for name in [
+            "aghanim/subscription.renewed.json",
+            "aghanim/subscription.activated.json",
+            "aghanim/subscription.updated.json",
+        ] {
+            let hook = srv.sign(WebhookFormat::Aghanim, fixture(name));
+            assert_eq!(
+                deliver(&app, WebhookFormat::Aghanim, &hook).await.status,
+                StatusCode::OK,
+                "{name}"
+            );
+        }
+        let sub = only(&app, "aghanim", "2D2R-OP3C").await;
+        assert_eq!(sub["status"], "active");
+        assert_eq!(sub["current_period_end"], "2024-03-02T00:00:00Z");
+        assert_eq!(sub["features"], json!(["exclusive_skin_001"]));
+        assert_eq!(
+            sub["access"],
+            json!({"allowed": true, "code": "VALID", "until": "2024-02-18T00:00:00Z"})
+        );
+    })
+    .await;
+}
