@@ -20,6 +20,7 @@ pub fn run(settings: &Settings, command: InboxCommand) -> Result<(), CliError> {
         InboxCommand::List(args) => list(settings, store, &args),
         InboxCommand::Show(args) => show(settings, store, &args),
         InboxCommand::Replay(args) => replay(store, &args),
+        InboxCommand::Import(args) => crate::cli::inbox_import::run(settings, store, &args),
     }
 }
 

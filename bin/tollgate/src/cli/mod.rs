@@ -7,6 +7,7 @@ mod entitlements;
 mod error;
 mod guide;
 mod inbox;
+mod inbox_import;
 mod migrate;
 mod signing;
 mod simulate;
@@ -121,6 +122,15 @@ pub enum InboxCommand {
                             --provider dodo"
     )]
     Replay(InboxReplayArgs),
+    /// Copy every delivery from another Tollgate database into this one and apply them (moving to PostgreSQL).
+    #[command(
+        after_help = "Reads the source with its own keys (for SQLite, the key file beside it), stores each \
+                            delivery here and replays it, so entitlements are rebuilt from the same events. Already \
+                            imported deliveries are skipped, so it can run again.\n\nExample:\n  \
+                            TOLLGATE_DATABASE__URL=postgres://tollgate@db/tollgate tollgate inbox import --from \
+                            sqlite:///var/lib/tollgate/tollgate.db"
+    )]
+    Import(InboxImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +175,16 @@ pub struct InboxReplayArgs {
     /// With --failed: only this provider's.
     #[arg(long, requires = "failed", value_name = "PROVIDER")]
     pub provider: Option<Provider>,
+}
+
+#[derive(Debug, Args)]
+pub struct InboxImportArgs {
+    /// The database to copy from: sqlite://PATH or postgres://...
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The source's key file (default: beside a SQLite source; a PostgreSQL source uses the configured keys).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,7 +18,7 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 #[test]
 fn the_help_of_every_command_teaches_with_an_example() {
     let sandbox = Sandbox::new();
-    let commands: [&[&str]; 10] = [
+    let commands: [&[&str]; 11] = [
         &[],
         &["serve"],
         &["migrate"],
@@ -26,6 +26,7 @@ fn the_help_of_every_command_teaches_with_an_example() {
         &["inbox", "list"],
         &["inbox", "show"],
         &["inbox", "replay"],
+        &["inbox", "import"],
         &["entitlements", "show"],
         &["verify-webhook"],
         &["simulate", "webhook"],

@@ -223,6 +223,35 @@ fn serve_ingests_simulated_webhooks_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(exit.code(), Some(0), "a clean exit after SIGTERM");
+
+    // Moving databases: another database (here a second SQLite file) imports every delivery and rebuilds the same
+    // entitlements; a second import finds them all present.
+    let moved = Sandbox::new().with("TOLLGATE_DATABASE__URL", "sqlite://moved.db");
+    moved.ok(&["migrate"]);
+    let from = format!("sqlite://{}", sandbox.path("serve.db").display());
+    let imported = moved.ok(&["inbox", "import", "--from", &from]);
+    assert_eq!(
+        imported.stdout,
+        "imported 4 deliveries (0 already present): 4 applied, 0 not acted on, 0 failed\n"
+    );
+    let again = moved.ok(&["inbox", "import", "--from", &from]);
+    assert_eq!(
+        again.stdout,
+        "imported 0 deliveries (4 already present): 0 applied, 0 not acted on, 0 failed\n"
+    );
+    let whop = entitlement(&moved, "whop", "mem_7Hq2LwZp0aXkR1");
+    assert_eq!(
+        (whop["status"].as_str(), whop["access"]["code"].as_str()),
+        (Some("canceled"), Some("LICENSE_INACTIVE"))
+    );
+    assert_eq!(
+        entitlement(&moved, "aghanim", "PLAYER-1")["access"]["allowed"],
+        true
+    );
+    assert_eq!(
+        entitlement(&moved, "dodo", "entg_8sKd02LmQp")["access"]["allowed"],
+        true
+    );
 }
 
 #[test]
