@@ -58,8 +58,14 @@ impl fmt::Display for CliError {
             CliError::Usage(message) | CliError::NotFound(message) | CliError::Failed(message) => {
                 f.write_str(message)
             }
-            CliError::Store(e) => write!(f, "{e}{}", store_hint(e)),
-            CliError::Startup(StartupError::Store(e)) => write!(f, "{e}{}", store_hint(e)),
+            CliError::Store(e) | CliError::Startup(StartupError::Store(e)) => {
+                write!(f, "{e}{}", store_hint(e))
+            }
+            CliError::Startup(StartupError::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse => write!(
+                f,
+                "cannot listen: {e}; another process uses that address (stop it, or set listen / TOLLGATE_LISTEN \
+                 to another port)"
+            ),
             CliError::Startup(e) => write!(f, "{e}"),
             CliError::ReadFile { path, source } => write!(f, "cannot read {}: {source}", path.display()),
             CliError::SetupBroken(1) => {

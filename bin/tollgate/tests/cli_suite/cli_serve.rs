@@ -278,3 +278,21 @@ fn simulate_says_when_no_server_answers() {
         run.stderr
     );
 }
+
+#[test]
+fn serve_says_when_its_address_is_taken() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let sandbox = Sandbox::new().with("TOLLGATE_LISTEN", &format!("127.0.0.1:{port}"));
+    let run = sandbox.run(&["serve"]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr
+            .contains("error: cannot listen: Address already in use")
+            && run
+                .stderr
+                .contains("set listen / TOLLGATE_LISTEN to another port"),
+        "{}",
+        run.stderr
+    );
+}
