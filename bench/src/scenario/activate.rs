@@ -1,0 +1,111 @@
+//! `activate`: the fake Whop's own latency measured by calling it directly, then activations through the server
+//! (each one calls the same fake), in the same run; Tollgate's overhead is the difference.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::json;
+use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, Fault};
+
+use crate::error::BenchError;
+use crate::load::{Limit, Prepared};
+use crate::report::{Comparison, Report};
+use crate::run::{Env, clear_fakes, fake_base, parse_duration};
+use crate::scenario::validate::{ListSource, hwid, license_request};
+use crate::server::ServerProcess;
+
+/// `POST /api/v2/memberships/{key}/validate_license`, as Tollgate's Whop client sends it.
+fn direct_request(key: &str, hwid: &str) -> Prepared {
+    Prepared {
+        method: Method::POST,
+        path: format!("/api/v2/memberships/{key}/validate_license"),
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("authorization", format!("Bearer {}", FakeWhop::API_KEY)),
+        ],
+        body: json!({"metadata": {"hwid": hwid}}).to_string().into_bytes(),
+    }
+}
+
+pub async fn run(mut env: Env) -> Result<Report, BenchError> {
+    let count = match env.limit {
+        Limit::Requests(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Limit::Duration(_) => env.args.licenses,
+    };
+    if count == 0 || count > 1_000_000 {
+        return Err(BenchError::usage("--licenses", "activations must be 1..=1000000"));
+    }
+    let latency = parse_duration(&env.args.provider_latency)?;
+    let ids = env.ids.clone();
+    let direct_key = |i: usize| format!("TGB-{}-D{i:07}", ids.nonce.to_ascii_uppercase());
+    for i in 0..count {
+        let n = i as u32;
+        env.fakes
+            .whop
+            .add_membership(FakeMembership::new(ids.whop_membership(n), ids.whop_key(n)));
+        env.fakes.whop.add_membership(FakeMembership::new(
+            format!("mem_{}d{i}", ids.nonce),
+            direct_key(i),
+        ));
+    }
+    if !latency.is_zero() {
+        env.fakes.whop.fail_always(Fault::Slow(latency));
+    }
+    let mut server = env.start_tollgate().await?;
+    let limit = env.limit;
+
+    let fake = ServerProcess::external("fake whop", fake_base(&env.fakes.whop.base_url())?, None);
+    let direct: Vec<Prepared> = (0..count)
+        .map(|i| direct_request(&direct_key(i), &format!("direct-{i}")))
+        .collect();
+    env.phase(
+        "provider-direct",
+        &fake,
+        Arc::new(ListSource::new(direct, false)),
+        limit,
+    )
+    .await;
+
+    let before = env.fakes.whop.request_count();
+    let activations: Vec<Prepared> = (0..count)
+        .map(|i| license_request("activate", &ids.whop_key(i as u32), &hwid(i)))
+        .collect();
+    let outcome = env
+        .phase(
+            "activate",
+            &server,
+            Arc::new(ListSource::new(activations, false)),
+            limit,
+        )
+        .await;
+    let calls = env.fakes.whop.request_count().saturating_sub(before);
+    server.stop();
+    clear_fakes(&env.fakes);
+    env.notes.push(format!(
+        "fake Whop added latency {} ms; {calls} provider calls for {} activations ({:.2} per activation)",
+        latency.as_secs_f64() * 1000.0,
+        outcome.sent,
+        calls as f64 / outcome.sent.max(1) as f64
+    ));
+
+    let find = |name: &str| env.phases.iter().find(|p| p.name == name).map(|p| p.latency);
+    if let (Some(activate), Some(direct)) = (find("activate"), find("provider-direct")) {
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        let overheads = [
+            ("p50", activate.p50_ms - direct.p50_ms, Some(1.0)),
+            ("p90", activate.p90_ms - direct.p90_ms, None),
+            ("p99", activate.p99_ms - direct.p99_ms, None),
+        ];
+        for (name, value, max) in overheads {
+            env.comparisons.push(Comparison {
+                name: format!("activation overhead at {name}"),
+                value: Some(round(value)),
+                unit: " ms",
+                target: max.map(|m| format!("< {m} ms")),
+                met: max.map(|m| value < m),
+            });
+        }
+    }
+    env.rss_target("activate");
+    Ok(env.into_report())
+}
