@@ -1,1 +1,320 @@
-//! (being written)
+//! Reconciliation: so that a missed webhook never leaves access wrong.
+//!
+//! A run pages through each configured provider's listing (Whop memberships; Dodo entitlement grants and
+//! subscriptions; the Aghanim subscriptions of the players Tollgate knows) and compares every item with the store.
+//! Where they differ, the item becomes a snapshot event (`snapshot_event(observed_at)`) folded by the same
+//! `tollgate_policy::apply` that webhooks go through, in one transaction with one audit row. One database lock per
+//! provider (`reconcile:<provider>`) makes it safe on several instances at once. See the crate README,
+//! "Reconciliation", for the decisions.
+
+mod aghanim;
+mod dodo;
+mod error;
+mod pass;
+mod repair;
+mod report;
+mod whop;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tollgate_policy::Provider;
+use tollgate_providers::aghanim::AghanimApi;
+use tollgate_providers::dodo::DodoApi;
+use tollgate_providers::whop::WhopApi;
+use tollgate_store::{Store, StoreError};
+
+pub use error::ReconcileError;
+pub use report::{PassOutcome, ProviderReport, ReconcileReport, Repair, RepairKind};
+
+use crate::clock::Clock;
+use pass::Pass;
+
+/// Every provider in the order a run visits and reports them.
+const PROVIDERS: [Provider; 3] = [Provider::Whop, Provider::Dodo, Provider::Aghanim];
+
+/// The provider API clients to reconcile with. A provider without a client is not reconciled.
+#[derive(Clone, Default)]
+pub struct ReconcileApis {
+    pub whop: Option<Arc<dyn WhopApi>>,
+    pub dodo: Option<Arc<dyn DodoApi>>,
+    pub aghanim: Option<Arc<dyn AghanimApi>>,
+}
+
+impl ReconcileApis {
+    /// Whether `provider` has a client.
+    pub fn has(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Whop => self.whop.is_some(),
+            Provider::Dodo => self.dodo.is_some(),
+            Provider::Aghanim => self.aghanim.is_some(),
+        }
+    }
+}
+
+impl fmt::Debug for ReconcileApis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReconcileApis")
+            .field("whop", &self.whop.is_some())
+            .field("dodo", &self.dodo.is_some())
+            .field("aghanim", &self.aghanim.is_some())
+            .finish()
+    }
+}
+
+/// How a [`Reconciler`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileOptions {
+    /// This instance's name in the lock table (a hostname or generated instance id); shown as "held by".
+    pub holder: String,
+    /// How long a provider's lock lasts without renewal. It is renewed after every page, so it only needs to
+    /// outlast one page's provider calls and writes; if this instance dies, another takes over after it.
+    pub lock_ttl: TimeDelta,
+    /// Items asked for per page (Dodo caps it at 100).
+    pub page_size: u32,
+    /// Dodo entitlements (`ent_...`) whose grants to list, besides the ones derived from stored grants.
+    pub dodo_entitlement_ids: Vec<String>,
+}
+
+impl ReconcileOptions {
+    /// Defaults: a 5-minute lock, pages of 100, no extra Dodo entitlement ids.
+    pub fn new(holder: impl Into<String>) -> Self {
+        ReconcileOptions {
+            holder: holder.into(),
+            lock_ttl: TimeDelta::minutes(5),
+            page_size: 100,
+            dodo_entitlement_ids: Vec::new(),
+        }
+    }
+}
+
+/// Runs reconciliation on demand ([`Reconciler::run_once`]) or on a timer ([`Reconciler::spawn_periodic`]).
+/// Cheap to clone: clones share the store, clients and the last report.
+#[derive(Clone)]
+pub struct Reconciler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    apis: ReconcileApis,
+    clock: Arc<dyn Clock>,
+    options: ReconcileOptions,
+    last_report: watch::Sender<Option<Arc<ReconcileReport>>>,
+}
+
+impl fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("apis", &self.inner.apis)
+            .field("clock", &self.inner.clock)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reconciler {
+    pub fn new(store: Store, apis: ReconcileApis, clock: Arc<dyn Clock>, options: ReconcileOptions) -> Self {
+        let (last_report, _) = watch::channel(None);
+        Reconciler {
+            inner: Arc::new(Inner {
+                store,
+                apis,
+                clock,
+                options,
+                last_report,
+            }),
+        }
+    }
+
+    /// The providers this reconciler has clients for, in run order.
+    pub fn providers(&self) -> Vec<Provider> {
+        PROVIDERS
+            .into_iter()
+            .filter(|p| self.inner.apis.has(*p))
+            .collect()
+    }
+
+    /// The report of every finished run, newest first seen: for the admin API's status and for tests.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<ReconcileReport>>> {
+        self.inner.last_report.subscribe()
+    }
+
+    /// The last finished run's report, if any.
+    pub fn last_report(&self) -> Option<Arc<ReconcileReport>> {
+        self.inner.last_report.borrow().clone()
+    }
+
+    /// One reconciliation of `provider`, or of every configured provider (concurrently, each under its own lock).
+    ///
+    /// A provider whose lock another instance holds is reported `Held`; one that cannot be reached is reported
+    /// with its errors; neither stops the others. Only a storage failure (or asking for a provider without a
+    /// client) fails the run, after every pass has stopped and released its lock.
+    pub async fn run_once(&self, provider: Option<Provider>) -> Result<ReconcileReport, ReconcileError> {
+        let selected: Vec<Provider> = match provider {
+            Some(p) if !self.inner.apis.has(p) => return Err(ReconcileError::NotConfigured(p)),
+            Some(p) => vec![p],
+            None => self.providers(),
+        };
+        let started = Instant::now();
+        let started_at = self.inner.clock.now();
+        let wanted = |p: Provider| selected.contains(&p);
+        let (whop, dodo, aghanim) = tokio::join!(
+            self.locked_pass(Provider::Whop, wanted(Provider::Whop)),
+            self.locked_pass(Provider::Dodo, wanted(Provider::Dodo)),
+            self.locked_pass(Provider::Aghanim, wanted(Provider::Aghanim)),
+        );
+        let mut providers = Vec::new();
+        for result in [whop, dodo, aghanim] {
+            if let Some(report) = result? {
+                providers.push(report);
+            }
+        }
+        let report = ReconcileReport {
+            started_at,
+            finished_at: self.inner.clock.now(),
+            providers,
+        };
+        log_report(&report, started.elapsed());
+        self.inner
+            .last_report
+            .send_replace(Some(Arc::new(report.clone())));
+        Ok(report)
+    }
+
+    /// Run [`Reconciler::run_once`] for every provider now and then every `every`, logging each report, until
+    /// `shutdown` turns `true` or its sender is dropped. A run in progress at shutdown is abandoned: each repair is
+    /// one transaction, so nothing is half-written, and this instance's locks are released.
+    pub fn spawn_periodic(self, every: Duration, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = wait_for_shutdown(&mut shutdown) => break,
+                }
+                tokio::select! {
+                    result = self.run_once(None) => {
+                        if let Err(error) = result {
+                            log::error!(error:% = error; "reconciliation failed");
+                        }
+                    }
+                    _ = wait_for_shutdown(&mut shutdown) => {
+                        log::info!("reconciliation abandoned at shutdown");
+                        self.release_all().await;
+                        break;
+                    }
+                }
+            }
+            log::debug!("reconciliation timer stopped");
+        })
+    }
+
+    /// Give up every provider lock this instance may hold (after an abandoned run).
+    async fn release_all(&self) {
+        for provider in PROVIDERS {
+            let name = lock_name(provider);
+            let holder = self.inner.options.holder.clone();
+            if let Err(error) = self.db(move |s| s.release_lock(&name, &holder)).await {
+                log::warn!(provider = provider.as_str(), error:% = error; "could not release the reconcile lock");
+            }
+        }
+    }
+
+    /// One provider's pass under its lock; `None` when not `wanted`.
+    async fn locked_pass(
+        &self,
+        provider: Provider,
+        wanted: bool,
+    ) -> Result<Option<ProviderReport>, ReconcileError> {
+        if !wanted {
+            return Ok(None);
+        }
+        let name = lock_name(provider);
+        if !self.acquire(&name).await? {
+            let lock = name.clone();
+            let held_by = self.db(move |s| s.find_lock(&lock)).await?.map(|l| l.holder);
+            log::info!(provider = provider.as_str(), held_by = held_by.as_deref().unwrap_or("-");
+                "reconciliation skipped: another instance holds the lock");
+            return Ok(Some(ProviderReport::held(provider, held_by)));
+        }
+        let mut pass = Pass::new(self, provider, name.clone());
+        let result = match provider {
+            Provider::Whop => whop::run(&mut pass).await,
+            Provider::Dodo => dodo::run(&mut pass).await,
+            Provider::Aghanim => aghanim::run(&mut pass).await,
+        };
+        let holder = self.inner.options.holder.clone();
+        let released = self.db(move |s| s.release_lock(&name, &holder)).await;
+        result?;
+        released?;
+        Ok(Some(pass.finish()))
+    }
+
+    /// Take or renew a lock for this instance.
+    async fn acquire(&self, name: &str) -> Result<bool, ReconcileError> {
+        let name = name.to_owned();
+        let holder = self.inner.options.holder.clone();
+        let ttl = self.inner.options.lock_ttl;
+        let now = self.inner.clock.now();
+        self.db(move |s| s.try_acquire_lock(&name, &holder, ttl, now))
+            .await
+    }
+
+    /// Run blocking store work off the async threads.
+    async fn db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ReconcileError> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| ReconcileError::Task(e.to_string()))?
+            .map_err(ReconcileError::Storage)
+    }
+}
+
+/// The lock a provider's pass runs under.
+fn lock_name(provider: Provider) -> String {
+    format!("reconcile:{}", provider.as_str())
+}
+
+/// Resolves once shutdown is asked for (or nobody can ask any more).
+async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn log_report(report: &ReconcileReport, elapsed: Duration) {
+    for p in &report.providers {
+        let outcome = match p.outcome {
+            PassOutcome::Completed => "completed",
+            PassOutcome::Incomplete => "incomplete",
+            PassOutcome::Held => "held",
+        };
+        let errors = p.errors.join(" | ");
+        if p.errors.is_empty() {
+            log::info!(
+                provider = p.provider.as_str(), outcome, examined = p.examined, changed = p.changed,
+                created = p.created, ignored = p.ignored, held_by = p.held_by.as_deref().unwrap_or("-");
+                "reconciliation pass"
+            );
+        } else {
+            log::warn!(
+                provider = p.provider.as_str(), outcome, examined = p.examined, changed = p.changed,
+                created = p.created, ignored = p.ignored, errors = errors.as_str();
+                "reconciliation pass"
+            );
+        }
+    }
+    let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    log::info!(repaired = report.repaired(), duration_ms; "reconciliation run finished");
+}
