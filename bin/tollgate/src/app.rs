@@ -1,5 +1,7 @@
 //! The server: its state, its routes, and `serve`.
 
+pub mod licensing;
+
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
@@ -14,8 +16,10 @@ use tollgate_verify::Tolerance;
 use crate::http;
 use crate::http::auth::TokenCheck;
 use crate::http::metrics::Metrics;
+use crate::http::rate_limit::{RETAIN_EVERY, RateLimits};
 use crate::settings::{ProviderSettings, Settings, SignatureTolerance};
 use crate::startup::{StartupError, open_store};
+use licensing::{LicensingSlot, ProviderClients};
 
 /// How long a graceful shutdown waits for in-flight requests.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
@@ -31,10 +35,15 @@ pub struct AppState {
     clock: Arc<dyn Clock>,
     admin_token: Arc<TokenCheck>,
     service_token: Arc<TokenCheck>,
+    clients: ProviderClients,
+    licensing: Arc<LicensingSlot>,
+    rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
-    /// Build the state over an opened store (not migrated here; see [`build_state`]).
+    /// Build the state over an opened store (not migrated here; see [`build_state`]). The provider API clients
+    /// are built here, and the lease keys loaded (or created) if the store can be reached; otherwise the first
+    /// license request loads them.
     pub fn new(
         store: Store,
         settings: Arc<Settings>,
@@ -43,6 +52,9 @@ impl AppState {
         let ingest = Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
             .map_err(ingest_startup_error)?;
         let query = Query::new(store.clone(), Arc::new(settings.policy.clone()), clock.clone());
+        let clients = ProviderClients::from_settings(&settings)?;
+        let licensing = LicensingSlot::new(store.clone(), &settings, &clients, clock.clone());
+        let rate_limits = RateLimits::new(&settings.rate_limit);
         let token = |value: &str, api, key, env| {
             TokenCheck::new(value, api, key, env)
                 .map(Arc::new)
@@ -67,6 +79,9 @@ impl AppState {
             settings,
             metrics: Metrics::new(),
             clock,
+            clients,
+            licensing: Arc::new(licensing),
+            rate_limits: Arc::new(rate_limits),
         })
     }
 
@@ -106,6 +121,20 @@ impl AppState {
 
     pub fn service_token(&self) -> &TokenCheck {
         &self.service_token
+    }
+
+    /// The provider API clients (license flows, reconciliation).
+    pub fn clients(&self) -> &ProviderClients {
+        &self.clients
+    }
+
+    /// The license use cases (`get()` once the lease keys are loaded, `load()` to load them: blocking).
+    pub fn licensing(&self) -> &LicensingSlot {
+        &self.licensing
+    }
+
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.rate_limits
     }
 }
 
@@ -212,6 +241,14 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     }
     let state = build_state(settings.clone(), Arc::new(SystemClock))?;
     let backend = state.store().database_url().backend();
+    let rate_limits = state.rate_limits.clone();
+    let pruning = actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(RETAIN_EVERY);
+        loop {
+            ticks.tick().await;
+            rate_limits.retain_recent();
+        }
+    });
     let server = HttpServer::new(move || {
         let state = state.clone();
         App::new().configure(move |cfg| configure(cfg, state))
@@ -223,7 +260,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
         database = backend;
         "tollgate listening on http://{addr}"
     );
-    server.run().await?;
+    let result = server.run().await;
+    pruning.abort();
+    result?;
     log::info!("tollgate stopped");
     Ok(())
 }

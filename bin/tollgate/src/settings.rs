@@ -9,6 +9,7 @@ use std::path::Path;
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Deserializer};
 use tollgate_policy::{HumanDuration, PolicySet, Provider};
+use tollgate_service::license::WhopBinding;
 
 /// The embedded defaults: the first configuration layer.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -115,6 +116,7 @@ pub struct Settings {
     pub providers: ProvidersSettings,
     pub rate_limit: RateLimitSettings,
     pub reconcile: ReconcileSettings,
+    pub lease: LeaseSettings,
     #[serde(default)]
     pub policy: PolicySet,
 }
@@ -177,6 +179,10 @@ pub struct ProviderSettings {
     /// Scheme, host and port only: Tollgate appends the documented paths.
     pub api_base: String,
     pub signature_tolerance: SignatureTolerance,
+    /// The provider API client's connect timeout (license calls and reconciliation).
+    pub connect_timeout: HumanDuration,
+    /// The provider API client's timeout for a whole request, per attempt.
+    pub request_timeout: HumanDuration,
 }
 
 impl ProviderSettings {
@@ -196,7 +202,27 @@ impl ProviderSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
+    /// `false` turns every limit off (benchmarks on loopback).
     pub enabled: bool,
+    /// Activation and deactivation attempts, and failed validations, per client IP (IPv6: per /64): the rate
+    /// at which the allowance refills.
+    pub per_ip_per_minute: u32,
+    /// How many attempts one client IP may make at once before the refill rate applies.
+    pub burst: u32,
+    /// Activation and deactivation attempts, and failed validations, per license key (counted by its keyed
+    /// hash), per hour; also that limit's burst.
+    pub per_key_per_hour: u32,
+    /// Take the client IP from the last `X-Forwarded-For` entry (set this only behind a proxy that appends it).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSettings {
+    /// The `iss` claim of every lease.
+    pub issuer: String,
+    /// Where a Whop license's device binding lives: `auto`, `at_whop` or `local`.
+    pub whop_binding: WhopBinding,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,7 +360,34 @@ impl Settings {
             }
         }
         for provider in Provider::ALL {
-            validate_api_base(provider, &self.providers.get(provider).api_base)?;
+            let settings = self.providers.get(provider);
+            validate_api_base(provider, &settings.api_base)?;
+            for (key, value) in [
+                ("connect_timeout", settings.connect_timeout),
+                ("request_timeout", settings.request_timeout),
+            ] {
+                if value.as_secs() < 1 {
+                    return Err(SettingsError::new(
+                        format!("providers.{provider}.{key}"),
+                        "must be at least 1s",
+                    ));
+                }
+            }
+        }
+        for (key, value) in [
+            ("rate_limit.per_ip_per_minute", self.rate_limit.per_ip_per_minute),
+            ("rate_limit.burst", self.rate_limit.burst),
+            ("rate_limit.per_key_per_hour", self.rate_limit.per_key_per_hour),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::new(
+                    key,
+                    "must be at least 1; set rate_limit.enabled = false to turn limits off",
+                ));
+            }
+        }
+        if self.lease.issuer.trim().is_empty() {
+            return Err(SettingsError::new("lease.issuer", "must not be empty"));
         }
         if self.reconcile.every.as_secs() < 60 {
             return Err(SettingsError::new(
@@ -466,6 +519,49 @@ mod tests {
             HumanDuration::from_secs(7 * 86_400)
         );
         assert!(!s.rate_limit.enabled);
+    }
+
+    #[test]
+    fn rate_limit_lease_and_timeout_keys() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(
+            (
+                s.rate_limit.per_ip_per_minute,
+                s.rate_limit.burst,
+                s.rate_limit.per_key_per_hour
+            ),
+            (10, 10, 20)
+        );
+        assert!(!s.rate_limit.trust_forwarded_for);
+        assert_eq!(s.lease.issuer, "tollgate");
+        assert_eq!(s.lease.whop_binding, WhopBinding::Auto);
+        assert_eq!(s.providers.dodo.connect_timeout, HumanDuration::from_secs(3));
+        assert_eq!(s.providers.dodo.request_timeout, HumanDuration::from_secs(10));
+        let s = load(&[
+            ("TOLLGATE_RATE_LIMIT__BURST", "3"),
+            ("TOLLGATE_RATE_LIMIT__TRUST_FORWARDED_FOR", "true"),
+            ("TOLLGATE_LEASE__ISSUER", "https://licenses.example.com"),
+            ("TOLLGATE_LEASE__WHOP_BINDING", "at_whop"),
+            ("TOLLGATE_PROVIDERS__WHOP__REQUEST_TIMEOUT", "2s"),
+        ])
+        .unwrap();
+        assert_eq!(s.rate_limit.burst, 3);
+        assert!(s.rate_limit.trust_forwarded_for);
+        assert_eq!(s.lease.issuer, "https://licenses.example.com");
+        assert_eq!(s.lease.whop_binding, WhopBinding::AtWhop);
+        assert_eq!(s.providers.whop.request_timeout, HumanDuration::from_secs(2));
+        for (var, value, key) in [
+            ("TOLLGATE_RATE_LIMIT__BURST", "0", "rate_limit.burst"),
+            ("TOLLGATE_LEASE__ISSUER", " ", "lease.issuer"),
+            (
+                "TOLLGATE_PROVIDERS__DODO__CONNECT_TIMEOUT",
+                "0s",
+                "providers.dodo.connect_timeout",
+            ),
+        ] {
+            assert_eq!(load(&[(var, value)]).unwrap_err().key, key, "{var}");
+        }
+        assert!(load(&[("TOLLGATE_LEASE__WHOP_BINDING", "sometimes")]).is_err());
     }
 
     #[test]

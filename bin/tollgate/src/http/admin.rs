@@ -1,5 +1,5 @@
 //! The admin API (admin token): entitlement lookups with devices and audit trail, the webhook inbox and its
-//! replay, and the effective policy.
+//! replay, and the effective policy. Device resets and license denials are in `http::license`.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/inbox/replay-failed", web::post().to(replay_failed))
             .route("/inbox/{id}", web::get().to(inbox_event))
             .route("/inbox/{id}/replay", web::post().to(replay))
-            .route("/policy", web::get().to(policy)),
+            .route("/policy", web::get().to(policy))
+            .configure(crate::http::license::admin_routes),
     );
 }
 

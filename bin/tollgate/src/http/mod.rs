@@ -7,7 +7,9 @@ pub mod auth;
 pub mod entitlements;
 pub mod error;
 pub mod health;
+pub mod license;
 pub mod metrics;
+pub mod rate_limit;
 pub mod request;
 pub mod webhooks;
 
@@ -20,9 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(webhooks::routes)
         .configure(entitlements::routes)
-        .configure(admin::routes);
-    // License routes go here: `POST /api/license/{activate,validate,deactivate}` and `GET /.well-known/jwks.json`,
-    // as `.configure(license::routes)` from their own `http/license.rs`.
+        .configure(admin::routes)
+        .configure(license::routes);
 }
 
 /// Extractor errors (wrong content type, bad JSON, a bad query or path value) as `400 INVALID_REQUEST` with the

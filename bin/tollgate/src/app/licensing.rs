@@ -1,0 +1,184 @@
+//! The provider API clients and the license use cases, built from configuration once per process.
+//!
+//! The lease keys live in the database, so [`LicensingSlot`] tries to load them at start and, if the database is
+//! unreachable or not migrated yet (the server still starts and `/readyz` reports it), again on the first license
+//! request. Loading is race-safe across instances (`LeaseSigner::load_or_create`).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use tollgate_policy::{HumanDuration, PolicySet};
+use tollgate_providers::aghanim::AghanimClient;
+use tollgate_providers::dodo::DodoClient;
+use tollgate_providers::whop::WhopClient;
+use tollgate_providers::{ApiKey, ClientConfig};
+use tollgate_service::clock::Clock;
+use tollgate_service::lease::{LeaseError, LeaseSigner, longest_lease};
+use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions};
+use tollgate_store::Store;
+
+use crate::settings::{ProviderSettings, Settings};
+use crate::startup::StartupError;
+
+/// The provider API clients this server may call, each built when its provider is configured for it.
+#[derive(Clone, Default)]
+pub struct ProviderClients {
+    /// When `providers.whop.api_key` is set.
+    pub whop: Option<Arc<WhopClient>>,
+    /// When Dodo has an API key or a webhook secret: its license endpoints need no key, but a vendor who does not
+    /// use Dodo must not have every unknown key sent there.
+    pub dodo: Option<Arc<DodoClient>>,
+    /// When `providers.aghanim.api_key` is set (reconciliation only: Aghanim has no license endpoints).
+    pub aghanim: Option<Arc<AghanimClient>>,
+}
+
+impl std::fmt::Debug for ProviderClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderClients")
+            .field("whop", &self.whop.is_some())
+            .field("dodo", &self.dodo.is_some())
+            .field("aghanim", &self.aghanim.is_some())
+            .finish()
+    }
+}
+
+fn duration(value: HumanDuration) -> Duration {
+    Duration::from_secs(u64::try_from(value.as_secs()).unwrap_or(1))
+}
+
+/// One provider's client configuration: its `api_base`, `api_key` (if set) and timeouts.
+pub fn client_config(settings: &ProviderSettings) -> ClientConfig {
+    let api_key = settings
+        .api_key
+        .is_set()
+        .then(|| ApiKey::new(settings.api_key.expose().trim()));
+    let mut config = ClientConfig::new(settings.api_base.trim_end_matches('/'), api_key);
+    config.connect_timeout = duration(settings.connect_timeout);
+    config.request_timeout = duration(settings.request_timeout);
+    config
+}
+
+fn startup_error(e: tollgate_providers::ApiError) -> StartupError {
+    StartupError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        e.to_string(),
+    ))
+}
+
+impl ProviderClients {
+    pub fn from_settings(settings: &Settings) -> Result<ProviderClients, StartupError> {
+        let providers = &settings.providers;
+        let whop = providers
+            .whop
+            .api_key
+            .is_set()
+            .then(|| WhopClient::new(&client_config(&providers.whop)).map(Arc::new))
+            .transpose()
+            .map_err(startup_error)?;
+        let dodo = (providers.dodo.api_key.is_set() || providers.dodo.webhooks_enabled())
+            .then(|| DodoClient::new(&client_config(&providers.dodo)).map(Arc::new))
+            .transpose()
+            .map_err(startup_error)?;
+        let aghanim = providers
+            .aghanim
+            .api_key
+            .is_set()
+            .then(|| AghanimClient::new(&client_config(&providers.aghanim)).map(Arc::new))
+            .transpose()
+            .map_err(startup_error)?;
+        Ok(ProviderClients { whop, dodo, aghanim })
+    }
+
+    /// The clients the license flows use.
+    pub fn license_providers(&self) -> LicenseProviders {
+        LicenseProviders {
+            whop: self
+                .whop
+                .clone()
+                .map(|c| c as Arc<dyn tollgate_providers::whop::WhopApi>),
+            dodo: self
+                .dodo
+                .clone()
+                .map(|c| c as Arc<dyn tollgate_providers::dodo::DodoApi>),
+        }
+    }
+}
+
+/// The license use cases, once their keys are loaded.
+pub struct LicensingSlot {
+    cell: OnceLock<Licensing>,
+    store: Store,
+    policies: Arc<PolicySet>,
+    providers: LicenseProviders,
+    issuer: String,
+    max_lifetime: TimeDelta,
+    clock: Arc<dyn Clock>,
+    options: LicensingOptions,
+}
+
+impl std::fmt::Debug for LicensingSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicensingSlot")
+            .field("loaded", &self.cell.get().is_some())
+            .field("issuer", &self.issuer)
+            .field("providers", &self.providers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LicensingSlot {
+    /// Build the slot and try to load the lease keys now (blocking); a failure is logged and retried on the first
+    /// license request.
+    pub fn new(
+        store: Store,
+        settings: &Settings,
+        clients: &ProviderClients,
+        clock: Arc<dyn Clock>,
+    ) -> LicensingSlot {
+        let policies = Arc::new(settings.policy.clone());
+        let slot = LicensingSlot {
+            cell: OnceLock::new(),
+            store,
+            max_lifetime: longest_lease(&policies),
+            policies,
+            providers: clients.license_providers(),
+            issuer: settings.lease.issuer.trim().to_owned(),
+            clock,
+            options: LicensingOptions {
+                whop_binding: settings.lease.whop_binding,
+                ..LicensingOptions::default()
+            },
+        };
+        if let Err(e) = slot.load() {
+            log::warn!(cause = e.to_string().as_str(); "lease keys not loaded at start; license requests retry");
+        }
+        slot
+    }
+
+    /// The license use cases, if the keys are loaded.
+    pub fn get(&self) -> Option<&Licensing> {
+        self.cell.get()
+    }
+
+    /// The license use cases, loading (or creating) the lease keys first if needed. Blocking.
+    pub fn load(&self) -> Result<Licensing, LeaseError> {
+        if let Some(licensing) = self.cell.get() {
+            return Ok(licensing.clone());
+        }
+        let leases =
+            LeaseSigner::load_or_create(&self.store, &self.issuer, self.max_lifetime, self.clock.clone())?;
+        if let Some(kid) = leases.current_kid() {
+            log::info!(kid = kid.as_str(); "lease signing key loaded");
+        }
+        let licensing = Licensing::new(
+            self.store.clone(),
+            self.policies.clone(),
+            self.providers.clone(),
+            leases,
+            self.clock.clone(),
+            self.options.clone(),
+        );
+        Ok(self.cell.get_or_init(|| licensing).clone())
+    }
+}
