@@ -64,6 +64,8 @@ pub struct PhaseReport {
     pub errors: Vec<ErrorCount>,
     /// `VmHWM` of the process that served this phase, in MiB (`None`: not a process of ours, or unreadable).
     pub server_peak_rss_mb: Option<f64>,
+    /// CPU time the serving process used during the phase, per 2xx answer, in µs (`None`: not measured).
+    pub server_cpu_us_per_ok: Option<f64>,
 }
 
 impl PhaseReport {
@@ -86,7 +88,16 @@ impl PhaseReport {
                 })
                 .collect(),
             server_peak_rss_mb: peak_rss_kb.map(|kb| (kb as f64 / 1024.0 * 10.0).round() / 10.0),
+            server_cpu_us_per_ok: None,
         }
+    }
+
+    /// Records the server's CPU time over the phase (seconds), as µs per 2xx.
+    pub fn with_cpu(mut self, cpu_seconds: Option<f64>) -> PhaseReport {
+        self.server_cpu_us_per_ok = cpu_seconds
+            .filter(|_| self.ok > 0)
+            .map(|s| (s * 1e6 / self.ok as f64 * 10.0).round() / 10.0);
+        self
     }
 }
 
@@ -148,13 +159,22 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<18} {:>9} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9}",
-            "phase", "requests", "2xx", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS MiB"
+            "{:<18} {:>9} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10}",
+            "phase",
+            "requests",
+            "2xx",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "RSS MiB",
+            "CPU µs/2xx"
         );
         for phase in &self.phases {
             let _ = writeln!(
                 out,
-                "{:<18} {:>9} {:>9} {:>10.1} {:>8.3} {:>8.3} {:>8.3} {:>9.3} {:>9}",
+                "{:<18} {:>9} {:>9} {:>10.1} {:>8.3} {:>8.3} {:>8.3} {:>9.3} {:>9} {:>10}",
                 phase.name,
                 phase.requests,
                 phase.ok,
@@ -166,6 +186,9 @@ impl Report {
                 phase
                     .server_peak_rss_mb
                     .map_or("-".to_owned(), |mb| format!("{mb:.1}")),
+                phase
+                    .server_cpu_us_per_ok
+                    .map_or("-".to_owned(), |us| format!("{us:.1}")),
             );
         }
         for phase in &self.phases {
@@ -258,12 +281,10 @@ mod tests {
             },
             commit: Some("abc1234".to_owned()),
             date: "2026-01-01T00:00:00Z".to_owned(),
-            phases: vec![PhaseReport::new(
-                "ingest",
-                "http://127.0.0.1:1/",
-                &outcome,
-                Some(51_200),
-            )],
+            phases: vec![
+                PhaseReport::new("ingest", "http://127.0.0.1:1/", &outcome, Some(51_200))
+                    .with_cpu(Some(0.0003)),
+            ],
             comparisons: vec![Comparison {
                 name: "ingest / ceiling".to_owned(),
                 value: Some(0.5),
@@ -302,7 +323,8 @@ mod tests {
                     "latency": {"count": 4, "mean_ms": 2.501, "p50_ms": 2.0, "p90_ms": 4.001, "p99_ms": 4.001,
                                 "max_ms": 4.001},
                     "errors": [{"status": 503, "code": "STORAGE_UNAVAILABLE", "count": 1}],
-                    "server_peak_rss_mb": 50.0
+                    "server_peak_rss_mb": 50.0,
+                    "server_cpu_us_per_ok": 100.0
                 }],
                 "comparisons": [{"name": "ingest / ceiling", "value": 0.5, "unit": "x", "target": ">= 0.4",
                                  "met": true}],

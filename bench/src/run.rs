@@ -378,6 +378,7 @@ impl Env {
         source: Arc<dyn Source>,
         limit: Limit,
     ) -> PhaseOutcome {
+        let cpu_before = server.cpu_seconds();
         let outcome = load::drive(
             name,
             &self.client,
@@ -387,12 +388,13 @@ impl Env {
             limit,
         )
         .await;
-        self.phases.push(PhaseReport::new(
-            name,
-            server.base().as_str(),
-            &outcome,
-            server.peak_rss_kb(),
-        ));
+        let cpu = match (cpu_before, server.cpu_seconds()) {
+            (Some(before), Some(after)) => Some(after - before),
+            _ => None,
+        };
+        self.phases.push(
+            PhaseReport::new(name, server.base().as_str(), &outcome, server.peak_rss_kb()).with_cpu(cpu),
+        );
         outcome
     }
 

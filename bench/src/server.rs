@@ -122,6 +122,11 @@ impl ServerProcess {
         self.pid.and_then(peak_rss_kb)
     }
 
+    /// The process's CPU time so far, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        self.pid.and_then(cpu_seconds)
+    }
+
     /// SIGTERM (through `kill`, as this crate forbids `unsafe`), then SIGKILL if it has not exited in time.
     /// A process this run did not start is left alone.
     pub fn stop(&mut self) {
@@ -152,6 +157,23 @@ impl Drop for ServerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// User plus system CPU time `pid` has used, in seconds, from `/proc/<pid>/stat` (fields 14 and 15, in clock
+/// ticks of 1/100 s: `CLK_TCK` is 100 on every Linux this runs on, and reading it needs `unsafe` `sysconf`).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| ticks as f64 / 100.0)
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line (the fields after the parenthesized command name).
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // after_name starts at field 3 (state); utime is field 14, stime field 15.
+    let utime = fields.get(11)?.parse::<u64>().ok()?;
+    let stime = fields.get(12)?.parse::<u64>().ok()?;
+    Some(utime + stime)
 }
 
 /// `VmHWM` of `pid` in KiB, from `/proc/<pid>/status`.
@@ -238,6 +260,14 @@ mod tests {
         assert_eq!(parse_vm_hwm("VmHWM:\t x kB\n"), None);
         // Our own process has one.
         assert!(peak_rss_kb(std::process::id()).is_some_and(|kb| kb > 0));
+    }
+
+    #[test]
+    fn cpu_ticks_from_proc_stat() {
+        let stat = "1234 (tollgate (x)) S 1 1234 1234 0 -1 4194560 2000 0 0 0 250 50 0 0 20 0 5 0 100 0 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(300));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+        assert!(cpu_seconds(std::process::id()).is_some());
     }
 
     #[test]
