@@ -1,0 +1,23 @@
+//! The license API's integration tests: the real `App` from `tollgate::app::configure`, on SQLite and on
+//! PostgreSQL, with the testkit's fake Whop and Dodo on loopback as the providers.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail the test on any setup error"
+)]
+
+#[path = "../server/common.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the server tests; this binary uses part of it"
+)]
+mod common;
+
+mod activation;
+mod admin;
+mod devices;
+mod harness;
+mod leases;
+mod rate_limit;
+mod revalidation;
