@@ -10,6 +10,7 @@ use tollgate_policy::Provider;
 use tollgate_service::clock::{Clock, SystemClock};
 use tollgate_service::ingest::{Ingest, IngestError, ProviderSecrets, WebhookSecrets};
 use tollgate_service::query::Query;
+use tollgate_service::reconcile::Reconciler;
 use tollgate_store::Store;
 use tollgate_verify::Tolerance;
 
@@ -38,6 +39,7 @@ pub struct AppState {
     clients: ProviderClients,
     licensing: Arc<LicensingSlot>,
     rate_limits: Arc<RateLimits>,
+    reconciler: Reconciler,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
         let clients = ProviderClients::from_settings(&settings)?;
         let licensing = LicensingSlot::new(store.clone(), &settings, &clients, clock.clone());
         let rate_limits = RateLimits::new(&settings.rate_limit);
+        let reconciler = licensing::reconciler(store.clone(), &settings, &clients, clock.clone());
         let token = |value: &str, api, key, env| {
             TokenCheck::new(value, api, key, env)
                 .map(Arc::new)
@@ -82,6 +85,7 @@ impl AppState {
             clients,
             licensing: Arc::new(licensing),
             rate_limits: Arc::new(rate_limits),
+            reconciler,
         })
     }
 
@@ -135,6 +139,11 @@ impl AppState {
 
     pub fn rate_limits(&self) -> &RateLimits {
         &self.rate_limits
+    }
+
+    /// Reconciliation over the providers whose API key is set (`serve` runs it every `reconcile.every`).
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
     }
 }
 
@@ -242,6 +251,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
     let state = build_state(settings.clone(), Arc::new(SystemClock))?;
     let backend = state.store().database_url().backend();
     let rate_limits = state.rate_limits.clone();
+    let state_reconciler = state.reconciler.clone();
     let pruning = actix_web::rt::spawn(async move {
         let mut ticks = actix_web::rt::time::interval(RETAIN_EVERY);
         loop {
@@ -260,8 +270,20 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
         database = backend;
         "tollgate listening on http://{addr}"
     );
+    let (stop_reconciling, shutdown) = tokio::sync::watch::channel(false);
+    let reconciling = (!state_reconciler.providers().is_empty()).then(|| {
+        let every = std::time::Duration::from_secs(settings.reconcile.every.as_secs().unsigned_abs());
+        log::info!(every_secs = every.as_secs(); "reconciliation every {}", settings.reconcile.every);
+        state_reconciler.spawn_periodic(every, shutdown)
+    });
     let result = server.run().await;
     pruning.abort();
+    let _ = stop_reconciling.send(true);
+    if let Some(task) = reconciling
+        && let Err(e) = task.await
+    {
+        log::warn!("the reconciliation task ended abnormally: {e}");
+    }
     result?;
     log::info!("tollgate stopped");
     Ok(())

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use tollgate_policy::{HumanDuration, PolicySet};
+use tollgate_policy::{HumanDuration, PolicySet, Provider};
 use tollgate_providers::aghanim::AghanimClient;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::WhopClient;
@@ -16,6 +16,7 @@ use tollgate_providers::{ApiKey, ClientConfig};
 use tollgate_service::clock::Clock;
 use tollgate_service::lease::{LeaseError, LeaseSigner, longest_lease};
 use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions};
+use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler};
 use tollgate_store::Store;
 
 use crate::settings::{ProviderSettings, Settings};
@@ -88,6 +89,28 @@ impl ProviderClients {
             .transpose()
             .map_err(startup_error)?;
         Ok(ProviderClients { whop, dodo, aghanim })
+    }
+
+    /// The clients reconciliation uses: each provider whose API key is set (listing needs it, Dodo's too).
+    pub fn reconcile_apis(&self, settings: &Settings) -> ReconcileApis {
+        let keyed = |provider: Provider| settings.providers.get(provider).api_key.is_set();
+        ReconcileApis {
+            whop: self
+                .whop
+                .clone()
+                .filter(|_| keyed(Provider::Whop))
+                .map(|c| c as Arc<dyn tollgate_providers::whop::WhopApi>),
+            dodo: self
+                .dodo
+                .clone()
+                .filter(|_| keyed(Provider::Dodo))
+                .map(|c| c as Arc<dyn tollgate_providers::dodo::DodoApi>),
+            aghanim: self
+                .aghanim
+                .clone()
+                .filter(|_| keyed(Provider::Aghanim))
+                .map(|c| c as Arc<dyn tollgate_providers::aghanim::AghanimApi>),
+        }
     }
 
     /// The clients the license flows use.
@@ -181,4 +204,31 @@ impl LicensingSlot {
         );
         Ok(self.cell.get_or_init(|| licensing).clone())
     }
+}
+
+/// This instance's name in the reconcile lock table: `<hostname>:<pid>`.
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tollgate".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The reconciler over the providers whose API key is set.
+pub fn reconciler(
+    store: Store,
+    settings: &Settings,
+    clients: &ProviderClients,
+    clock: Arc<dyn Clock>,
+) -> Reconciler {
+    Reconciler::new(
+        store,
+        clients.reconcile_apis(settings),
+        clock,
+        ReconcileOptions::new(instance_name()),
+    )
 }

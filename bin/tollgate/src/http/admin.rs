@@ -1,5 +1,6 @@
 //! The admin API (admin token): entitlement lookups with devices and audit trail, the webhook inbox and its
-//! replay, and the effective policy. Device resets and license denials are in `http::license`.
+//! replay, and the effective policy. Device resets and license denials are in
+//! `http::license`, the on-demand reconciliation in `http::reconcile`.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/inbox/{id}", web::get().to(inbox_event))
             .route("/inbox/{id}/replay", web::post().to(replay))
             .route("/policy", web::get().to(policy))
-            .configure(crate::http::license::admin_routes),
+            .configure(crate::http::license::admin_routes)
+            .configure(crate::http::reconcile::admin_routes),
     );
 }
 

@@ -10,6 +10,7 @@ pub mod health;
 pub mod license;
 pub mod metrics;
 pub mod rate_limit;
+pub mod reconcile;
 pub mod request;
 pub mod webhooks;
 

@@ -20,4 +20,5 @@ mod devices;
 mod harness;
 mod leases;
 mod rate_limit;
+mod reconcile;
 mod revalidation;
