@@ -353,6 +353,26 @@ impl Env {
         Ok(server)
     }
 
+    /// `serve` reconciles once at start (then every `reconcile.every`, 15 min by default): wait until the fake
+    /// Whop has been listed, so that memberships added afterwards are created by the scenario itself, not by a
+    /// reconciliation running during a timed phase. Bounded: gives up (with a note) after 10 s.
+    pub async fn settle_initial_reconcile(&mut self) {
+        if self.args.target.is_some() {
+            return;
+        }
+        let start = std::time::Instant::now();
+        while self.fakes.whop.count("GET", "/api/v1/memberships") == 0 {
+            if start.elapsed() > Duration::from_secs(10) {
+                self.notes
+                    .push("the server's start-up reconciliation was not seen within 10 s".to_owned());
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Let that pass finish its (empty) pages before the scenario adds memberships.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     /// `tollgate-bench serve-ceiling` in its own process.
     pub async fn start_ceiling(&self) -> Result<ServerProcess, BenchError> {
         let port = free_loopback_port()?;

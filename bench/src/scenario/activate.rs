@@ -38,6 +38,8 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
     let latency = parse_duration(&env.args.provider_latency)?;
     let ids = env.ids.clone();
     let direct_key = |i: usize| format!("TGB-{}-D{i:07}", ids.nonce.to_ascii_uppercase());
+    let mut server = env.start_tollgate().await?;
+    env.settle_initial_reconcile().await;
     for i in 0..count {
         let n = i as u32;
         env.fakes
@@ -51,7 +53,6 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
     if !latency.is_zero() {
         env.fakes.whop.fail_always(Fault::Slow(latency));
     }
-    let mut server = env.start_tollgate().await?;
     let limit = env.limit;
 
     let fake = ServerProcess::external("fake whop", fake_base(&env.fakes.whop.base_url())?, None);

@@ -90,13 +90,14 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
         return Err(BenchError::usage("--licenses", "must be at least 1"));
     }
     let ids = env.ids.clone();
+    let mut server = env.start_tollgate().await?;
+    env.settle_initial_reconcile().await;
     for i in 0..m {
         let n = i as u32;
         env.fakes
             .whop
             .add_membership(FakeMembership::new(ids.whop_membership(n), ids.whop_key(n)));
     }
-    let mut server = env.start_tollgate().await?;
 
     // Set-up 1: a membership.activated webhook per license, carrying its key.
     let hooks: Vec<EventBody> = (0..m)
