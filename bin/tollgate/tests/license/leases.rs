@@ -142,3 +142,32 @@ async fn after_a_rotation_old_and_new_leases_verify_until_the_old_ones_expire() 
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_database_not_ready_at_start_serves_the_keys_once_it_is() {
+    let srv = crate::common::TestServer::sqlite(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("later.db").display());
+    let store = tollgate_store::Store::open(
+        &tollgate_store::StoreConfig::new(url),
+        tollgate_store::StoreKeys::generate().unwrap(),
+    )
+    .unwrap();
+    // Not migrated: the server starts anyway, and the lease keys cannot be loaded yet.
+    let state = tollgate::app::AppState::new(store.clone(), srv.settings.clone(), srv.clock.clone()).unwrap();
+    assert!(state.licensing().get().is_none());
+    let app = app(&state).await;
+    let reply = get(&app, "/.well-known/jwks.json", None).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE".to_owned())
+    );
+    assert_eq!(reply.headers.get("retry-after").unwrap(), "5");
+
+    // Once the database is migrated, the first request creates and serves the first key.
+    store.migrate().unwrap();
+    let reply = get(&app, "/.well-known/jwks.json", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(kids(&reply.json()), ["lease-1"]);
+    assert!(state.licensing().get().is_some());
+}
