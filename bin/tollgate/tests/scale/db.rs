@@ -1,0 +1,168 @@
+//! A fresh database per test: a SQLite file in a temp directory, or a PostgreSQL schema (`CREATE SCHEMA`, reached
+//! through `options=-csearch_path%3D<schema>`) dropped when the test ends. PostgreSQL comes from
+//! `TOLLGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); when it is down the test is
+//! skipped with a note, unless `TOLLGATE_REQUIRE_PG=1`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection as _;
+use diesel::{Connection as _, PgConnection};
+use tollgate_store::{Store, StoreConfig, StoreKeys};
+
+/// Base64 of 32 bytes each: the keys every instance of a PostgreSQL test shares.
+pub const PEPPER: &str = "c2NhbGUtdGVzdC1wZXBwZXItMDEyMzQ1Njc4OWFiY2Q=";
+pub const DATA_KEY: &str = "c2NhbGUtdGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWI=";
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// One test's database.
+pub enum TestDb {
+    Sqlite { dir: tempfile::TempDir },
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        TestDb::Sqlite {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A fresh schema, or `None` (with a note) when PostgreSQL is unreachable and not required.
+    pub fn postgres() -> Option<TestDb> {
+        let admin_url =
+            std::env::var("TOLLGATE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
+        let required = std::env::var("TOLLGATE_REQUIRE_PG").is_ok_and(|v| v == "1");
+        let mut conn = match PgConnection::establish(&admin_url) {
+            Ok(conn) => conn,
+            Err(e) if !required => {
+                eprintln!(
+                    "note: PostgreSQL scenario skipped: cannot connect to the test database ({e}); \
+                     set TOLLGATE_REQUIRE_PG=1 to fail instead"
+                );
+                return None;
+            }
+            Err(e) => panic!("TOLLGATE_REQUIRE_PG=1 but the test PostgreSQL is unreachable: {e}"),
+        };
+        let schema = format!("tg_scale_{}", random_hex());
+        conn.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        Some(TestDb::Postgres { admin_url, schema })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres { .. })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            TestDb::Sqlite { .. } => "sqlite",
+            TestDb::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The URL a server uses to reach the database directly.
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { .. } => format!("sqlite://{}", self.sqlite_path().display()),
+            TestDb::Postgres { admin_url, schema } => schema_url(admin_url, schema, None),
+        }
+    }
+
+    /// The PostgreSQL URL with its host and port replaced by `127.0.0.1:port` (a proxy in front of it).
+    pub fn url_via(&self, port: u16) -> String {
+        match self {
+            TestDb::Postgres { admin_url, schema } => schema_url(admin_url, schema, Some(port)),
+            TestDb::Sqlite { .. } => panic!("a proxy only stands in front of PostgreSQL"),
+        }
+    }
+
+    /// Where PostgreSQL listens, for a proxy to forward to.
+    pub fn pg_addr(&self) -> String {
+        match self {
+            TestDb::Postgres { admin_url, .. } => {
+                let rest = admin_url.split_once("://").map_or(admin_url.as_str(), |(_, r)| r);
+                let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+                let host = host.split(['/', '?']).next().unwrap();
+                if host.contains(':') {
+                    host.to_owned()
+                } else {
+                    format!("{host}:5432")
+                }
+            }
+            TestDb::Sqlite { .. } => panic!("not PostgreSQL"),
+        }
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        match self {
+            TestDb::Sqlite { dir } => dir.path().join("tollgate.db"),
+            TestDb::Postgres { .. } => panic!("not SQLite"),
+        }
+    }
+
+    /// The `TOLLGATE_DATABASE__*` variables a server needs for this database (keys shared by every instance).
+    pub fn server_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("TOLLGATE_DATABASE__URL".to_owned(), self.url())];
+        if self.is_postgres() {
+            env.push(("TOLLGATE_DATABASE__PEPPER".to_owned(), PEPPER.to_owned()));
+            env.push(("TOLLGATE_DATABASE__DATA_KEY".to_owned(), DATA_KEY.to_owned()));
+        }
+        env
+    }
+
+    /// A store over the same database, with the keys the servers use: what the test reads the results from.
+    /// (For SQLite, the key file the first server created beside the database.)
+    pub fn open_store(&self) -> Store {
+        let keys = match self {
+            TestDb::Sqlite { .. } => {
+                let mut name = self.sqlite_path().into_os_string();
+                name.push(".keys");
+                let path = PathBuf::from(name);
+                assert!(path.is_file(), "no key file: start a server first");
+                StoreKeys::load_or_create(&path).unwrap()
+            }
+            TestDb::Postgres { .. } => StoreKeys::from_base64(PEPPER, DATA_KEY).unwrap(),
+        };
+        let mut config = StoreConfig::new(self.url());
+        config.max_connections = 2;
+        config.min_idle = Some(0);
+        config.connection_timeout = Duration::from_secs(30);
+        Store::open(&config, keys).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, schema } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+fn schema_url(admin_url: &str, schema: &str, port: Option<u16>) -> String {
+    let (scheme, rest) = admin_url.split_once("://").unwrap_or(("postgres", admin_url));
+    let (user, host) = match rest.split_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), rest),
+    };
+    let (authority, path) = match host.find(['/', '?']) {
+        Some(i) => host.split_at(i),
+        None => (host, ""),
+    };
+    let authority = match port {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => authority.to_owned(),
+    };
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{scheme}://{user}{authority}{path}{separator}options=-csearch_path%3D{schema}")
+}
+
+pub fn random_hex() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 6];
+    ring::rand::SystemRandom::new().fill(&mut bytes).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,148 @@
+//! Several instances on one PostgreSQL: two `tollgate serve` processes share one schema (and one pepper and data
+//! key). Every one of 10 000 distinct signed events (2 000 entitlements × 5, across Whop, Dodo and Aghanim),
+//! plus 1 000 duplicates, shuffled, goes to BOTH instances at once over keep-alive connections. Then, through the
+//! same two instances, 20 devices race to activate one `max_devices = 5` Whop license.
+//!
+//! `cargo test -p tollgate --test scale_multi_instance -- --nocapture` prints the figures (`scale: ...`).
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail the test on any setup error"
+)]
+
+#[expect(
+    dead_code,
+    reason = "shared by the scale_* test binaries; each uses a part of it"
+)]
+mod scale;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde_json::json;
+use tollgate_policy::Provider;
+use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+
+use scale::check::assert_applied_exactly_once;
+use scale::db::{TestDb, random_hex};
+use scale::events::EventSet;
+use scale::load::{Control, client, deliver, plan, runtime, tally};
+use scale::server::{ServerConfig, ServerProcess};
+
+const ENTITLEMENTS: u32 = 2_000;
+const DUPLICATES: usize = 1_000;
+const CONNECTIONS: usize = 32;
+const RACE_DEVICES: usize = 20;
+const MAX_DEVICES: usize = 5;
+const RACE_KEY: &str = "RACE-5DEV-8FFK3-SD83K-3K3K3";
+
+#[test]
+fn two_instances_on_one_postgres_apply_every_event_once_and_admit_exactly_max_devices() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let started = Instant::now();
+    let whop = FakeWhop::start();
+    whop.add_membership(FakeMembership::new("mem_race", RACE_KEY));
+    let config = ServerConfig::default()
+        .with("TOLLGATE_DATABASE__POOL_SIZE", "8")
+        .with("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", MAX_DEVICES.to_string())
+        .with("TOLLGATE_PROVIDERS__WHOP__API_BASE", whop.base_url())
+        .with("TOLLGATE_PROVIDERS__WHOP__API_KEY", FakeWhop::API_KEY);
+    let a = ServerProcess::start(&db, &config);
+    let b = ServerProcess::start(&db, &config);
+    let targets = [a.base_url(), b.base_url()];
+
+    let set = Arc::new(EventSet::generate(ENTITLEMENTS, &random_hex()));
+    let deliveries = plan(set.events.len(), DUPLICATES, targets.len(), 9);
+    let requests = deliveries.len();
+    let rt = runtime();
+    let http = client(CONNECTIONS);
+    let sending = Instant::now();
+    let sent = rt.block_on(deliver(
+        &http,
+        &targets,
+        &set,
+        deliveries,
+        CONNECTIONS,
+        &Control::new(),
+        &Arc::new(AtomicBool::new(false)),
+    ));
+    let send_secs = sending.elapsed().as_secs_f64();
+    let counts = tally(&sent);
+    assert_eq!(
+        counts.get("200"),
+        Some(&requests),
+        "every delivery answered 200: {counts:?}\n{}",
+        b.log_text()
+    );
+
+    let store = db.open_store();
+    let applied = assert_applied_exactly_once(&store, &set);
+    assert_eq!(applied.inbox_rows, set.events.len());
+    assert_eq!(applied.audit_rows, set.events.len());
+    let checked_at = started.elapsed().as_secs_f64();
+
+    // The device race: 20 hwids at once, alternating between the instances.
+    let outcomes = rt.block_on(async {
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..RACE_DEVICES {
+            let (http, url) = (http.clone(), format!("{}/api/license/activate", targets[i % 2]));
+            racers.spawn(async move {
+                let body = json!({"license_key": RACE_KEY, "hwid": format!("hw-race-{i:02}")});
+                let reply = http.post(url).json(&body).send().await.unwrap();
+                let status = reply.status().as_u16();
+                let value: serde_json::Value = reply.json().await.unwrap();
+                (i, status, value["code"].as_str().unwrap_or("").to_owned())
+            });
+        }
+        racers.join_all().await
+    });
+    let admitted: Vec<usize> = outcomes
+        .iter()
+        .filter(|(_, status, _)| *status == 200)
+        .map(|(i, _, _)| *i)
+        .collect();
+    let refused = outcomes
+        .iter()
+        .filter(|(_, status, code)| *status == 409 && code == "DEVICE_LIMIT_REACHED")
+        .count();
+    assert_eq!(
+        (admitted.len(), refused),
+        (MAX_DEVICES, RACE_DEVICES - MAX_DEVICES),
+        "{outcomes:?}"
+    );
+    let entitlement = store
+        .find_entitlement(Provider::Whop, "mem_race")
+        .unwrap()
+        .unwrap();
+    let devices = store.list_devices(&entitlement.id).unwrap();
+    assert_eq!(devices.len(), MAX_DEVICES);
+    // The admitted devices revalidate through either instance.
+    for (n, i) in admitted.iter().enumerate() {
+        let request = http
+            .post(format!("{}/api/license/validate", targets[n % 2]))
+            .json(&json!({"license_key": RACE_KEY, "hwid": format!("hw-race-{i:02}")}));
+        let status = rt.block_on(async { request.send().await.unwrap().status().as_u16() });
+        assert_eq!(status, 200);
+    }
+
+    scale::report(
+        "multi_instance",
+        started,
+        &format!(
+            "2 instances, postgres; {} distinct events + {DUPLICATES} duplicates, each sent to both = {requests} \
+             requests over {CONNECTIONS} connections in {send_secs:.1}s ({:.0}/s), all 200; inbox {} rows, \
+             {} entitlements equal to sorted single delivery, {} audit rows (checked by {checked_at:.1}s); \
+             device race {RACE_DEVICES} hwids, {} admitted, {refused} DEVICE_LIMIT_REACHED",
+            set.events.len(),
+            requests as f64 / send_secs,
+            applied.inbox_rows,
+            applied.entitlements,
+            applied.audit_rows,
+            admitted.len(),
+        ),
+    );
+}
