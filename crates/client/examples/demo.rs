@@ -59,8 +59,9 @@ fn when(at: DateTime<Utc>) -> String {
 
 fn span(d: TimeDelta) -> String {
     let hours = d.num_hours();
-    if hours >= 48 {
-        format!("{} days", hours / 24)
+    if hours >= 47 {
+        // to the nearest day: a lease issued a moment ago for 72 h reads "3 days"
+        format!("{} days", (d.num_minutes() + 12 * 60) / (24 * 60))
     } else if hours >= 1 {
         format!("{hours} hours")
     } else {

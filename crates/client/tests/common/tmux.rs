@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// The demo example binary, built by `cargo test` next to this test's binary (`target/<profile>/examples/demo`).
+/// `cargo test --test e2e` alone does not rebuild examples: run the whole `cargo test -p tollgate-client`.
 pub fn demo_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();

@@ -1,0 +1,8 @@
+//! End-to-end: the client's real HTTP stack against the real Tollgate app (`tollgate::app::configure`) on a loopback
+//! port, with the fake Whop from `tollgate-testkit` behind it.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod demo;
+mod license;
+mod server;
