@@ -217,8 +217,13 @@ impl Demo {
         let Some(key) = prompt("License key: ") else {
             return;
         };
+        // the keys are pinned before the spinner starts, so the note about it does not interleave with the spinner
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return say_error(&err),
+        };
         let bar = spinner("Activating…");
-        let result = self.client().and_then(|client| client.activate(&key));
+        let result = client.activate(&key);
         bar.finish_and_clear();
         match result {
             Ok(activation) => show_activation(&activation),
