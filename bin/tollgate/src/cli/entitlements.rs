@@ -7,9 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tollgate_service::clock::SystemClock;
 use tollgate_service::query::{EntitlementDetail, Query};
 
-use crate::cli::inbox::{open_migrated, print_json};
+use crate::cli::migrate::open_migrated;
 use crate::cli::table::{Table, or_dash};
-use crate::cli::{CliError, EntitlementsShowArgs};
+use crate::cli::{CliError, EntitlementsShowArgs, print_json};
 use crate::settings::Settings;
 
 pub fn show(settings: &Settings, args: &EntitlementsShowArgs) -> Result<(), CliError> {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use tollgate_service::clock::SystemClock;
 use tollgate_service::ingest::{Ingest, IngestError, IngestOutcome, WebhookSecrets};
 use tollgate_service::query::{InboxItem, MAX_INBOX_PAGE, Query};
-use tollgate_store::{DatabaseUrl, InboxFilter, InboxId, InboxStatus, Store};
+use tollgate_store::{InboxFilter, InboxId, InboxStatus, Store};
 
+use crate::cli::migrate::open_migrated;
 use crate::cli::table::{Table, or_dash};
-use crate::cli::{CliError, InboxCommand, InboxListArgs, InboxReplayArgs, InboxShowArgs};
+use crate::cli::{CliError, InboxCommand, InboxListArgs, InboxReplayArgs, InboxShowArgs, print_json};
 use crate::settings::Settings;
-use crate::startup::open_store;
 
 pub fn run(settings: &Settings, command: InboxCommand) -> Result<(), CliError> {
     let store = open_migrated(settings)?;
@@ -22,26 +22,6 @@ pub fn run(settings: &Settings, command: InboxCommand) -> Result<(), CliError> {
         InboxCommand::Replay(args) => replay(store, &args),
         InboxCommand::Import(args) => crate::cli::inbox_import::run(settings, store, &args),
     }
-}
-
-/// The store, refusing an unmigrated database with what to do rather than a confusing SQL error.
-pub fn open_migrated(settings: &Settings) -> Result<Store, CliError> {
-    let url = DatabaseUrl::parse(settings.database.url.expose())?;
-    if let Some(path) = url.sqlite_path().filter(|path| !path.exists()) {
-        return Err(CliError::Failed(format!(
-            "the database {} does not exist yet: run `tollgate migrate` (or start `tollgate serve`), or point \
-             database.url (TOLLGATE_DATABASE__URL) at the existing one",
-            path.display()
-        )));
-    }
-    let store = open_store(settings)?;
-    if !store.is_migrated()? {
-        return Err(CliError::Failed(
-            "the database is not migrated yet: run `tollgate migrate` (or start `tollgate serve` once)"
-                .to_owned(),
-        ));
-    }
-    Ok(store)
 }
 
 fn query(settings: &Settings, store: Store) -> Query {
@@ -232,11 +212,4 @@ fn not_found(id: InboxId) -> CliError {
     CliError::NotFound(format!(
         "no stored webhook delivery with id {id}: `tollgate inbox list` shows the ids"
     ))
-}
-
-pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::Failed(format!("cannot print JSON: {e}")))?;
-    println!("{text}");
-    Ok(())
 }

@@ -292,3 +292,11 @@ fn serve(settings: Settings) -> Result<(), CliError> {
 pub fn env_var(key: &str) -> String {
     format!("TOLLGATE_{}", key.replace('.', "__").to_ascii_uppercase())
 }
+
+/// Print `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Failed(format!("cannot print JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
