@@ -51,6 +51,8 @@ fn rotate(settings: &Settings) -> Result<(), CliError> {
     let slack = TimeDelta::from_std(REFRESH_EVERY).unwrap_or_default();
     let until = (Utc::now() + lifetime + slack).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     println!("new leases are signed with {kid} (running servers switch within 30 s)");
-    println!("{old} stays published in /.well-known/jwks.json until {until}, when the last lease it signed expires");
+    println!(
+        "{old} stays published in /.well-known/jwks.json until {until}, when the last lease it signed expires"
+    );
     Ok(())
 }

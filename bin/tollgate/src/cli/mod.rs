@@ -8,7 +8,9 @@ mod error;
 mod guide;
 mod inbox;
 mod inbox_import;
+mod keys;
 mod migrate;
+mod reconcile;
 mod signing;
 mod simulate;
 mod table;
@@ -90,6 +92,19 @@ pub enum Command {
     /// Send realistic signed test webhooks to a running server.
     #[command(subcommand)]
     Simulate(SimulateCommand),
+
+    /// Manage the lease signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+
+    /// Compare the providers' listings with the database now and repair drift (the run `serve` makes every
+    /// `reconcile.every`).
+    #[command(
+        after_help = "Safe while servers run: a provider another instance is reconciling is reported as held. \
+                      Exit code 1 when a provider call failed (what could be examined was repaired).\n\nExamples:\n  \
+                      tollgate reconcile\n  tollgate reconcile --provider whop --json"
+    )]
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +287,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::VerifyWebhook(args) => verify_webhook::run(&load_settings(config)?, &args),
         Command::Simulate(SimulateCommand::Webhook(args)) => simulate::run(&load_settings(config)?, &args),
+        Command::Keys(command) => keys::run(&load_settings(config)?, &command),
+        Command::Reconcile(args) => reconcile::run(&load_settings(config)?, &args),
     }
 }
 

@@ -10,8 +10,8 @@ use tollgate_service::clock::SystemClock;
 use tollgate_service::reconcile::{PassOutcome, ReconcileError, ReconcileReport};
 
 use crate::app::licensing::{ProviderClients, reconciler};
-use crate::cli::migrate::open_migrated;
 use crate::cli::CliError;
+use crate::cli::migrate::open_migrated;
 use crate::http::reconcile::from_reconcile_error;
 use crate::settings::Settings;
 
@@ -78,7 +78,10 @@ fn print_report(report: &ReconcileReport) {
             println!("  lock held by {holder}");
         }
         for repair in &pass.repairs {
-            println!("  {} {}: {}", repair.entitlement_id, repair.external_id, repair.detail);
+            println!(
+                "  {} {}: {}",
+                repair.entitlement_id, repair.external_id, repair.detail
+            );
         }
         for error in &pass.errors {
             println!("  error: {error}");

@@ -16,6 +16,7 @@ mod common;
 
 mod activation;
 mod admin;
+mod cli;
 mod devices;
 mod harness;
 mod leases;
