@@ -82,17 +82,16 @@ impl Control {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    /// Wait until `condition` holds (checked after every answer). No timer: it returns when the count is reached,
-    /// or panics if the load finished first.
-    pub async fn until(&self, done: &AtomicBool, condition: impl Fn(&Control) -> bool) {
+    /// Wait until `condition` holds (checked after every answer): `true` then, or `false` if the load finished
+    /// first. No timer: it returns when the count is reached.
+    pub async fn until(&self, done: &AtomicBool, condition: impl Fn(&Control) -> bool) -> bool {
         loop {
             if condition(self) {
-                return;
+                return true;
             }
-            assert!(
-                !done.load(Ordering::SeqCst),
-                "the load ended before the awaited count was reached"
-            );
+            if done.load(Ordering::SeqCst) {
+                return false;
+            }
             self.changed.notified().await;
         }
     }
@@ -212,7 +211,8 @@ async fn send(client: &reqwest::Client, base: &str, set: &EventSet, event: usize
         }
         Err(e) if e.is_timeout() => Answer::Transport("timeout".to_owned()),
         Err(e) if e.is_connect() => Answer::Transport("connect".to_owned()),
-        Err(e) => Answer::Transport(format!("{e}")),
+        // The connection closed mid-request (a killed server, a reset).
+        Err(_) => Answer::Transport("closed".to_owned()),
     }
 }
 
@@ -269,4 +269,69 @@ pub fn tally(sent: &[Sent]) -> std::collections::BTreeMap<String, usize> {
         *counts.entry(key).or_insert(0) += 1;
     }
     counts
+}
+
+/// How many times a delivery answered `503` is sent again, as a provider retries: at most this many rounds.
+pub const RETRY_ROUNDS: usize = 5;
+
+/// What [`deliver_until_acked`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retried {
+    /// Answers of the first round, by kind.
+    pub first: std::collections::BTreeMap<String, usize>,
+    /// Deliveries sent again after a `503 STORAGE_UNAVAILABLE` (over every round).
+    pub resent: usize,
+    pub rounds: usize,
+}
+
+/// Deliver, then send every delivery answered `503 STORAGE_UNAVAILABLE` again (a provider's retry; an
+/// overloaded 2-core machine may time a request out waiting for a pooled connection), until each got a 2xx.
+/// Any other answer than 2xx or that 503 fails the test, as does a delivery still refused after
+/// [`RETRY_ROUNDS`] rounds.
+pub async fn deliver_until_acked(
+    client: &reqwest::Client,
+    targets: &[String],
+    set: &Arc<EventSet>,
+    deliveries: Vec<Delivery>,
+    connections: usize,
+) -> Retried {
+    let mut pending = deliveries;
+    let mut first = None;
+    let mut resent = 0;
+    for round in 1..=RETRY_ROUNDS {
+        let sent = deliver(
+            client,
+            targets,
+            set,
+            pending,
+            connections,
+            &Control::new(),
+            &Arc::new(AtomicBool::new(false)),
+        )
+        .await;
+        let counts = tally(&sent);
+        assert!(
+            sent.iter()
+                .all(|s| s.answer.is_2xx() || s.answer.is_storage_unavailable()),
+            "only 2xx or 503 STORAGE_UNAVAILABLE: {counts:?}"
+        );
+        first.get_or_insert(counts);
+        pending = sent
+            .iter()
+            .filter(|s| !s.answer.is_2xx())
+            .map(|s| s.delivery)
+            .collect();
+        if pending.is_empty() {
+            return Retried {
+                first: first.unwrap_or_default(),
+                resent,
+                rounds: round,
+            };
+        }
+        resent += pending.len();
+    }
+    panic!(
+        "{} deliveries still refused after {RETRY_ROUNDS} rounds",
+        pending.len()
+    );
 }
