@@ -96,6 +96,10 @@ pub struct RunArgs {
     /// validate: licenses to activate and revalidate; activate: activations when --duration is used.
     #[arg(long, default_value_t = 1000)]
     pub licenses: usize,
+    /// activate: send each key's Whop `membership.activated` webhook first (set-up), so activations find the key
+    /// locally, as after a purchase whose webhook arrived first; without it every key is new to Tollgate.
+    #[arg(long)]
+    pub known_keys: bool,
     /// activate: latency added to every fake Whop answer, e.g. `5ms`.
     #[arg(long, default_value = "0ms")]
     pub provider_latency: String,
@@ -350,6 +354,10 @@ impl Env {
             }
         };
         server.wait_ready(&self.client, "/readyz").await?;
+        if let Some(pid) = server.pid() {
+            // For attaching a profiler (`perf record -g -p PID`) while the phases run.
+            eprintln!("tollgate serve ready: pid {pid}, {}", server.base());
+        }
         Ok(server)
     }
 

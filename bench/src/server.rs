@@ -75,6 +75,10 @@ impl ServerProcess {
         &self.base
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
     /// Polls `path` until it answers 2xx, the process exits, or [`READY_TIMEOUT`] passes.
     pub async fn wait_ready(&mut self, client: &Client, path: &str) -> Result<(), BenchError> {
         let url = self

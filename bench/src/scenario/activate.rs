@@ -11,7 +11,7 @@ use crate::error::BenchError;
 use crate::load::{Limit, Prepared};
 use crate::report::{Comparison, Report};
 use crate::run::{Env, clear_fakes, fake_base, parse_duration};
-use crate::scenario::validate::{ListSource, hwid, license_request};
+use crate::scenario::validate::{ListSource, hwid, license_request, send_key_webhooks};
 use crate::server::ServerProcess;
 
 /// `POST /api/v2/memberships/{key}/validate_license`, as Tollgate's Whop client sends it.
@@ -25,6 +25,16 @@ fn direct_request(key: &str, hwid: &str) -> Prepared {
         ],
         body: json!({"metadata": {"hwid": hwid}}).to_string().into_bytes(),
     }
+}
+
+/// `POST /api/v2/memberships/{id}/validate_license`: the path with its key or membership id replaced.
+fn call_kind(method: &str, path: &str) -> String {
+    let template: Vec<&str> = path
+        .split('/')
+        .enumerate()
+        .map(|(i, segment)| if i == 4 { "{id}" } else { segment })
+        .collect();
+    format!("{method} {}", template.join("/"))
 }
 
 pub async fn run(mut env: Env) -> Result<Report, BenchError> {
@@ -49,6 +59,10 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
             format!("mem_{}d{i}", ids.nonce),
             direct_key(i),
         ));
+    }
+    if env.args.known_keys {
+        // The purchase webhook arrived before the first activation: the key is known locally.
+        send_key_webhooks(&mut env, &server, count, "activate").await?;
     }
     if !latency.is_zero() {
         env.fakes.whop.fail_always(Fault::Slow(latency));
@@ -80,13 +94,24 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
         )
         .await;
     let calls = env.fakes.whop.request_count().saturating_sub(before);
+    let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for request in env.fakes.whop.requests().iter().skip(before) {
+        *kinds
+            .entry(call_kind(&request.method, &request.path))
+            .or_default() += 1;
+    }
     server.stop();
     clear_fakes(&env.fakes);
     env.notes.push(format!(
-        "fake Whop added latency {} ms; {calls} provider calls for {} activations ({:.2} per activation)",
+        "fake Whop added latency {} ms; {calls} provider calls for {} activations ({:.2} per activation: {})",
         latency.as_secs_f64() * 1000.0,
         outcome.sent,
-        calls as f64 / outcome.sent.max(1) as f64
+        calls as f64 / outcome.sent.max(1) as f64,
+        kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} × {kind}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
 
     let find = |name: &str| env.phases.iter().find(|p| p.name == name).map(|p| p.latency);
@@ -109,4 +134,22 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
     }
     env.rss_target("activate");
     Ok(env.into_report())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_calls_are_grouped_by_route() {
+        assert_eq!(
+            call_kind("POST", "/api/v2/memberships/TGB-1/validate_license"),
+            "POST /api/v2/memberships/{id}/validate_license"
+        );
+        assert_eq!(
+            call_kind("GET", "/api/v2/memberships/mem_1"),
+            "GET /api/v2/memberships/{id}"
+        );
+        assert_eq!(call_kind("GET", "/api/v1/memberships"), "GET /api/v1/memberships");
+    }
 }

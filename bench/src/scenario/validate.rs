@@ -13,6 +13,7 @@ use crate::plan::{Delivery, Provider};
 use crate::report::Report;
 use crate::run::Env;
 use crate::scenario::ingest::IngestSource;
+use crate::server::ServerProcess;
 
 /// A fixed list of requests, optionally cycled.
 #[derive(Debug)]
@@ -55,9 +56,9 @@ pub fn license_request(action: &str, key: &str, hwid: &str) -> Prepared {
 
 /// Fails the set-up unless every request of `name` got a 2xx, naming the errors (e.g. 404 while the license
 /// endpoints have not landed).
-fn require_all(env: &Env, name: &str, expected: usize) -> Result<(), BenchError> {
+fn require_all(env: &Env, name: &str, expected: usize, scenario: &'static str) -> Result<(), BenchError> {
     let Some(phase) = env.phases.iter().find(|p| p.name == name) else {
-        return Err(BenchError::setup("validate", format!("{name} did not run")));
+        return Err(BenchError::setup(scenario, format!("{name} did not run")));
     };
     if phase.ok as usize == expected {
         return Ok(());
@@ -75,7 +76,7 @@ fn require_all(env: &Env, name: &str, expected: usize) -> Result<(), BenchError>
         })
         .collect();
     Err(BenchError::setup(
-        "validate",
+        scenario,
         format!(
             "{name}: {} of {expected} got a 2xx ({})",
             phase.ok,
@@ -84,22 +85,15 @@ fn require_all(env: &Env, name: &str, expected: usize) -> Result<(), BenchError>
     ))
 }
 
-pub async fn run(mut env: Env) -> Result<Report, BenchError> {
-    let m = env.args.licenses;
-    if m == 0 {
-        return Err(BenchError::usage("--licenses", "must be at least 1"));
-    }
+/// Set-up: a Whop `membership.activated` webhook per license (the fake Whop's memberships `0..m`), carrying its
+/// key, so each license is known locally; every one must get a 2xx.
+pub async fn send_key_webhooks(
+    env: &mut Env,
+    server: &ServerProcess,
+    m: usize,
+    scenario: &'static str,
+) -> Result<(), BenchError> {
     let ids = env.ids.clone();
-    let mut server = env.start_tollgate().await?;
-    env.settle_initial_reconcile().await;
-    for i in 0..m {
-        let n = i as u32;
-        env.fakes
-            .whop
-            .add_membership(FakeMembership::new(ids.whop_membership(n), ids.whop_key(n)));
-    }
-
-    // Set-up 1: a membership.activated webhook per license, carrying its key.
     let hooks: Vec<EventBody> = (0..m)
         .map(|i| {
             let n = i as u32;
@@ -129,12 +123,30 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
     let source = IngestSource::new(Arc::new(hooks), Arc::new(deliveries), env.secrets.clone(), false);
     env.phase(
         "setup-webhooks",
-        &server,
+        server,
         Arc::new(source),
         Limit::Requests(m as u64),
     )
     .await;
-    require_all(&env, "setup-webhooks", m)?;
+    require_all(env, "setup-webhooks", m, scenario)
+}
+
+pub async fn run(mut env: Env) -> Result<Report, BenchError> {
+    let m = env.args.licenses;
+    if m == 0 {
+        return Err(BenchError::usage("--licenses", "must be at least 1"));
+    }
+    let ids = env.ids.clone();
+    let mut server = env.start_tollgate().await?;
+    env.settle_initial_reconcile().await;
+    for i in 0..m {
+        let n = i as u32;
+        env.fakes
+            .whop
+            .add_membership(FakeMembership::new(ids.whop_membership(n), ids.whop_key(n)));
+    }
+
+    send_key_webhooks(&mut env, &server, m, "validate").await?;
 
     // Set-up 2: one activation per license (each binds its device).
     let activations: Vec<Prepared> = (0..m)
@@ -147,7 +159,7 @@ pub async fn run(mut env: Env) -> Result<Report, BenchError> {
         Limit::Requests(m as u64),
     )
     .await;
-    require_all(&env, "setup-activate", m)?;
+    require_all(&env, "setup-activate", m, "validate")?;
 
     // Timed: the ceiling, then the server, with the same validate requests.
     let validations: Vec<Prepared> = (0..m)
