@@ -111,6 +111,15 @@ impl ApiError {
         )
     }
 
+    /// The request body did not arrive in time (a stalled or trickling client).
+    pub fn request_timeout(secs: u64) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("the request body did not arrive within {secs} s"),
+        )
+    }
+
     pub fn provider_not_configured(provider: Provider) -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -78,7 +78,7 @@ impl Metrics {
         registry.register(
             "webhooks",
             "Webhook deliveries by provider and outcome (applied, duplicate, ignored, failed, invalid_signature, \
-             invalid_request, too_large, not_configured, storage_unavailable, error)",
+             invalid_request, too_large, body_timeout, not_configured, storage_unavailable, error)",
             webhooks.clone(),
         );
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);

@@ -1,6 +1,8 @@
 //! `POST /api/webhooks/{whop,dodo,aghanim}`: raw body under a size limit, then verify, parse and store in one
 //! transaction (`tollgate_service::ingest`, on the blocking pool).
 
+use std::time::Duration;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
@@ -20,6 +22,11 @@ const SIGNATURE_HEADERS: [&str; 6] = [
     "x-aghanim-signature",
     "x-aghanim-signature-timestamp",
 ];
+
+/// How long the whole body may take once the head has arrived. actix's `client_request_timeout` bounds only the
+/// head, so without this a client that stops mid-body holds its connection (and this handler) forever. Provider
+/// bodies are a few KiB sent server to server; even the 1 MiB limit needs only 100 KiB/s.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/webhooks/whop", web::post().to(whop))
@@ -94,6 +101,7 @@ fn error_outcome(error: &ApiError) -> &'static str {
         "INVALID_SIGNATURE" => "invalid_signature",
         "INVALID_REQUEST" => "invalid_request",
         "PAYLOAD_TOO_LARGE" => "too_large",
+        "REQUEST_TIMEOUT" => "body_timeout",
         "PROVIDER_NOT_CONFIGURED" => "not_configured",
         "STORAGE_UNAVAILABLE" => "storage_unavailable",
         _ => "error",
@@ -118,12 +126,14 @@ async fn receive_inner(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::payload_too_large(limit));
     }
-    let body = match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
+    let read = actix_web::rt::time::timeout(BODY_TIMEOUT, payload.to_bytes_limited(limit));
+    let body = match read.await {
+        Ok(Ok(Ok(body))) => body,
+        Ok(Ok(Err(e))) => {
             return Err(ApiError::invalid_request("the request body could not be read").with_cause(e));
         }
-        Err(_) => return Err(ApiError::payload_too_large(limit)),
+        Ok(Err(_)) => return Err(ApiError::payload_too_large(limit)),
+        Err(_) => return Err(ApiError::request_timeout(BODY_TIMEOUT.as_secs())),
     };
     let headers: Vec<(&'static str, Vec<u8>)> = SIGNATURE_HEADERS
         .iter()
