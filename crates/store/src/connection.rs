@@ -111,9 +111,16 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, ConnectError> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => self.open_sqlite(path),
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(|e| ConnectError(format!("cannot connect to PostgreSQL: {}", e.to_string().trim()))),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(|e| {
+                    ConnectError(format!("cannot connect to PostgreSQL: {}", e.to_string().trim()))
+                })?;
+                // The busy timeout bounds a wait for another session's row or table lock, as it does for SQLite's
+                // write lock: without it a request waits (holding a pooled connection) until the lock is released.
+                conn.batch_execute(&format!("SET lock_timeout = {}", self.busy_timeout.as_millis()))
+                    .map_err(|e| ConnectError(format!("cannot configure PostgreSQL connection: {e}")))?;
+                Ok(DbConnection::Postgres(conn))
+            }
         }
     }
 

@@ -125,8 +125,9 @@ impl StoreError {
 }
 
 /// Messages of database errors that mean "busy or gone", which diesel reports without a dedicated kind.
-const UNAVAILABLE_MESSAGES: [&str; 6] = [
+const UNAVAILABLE_MESSAGES: [&str; 7] = [
     "database is locked",
+    "canceling statement due to lock timeout",
     "database table is locked",
     "server closed the connection",
     "terminating connection",

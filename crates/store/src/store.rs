@@ -29,7 +29,8 @@ pub struct StoreConfig {
     /// How long a caller waits for a pooled connection (or for the database to accept one) before
     /// [`StoreError::Unavailable`].
     pub connection_timeout: Duration,
-    /// How long SQLite waits for another writer's lock before [`StoreError::Unavailable`].
+    /// How long SQLite waits for another writer's lock, and PostgreSQL for another session's row or table lock
+    /// (`lock_timeout`), before [`StoreError::Unavailable`].
     pub busy_timeout: Duration,
     /// SQLite's `synchronous` setting in WAL mode.
     pub sqlite_sync: SqliteSync,

@@ -1,11 +1,11 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection as _;
-use diesel::{Connection as _, SqliteConnection};
+use diesel::{Connection as _, PgConnection, SqliteConnection};
 use tollgate_policy::Provider;
-use tollgate_store::{Store, StoreConfig, StoreError, StoreKeys};
+use tollgate_store::{Actor, EntitlementChange, Store, StoreConfig, StoreError, StoreKeys};
 
-use crate::common::{Backend, both, sqlite_db, t};
+use crate::common::{Backend, activated, both, entitlement, postgres_db, sqlite_db, t};
 
 #[test]
 fn an_unknown_scheme_is_refused_not_turned_into_a_file() {
@@ -59,6 +59,52 @@ fn a_sqlite_write_lock_held_past_the_busy_timeout_is_unavailable() {
     assert_eq!(store.find_cursor(Provider::Whop).unwrap(), None);
     other.batch_execute("ROLLBACK").unwrap();
     store.set_cursor(Provider::Whop, "c", t(0)).unwrap();
+}
+
+#[test]
+fn a_postgres_row_lock_held_past_the_busy_timeout_is_unavailable_not_a_hang() {
+    let Some(db) = postgres_db() else {
+        return;
+    };
+    let id = entitlement(&db, "mem_locked");
+    // Another session (another instance, an operator's psql) holds the entitlement's row lock.
+    let mut other = PgConnection::establish(&db.pg_url()).unwrap();
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM entitlements WHERE id = '{}' FOR UPDATE;",
+            id.as_str()
+        ))
+        .unwrap();
+    let mut config = StoreConfig::new(db.pg_url());
+    config.busy_timeout = Duration::from_millis(300);
+    config.min_idle = Some(0);
+    let (pepper, data_key) = db.keys_base64();
+    let store = Store::open(&config, StoreKeys::from_base64(&pepper, &data_key).unwrap()).unwrap();
+    let started = Instant::now();
+    let err = store
+        .apply_change(
+            Actor::Activation,
+            &EntitlementChange::new(activated("mem_locked", 60)),
+            "test",
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // Nothing was written, and once the lock is released the same change goes through.
+    assert_eq!(db.store.get_entitlement(&id).unwrap().version, 1);
+    other.batch_execute("ROLLBACK").unwrap();
+    let applied = store
+        .apply_change(
+            Actor::Activation,
+            &EntitlementChange::new(activated("mem_locked", 60)),
+            "test",
+        )
+        .unwrap();
+    assert_eq!(applied.version, 2);
 }
 
 #[test]

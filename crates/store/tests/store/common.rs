@@ -52,6 +52,12 @@ impl TestDb {
         store
     }
 
+    /// The PostgreSQL URL of this test's schema (PostgreSQL only).
+    pub fn pg_url(&self) -> String {
+        assert_eq!(self.backend, Backend::Postgres);
+        self.config.url.clone()
+    }
+
     /// The store keys, as standard base64 (pepper, data key).
     pub fn keys_base64(&self) -> (String, String) {
         self.keys.clone()
