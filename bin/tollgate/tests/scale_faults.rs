@@ -6,6 +6,8 @@
 //!   refused deliveries, sent again, are applied exactly once, and nothing is half-applied.
 //! - The pool is full: one pooled SQLite connection, a 1 s `connect_timeout`, and the test holding the database
 //!   write lock: every webhook is answered `503` within the timeouts, then applied once the lock is released.
+//! - A PostgreSQL row lock held by another session: `503` after the store's lock timeout (the busy timeout, set
+//!   as `lock_timeout` on every connection), not a wait until the lock is released.
 //! - The provider is slow, erroring or dropping connections during activation: `503 PROVIDER_UNAVAILABLE`, while
 //!   revalidation of an activated license keeps answering 200 from local state without asking the provider.
 //!
@@ -228,6 +230,98 @@ fn a_full_pool_answers_503_within_the_timeouts_not_a_hang() {
             latencies[CONNECTIONS / 2],
             retried.first,
             applied.inbox_rows,
+        ),
+    );
+}
+
+#[test]
+fn a_postgres_lock_held_elsewhere_answers_503_within_the_lock_timeouts_not_a_hang() {
+    const CONNECTIONS: usize = 4;
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+    /// The store's busy timeout, which is also PostgreSQL's `lock_timeout` (`StoreConfig::new`'s default).
+    const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let started = Instant::now();
+    let config = ServerConfig::default()
+        .with("TOLLGATE_DATABASE__POOL_SIZE", "2")
+        .with("TOLLGATE_DATABASE__CONNECT_TIMEOUT", "1s");
+    let server = ServerProcess::start(&db, &config);
+    let targets = [server.base_url()];
+    let set = Arc::new(EventSet::generate(2, &random_hex()));
+    let rt = runtime();
+    let http = client(CONNECTIONS);
+    let first = rt.block_on(deliver_until_acked(
+        &http,
+        &targets,
+        &set,
+        vec![Delivery { event: 0, target: 0 }],
+        1,
+    ));
+    assert_eq!(first.first.get("200"), Some(&1));
+
+    // Another session (an operator's psql, a stuck instance) holds the entitlement's row lock.
+    let mut lock = diesel::PgConnection::establish(&db.url()).unwrap();
+    lock.batch_execute("BEGIN; SELECT id FROM entitlements FOR UPDATE;")
+        .unwrap();
+    // Events 1-4 are about the same (locked) entitlement as event 0, and distinct: each request waits only for
+    // the test's lock. (Two deliveries of one event would chain: the second waits for the first one's inbox row,
+    // then for the row lock, up to twice the busy timeout in all.)
+    let blocked: Vec<Delivery> = (1..=CONNECTIONS)
+        .map(|event| Delivery { event, target: 0 })
+        .collect();
+    let sent = rt.block_on(deliver(
+        &http,
+        &targets,
+        &set,
+        blocked,
+        CONNECTIONS,
+        &Control::new(),
+        &Arc::new(AtomicBool::new(false)),
+    ));
+    lock.batch_execute("ROLLBACK").unwrap();
+    let counts = tally(&sent);
+    assert_eq!(
+        counts.get("503 STORAGE_UNAVAILABLE"),
+        Some(&CONNECTIONS),
+        "{counts:?}"
+    );
+    let mut latencies: Vec<Duration> = sent.iter().map(|s| s.latency).collect();
+    latencies.sort();
+    // PostgreSQL's lock_timeout bounds each lock wait, not a whole statement: the second request queued on the
+    // same row first waits for the first one's tuple lock (until its timeout), then for the row itself. So with
+    // a pool of 2, the slowest answer comes after at most two busy timeouts; the pool waiters after one
+    // connect_timeout. Without the lock timeout they would all wait until the lock is released.
+    assert!(
+        latencies.iter().all(|l| *l <= 2 * BUSY_TIMEOUT + MARGIN),
+        "{latencies:?}"
+    );
+    assert!(
+        latencies[..CONNECTIONS - 2]
+            .iter()
+            .all(|l| *l <= CONNECT_TIMEOUT + MARGIN),
+        "the pool waiters give up after connect_timeout: {latencies:?}"
+    );
+
+    let retried = rt.block_on(deliver_until_acked(
+        &http,
+        &targets,
+        &set,
+        (0..set.events.len())
+            .map(|event| Delivery { event, target: 0 })
+            .collect(),
+        CONNECTIONS,
+    ));
+    let applied = assert_applied_exactly_once(&db.open_store(), &set);
+    scale::report(
+        "fault_postgres_lock",
+        started,
+        &format!(
+            "postgres, pool 2, connect_timeout 1s, busy (lock) timeout 5s, every entitlement row locked by another \
+             session: {CONNECTIONS} concurrent webhooks for one entitlement {counts:?}, latencies {latencies:?}; \
+             after release {:?}, inbox {} rows",
+            retried.first, applied.inbox_rows,
         ),
     );
 }
