@@ -106,7 +106,11 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartupError> {
     };
     let mut config = StoreConfig::new(db.url.expose());
     config.max_connections = db.pool_size;
-    config.connection_timeout = Duration::from_secs(db.connect_timeout.as_secs().unsigned_abs());
+    // One bound for every wait on the database: for a pooled connection, for SQLite's write lock, and for a
+    // PostgreSQL row lock. Past it the request answers 503 STORAGE_UNAVAILABLE instead of hanging.
+    let wait = Duration::from_secs(db.connect_timeout.as_secs().unsigned_abs());
+    config.connection_timeout = wait;
+    config.busy_timeout = wait;
     Ok(Store::open(&config, keys)?)
 }
 

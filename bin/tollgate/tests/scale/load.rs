@@ -41,6 +41,12 @@ impl Answer {
     pub fn is_storage_unavailable(&self) -> bool {
         matches!(self, Answer::Http { status: 503, code: Some(code) } if code == "STORAGE_UNAVAILABLE")
     }
+
+    /// No HTTP answer at all (a connection reset under load): a provider treats it as a failed delivery and
+    /// sends it again, not knowing whether it was applied, which is exactly what exactly-once must survive.
+    pub fn is_transport_failure(&self) -> bool {
+        matches!(self, Answer::Transport(_))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +119,8 @@ pub fn client(connections: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(connections)
+        // Below actix's 5 s keep-alive, so the client never reuses a connection the server is closing.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap()
@@ -279,15 +287,15 @@ pub const RETRY_ROUNDS: usize = 5;
 pub struct Retried {
     /// Answers of the first round, by kind.
     pub first: std::collections::BTreeMap<String, usize>,
-    /// Deliveries sent again after a `503 STORAGE_UNAVAILABLE` (over every round).
+    /// Deliveries sent again after a `503 STORAGE_UNAVAILABLE` or a transport failure (over every round).
     pub resent: usize,
     pub rounds: usize,
 }
 
-/// Deliver, then send every delivery answered `503 STORAGE_UNAVAILABLE` again (a provider's retry; an
-/// overloaded 2-core machine may time a request out waiting for a pooled connection), until each got a 2xx.
-/// Any other answer than 2xx or that 503 fails the test, as does a delivery still refused after
-/// [`RETRY_ROUNDS`] rounds.
+/// Deliver, then send every delivery answered `503 STORAGE_UNAVAILABLE`, or not answered at all, again (a
+/// provider's retry; an overloaded 2-core machine may time a request out waiting for a pooled connection, or reset
+/// a connection), until each got a 2xx. Any other answer (a 4xx, a 500) fails the test, as does a delivery still
+/// unacknowledged after [`RETRY_ROUNDS`] rounds.
 pub async fn deliver_until_acked(
     client: &reqwest::Client,
     targets: &[String],
@@ -311,9 +319,10 @@ pub async fn deliver_until_acked(
         .await;
         let counts = tally(&sent);
         assert!(
-            sent.iter()
-                .all(|s| s.answer.is_2xx() || s.answer.is_storage_unavailable()),
-            "only 2xx or 503 STORAGE_UNAVAILABLE: {counts:?}"
+            sent.iter().all(|s| s.answer.is_2xx()
+                || s.answer.is_storage_unavailable()
+                || s.answer.is_transport_failure()),
+            "only 2xx, 503 STORAGE_UNAVAILABLE or no answer (resent): {counts:?}"
         );
         first.get_or_insert(counts);
         pending = sent
