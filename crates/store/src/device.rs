@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use tollgate_policy::{Policy, TRANSFER_WINDOW, TransferDenial, check_transfer};
 
 use crate::audit::{Actor, NewAudit, insert_audit};
-use crate::connection::{DbConnection, write_transaction};
+use crate::connection::DbConnection;
 use crate::entitlement::lock_by_id;
 use crate::error::{Result, StoreError};
 use crate::ids::{DeviceId, EntitlementId};
@@ -153,7 +153,7 @@ impl Store {
     ) -> Result<Admission> {
         let hwid_hash = self.hash_hwid(hwid);
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_transaction(&mut conn, |conn| {
             if !lock_by_id(conn, entitlement_id)? {
                 return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
             }
@@ -246,7 +246,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Device>> {
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_transaction(&mut conn, |conn| {
             let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
                 return Ok(None);
             };
@@ -264,7 +264,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Device>> {
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_transaction(&mut conn, |conn| {
             let device = devices::table
                 .find(device_id.as_str())
                 .select(DeviceRow::as_select())
@@ -291,7 +291,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome> {
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_transaction(&mut conn, |conn| {
             if !lock_by_id(conn, entitlement_id)? {
                 return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
             }

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use tollgate_policy::{EntitlementState, FieldClocks, Lifecycle, Provider, ProviderEvent};
 
 use crate::audit::{Actor, NewAudit, insert_audit};
-use crate::connection::{DbConnection, write_transaction};
+use crate::connection::DbConnection;
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
 use crate::keys::{LicenseKeyHash, StoreKeys};
@@ -392,7 +392,7 @@ impl Store {
         reason: &str,
     ) -> Result<Entitlement> {
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_transaction(&mut conn, |conn| {
             apply_change_in(conn, self.keys(), change, actor, Some(reason), None)
         })
     }

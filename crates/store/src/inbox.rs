@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use tollgate_policy::Provider;
 
 use crate::audit::Actor;
-use crate::connection::{DbConnection, write_transaction};
+use crate::connection::DbConnection;
 use crate::entitlement::{Entitlement, EntitlementChange, apply_change_in};
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
@@ -375,7 +375,7 @@ impl Store {
             signed_at: event.signed_at.map(to_db),
         };
         let mut conn = self.conn()?;
-        let outcome = write_transaction(&mut conn, |conn| {
+        let outcome = self.write_transaction(&mut conn, |conn| {
             let Some(id) = insert_unless_duplicate(conn, &row)? else {
                 return Ok(RecordOutcome::Duplicate {
                     inbox_id: find_duplicate(conn, event)?,
@@ -420,7 +420,7 @@ impl Store {
     /// as by the original delivery, the row becomes `processed`, and its attempts go up by one.
     pub fn apply_inbox_event(&self, inbox_id: InboxId, change: &EntitlementChange) -> Result<Entitlement> {
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write_transaction(&mut conn, |conn| {
             if !lock_inbox_row(conn, inbox_id)? {
                 return Err(StoreError::not_found("inbox event", inbox_id.to_string()));
             }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection as _;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::connection::{ConnectionManager, DbConnection, SqliteSync, write_transaction};
+use crate::connection::{ConnectionManager, DbConnection, SqliteSync, WriteGate, write_transaction};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Result, StoreError};
 use crate::keys::{HwidHash, LicenseKeyHash, StoreKeys};
@@ -71,6 +71,8 @@ pub struct Store {
     pool: r2d2::Pool<ConnectionManager>,
     keys: Arc<StoreKeys>,
     url: Arc<DatabaseUrl>,
+    /// This pool's SQLite writers queue here rather than in SQLite's sleeping busy handler.
+    write_gate: Arc<WriteGate>,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,6 +103,7 @@ impl Store {
             pool,
             keys: Arc::new(keys),
             url: Arc::new(url),
+            write_gate: Arc::new(WriteGate::new(config.busy_timeout)),
         })
     }
 
@@ -128,6 +131,15 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
+    /// [`write_transaction`] with this store's write gate.
+    pub(crate) fn write_transaction<T>(
+        &self,
+        conn: &mut DbConnection,
+        body: impl FnOnce(&mut DbConnection) -> Result<T>,
+    ) -> Result<T> {
+        write_transaction(&self.write_gate, conn, body)
+    }
+
     /// How the connection pool is used right now (for metrics): open connections, idle ones, and the maximum.
     pub fn pool_use(&self) -> PoolUse {
         let state = self.pool.state();
@@ -151,7 +163,7 @@ impl Store {
         let started = Instant::now();
         let mut conn = self.conn()?;
         let applied = match &mut *conn {
-            DbConnection::Sqlite(_) => write_transaction(&mut conn, |conn| match conn {
+            DbConnection::Sqlite(_) => self.write_transaction(&mut conn, |conn| match conn {
                 DbConnection::Sqlite(c) => run_pending(c, SQLITE_MIGRATIONS),
                 DbConnection::Postgres(_) => Err(backend_mismatch()),
             })?,
