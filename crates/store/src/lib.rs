@@ -13,6 +13,8 @@ mod keys;
 mod schema;
 mod signing_key;
 mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod time;
 
 pub use audit::{Actor, AuditEntry, NewAudit};

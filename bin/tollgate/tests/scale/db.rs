@@ -1,25 +1,21 @@
-//! A fresh database per test: a SQLite file in a temp directory, or a PostgreSQL schema (`CREATE SCHEMA`, reached
-//! through `options=-csearch_path%3D<schema>`) dropped when the test ends. PostgreSQL comes from
-//! `TOLLGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); when it is down the test is
-//! skipped with a note, unless `TOLLGATE_REQUIRE_PG=1`.
+//! A fresh database per test for server processes: a SQLite file in a temp directory, or a PostgreSQL schema from
+//! the shared `tollgate_store::test_support` (reached through `options=-csearch_path%3D<schema>`, dropped when the
+//! test ends; skipped with a note when PostgreSQL is down, unless `TOLLGATE_REQUIRE_PG=1`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection as _;
-use diesel::{Connection as _, PgConnection};
+use tollgate_store::test_support::PgSchema;
 use tollgate_store::{Store, StoreConfig, StoreKeys};
 
 /// Base64 of 32 bytes each: the keys every instance of a PostgreSQL test shares.
 pub const PEPPER: &str = "c2NhbGUtdGVzdC1wZXBwZXItMDEyMzQ1Njc4OWFiY2Q=";
 pub const DATA_KEY: &str = "c2NhbGUtdGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWI=";
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 /// One test's database.
 pub enum TestDb {
     Sqlite { dir: tempfile::TempDir },
-    Postgres { admin_url: String, schema: String },
+    Postgres { schema: PgSchema },
 }
 
 impl TestDb {
@@ -31,23 +27,7 @@ impl TestDb {
 
     /// A fresh schema, or `None` (with a note) when PostgreSQL is unreachable and not required.
     pub fn postgres() -> Option<TestDb> {
-        let admin_url =
-            std::env::var("TOLLGATE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
-        let required = std::env::var("TOLLGATE_REQUIRE_PG").is_ok_and(|v| v == "1");
-        let mut conn = match PgConnection::establish(&admin_url) {
-            Ok(conn) => conn,
-            Err(e) if !required => {
-                eprintln!(
-                    "note: PostgreSQL scenario skipped: cannot connect to the test database ({e}); \
-                     set TOLLGATE_REQUIRE_PG=1 to fail instead"
-                );
-                return None;
-            }
-            Err(e) => panic!("TOLLGATE_REQUIRE_PG=1 but the test PostgreSQL is unreachable: {e}"),
-        };
-        let schema = format!("tg_scale_{}", random_hex());
-        conn.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-        Some(TestDb::Postgres { admin_url, schema })
+        PgSchema::create("tg_scale_").map(|schema| TestDb::Postgres { schema })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -65,14 +45,14 @@ impl TestDb {
     pub fn url(&self) -> String {
         match self {
             TestDb::Sqlite { .. } => format!("sqlite://{}", self.sqlite_path().display()),
-            TestDb::Postgres { admin_url, schema } => schema_url(admin_url, schema, None),
+            TestDb::Postgres { schema } => schema.url(None),
         }
     }
 
     /// The PostgreSQL URL with its host and port replaced by `127.0.0.1:port` (a proxy in front of it).
     pub fn url_via(&self, port: u16) -> String {
         match self {
-            TestDb::Postgres { admin_url, schema } => schema_url(admin_url, schema, Some(port)),
+            TestDb::Postgres { schema } => schema.url(Some(port)),
             TestDb::Sqlite { .. } => panic!("a proxy only stands in front of PostgreSQL"),
         }
     }
@@ -80,8 +60,9 @@ impl TestDb {
     /// Where PostgreSQL listens, for a proxy to forward to.
     pub fn pg_addr(&self) -> String {
         match self {
-            TestDb::Postgres { admin_url, .. } => {
-                let rest = admin_url.split_once("://").map_or(admin_url.as_str(), |(_, r)| r);
+            TestDb::Postgres { schema } => {
+                let admin_url = schema.admin_url();
+                let rest = admin_url.split_once("://").map_or(admin_url, |(_, r)| r);
                 let host = rest.split_once('@').map_or(rest, |(_, h)| h);
                 let host = host.split(['/', '?']).next().unwrap();
                 if host.contains(':') {
@@ -132,37 +113,7 @@ impl TestDb {
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, schema } = self
-            && let Ok(mut conn) = PgConnection::establish(admin_url)
-        {
-            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
-    }
-}
-
-fn schema_url(admin_url: &str, schema: &str, port: Option<u16>) -> String {
-    let (scheme, rest) = admin_url.split_once("://").unwrap_or(("postgres", admin_url));
-    let (user, host) = match rest.split_once('@') {
-        Some((user, host)) => (format!("{user}@"), host),
-        None => (String::new(), rest),
-    };
-    let (authority, path) = match host.find(['/', '?']) {
-        Some(i) => host.split_at(i),
-        None => (host, ""),
-    };
-    let authority = match port {
-        Some(port) => format!("127.0.0.1:{port}"),
-        None => authority.to_owned(),
-    };
-    let separator = if path.contains('?') { '&' } else { '?' };
-    format!("{scheme}://{user}{authority}{path}{separator}options=-csearch_path%3D{schema}")
-}
-
+/// Six random bytes, as hex: a run's unique tag.
 pub fn random_hex() -> String {
-    use ring::rand::SecureRandom as _;
-    let mut bytes = [0u8; 6];
-    ring::rand::SystemRandom::new().fill(&mut bytes).unwrap();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    tollgate_store::test_support::random_hex(6)
 }

@@ -1,9 +1,9 @@
 //! The harness: the real `App` (built by `tollgate::app::configure`) over a fresh SQLite file or a fresh
 //! PostgreSQL schema, a fixed `ManualClock`, and helpers that send provider-signed fixture webhooks.
 //!
-//! PostgreSQL comes from `TOLLGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`). Each test
-//! gets its own role and schema, so tests run in parallel and an outage test can lock its own role out. When the
-//! server is unreachable the PostgreSQL half is skipped with a note, unless `TOLLGATE_REQUIRE_PG=1`.
+//! PostgreSQL comes from the shared `tollgate_store::test_support` (`TOLLGATE_TEST_DATABASE_URL`). Each test gets its
+//! own role and schema, so tests run in parallel and an outage test can lock its own role out. When the server is
+//! unreachable the PostgreSQL half is skipped with a note, unless `TOLLGATE_REQUIRE_PG=1`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,12 +16,13 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, test::init_service};
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::connection::SimpleConnection as _;
-use diesel::{Connection as _, PgConnection};
+use diesel::PgConnection;
 use serde_json::Value;
 use tollgate::app::{AppState, build_state, configure};
 use tollgate::settings::{ConfigFile, Settings};
 use tollgate_service::clock::{Clock, ManualClock};
+pub use tollgate_store::test_support::Backend;
+use tollgate_store::test_support::PgSchema;
 use tollgate_store::{Store, StoreConfig, StoreKeys};
 use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat};
 
@@ -34,14 +35,6 @@ pub const AGHANIM_SECRET: &str = "aghanim_test_secret_0123456789";
 const PEPPER: &str = "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTAxMjM=";
 const DATA_KEY: &str = "ZGF0YWtleS1kYXRha2V5LWRhdGFrZXktZGF0YWtleTA=";
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 /// A fresh database and the state of a server over it.
 pub struct TestServer {
     pub state: AppState,
@@ -52,23 +45,6 @@ pub struct TestServer {
     // Declared last: dropped after the pools above.
     sqlite_dir: Option<tempfile::TempDir>,
     pg: Option<PgSchema>,
-}
-
-struct PgSchema {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = conn.batch_execute(&format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{0}';
-                 DROP SCHEMA IF EXISTS {0} CASCADE; DROP ROLE IF EXISTS {0};",
-                self.name
-            ));
-        }
-    }
 }
 
 /// 2026-10-10T00:00:00Z: after the Whop and Dodo fixtures' activations, before their period ends.
@@ -118,13 +94,6 @@ fn defaults_file() -> PathBuf {
     path
 }
 
-fn random_hex() -> String {
-    use ring::rand::SecureRandom as _;
-    let mut bytes = [0u8; 8];
-    ring::rand::SystemRandom::new().fill(&mut bytes).unwrap();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl TestServer {
     /// A fresh SQLite server.
     pub fn sqlite(extra: &[(&str, &str)]) -> TestServer {
@@ -135,26 +104,8 @@ impl TestServer {
 
     /// A fresh PostgreSQL server (own role and schema), or `None` with a note when PostgreSQL is down.
     pub fn postgres(extra: &[(&str, &str)]) -> Option<TestServer> {
-        let admin_url =
-            std::env::var("TOLLGATE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
-        let required = std::env::var("TOLLGATE_REQUIRE_PG").is_ok_and(|v| v == "1");
-        let mut conn = match PgConnection::establish(&admin_url) {
-            Ok(conn) => conn,
-            Err(e) if !required => {
-                eprintln!(
-                    "note: PostgreSQL half skipped: cannot connect to the test database ({e}); set TOLLGATE_REQUIRE_PG=1 to fail instead"
-                );
-                return None;
-            }
-            Err(e) => panic!("TOLLGATE_REQUIRE_PG=1 but the test PostgreSQL is unreachable: {e}"),
-        };
-        let name = format!("tg_{}", random_hex());
-        conn.batch_execute(&format!(
-            "CREATE ROLE {name} LOGIN; CREATE SCHEMA {name} AUTHORIZATION {name};"
-        ))
-        .unwrap();
-        let url = role_url(&admin_url, &name);
-        let pg = PgSchema { admin_url, name };
+        let pg = PgSchema::create_with_role("tg_")?;
+        let url = pg.url(None);
         Some(Self::build(url, Backend::Postgres, extra, None, Some(pg)))
     }
 
@@ -219,12 +170,12 @@ impl TestServer {
 
     /// The PostgreSQL role (and schema) name of this test.
     pub fn pg_role(&self) -> Option<&str> {
-        self.pg.as_ref().map(|pg| pg.name.as_str())
+        self.pg.as_ref().map(PgSchema::name)
     }
 
     /// A superuser connection to the test PostgreSQL.
     pub fn pg_admin(&self) -> PgConnection {
-        PgConnection::establish(&self.pg.as_ref().unwrap().admin_url).unwrap()
+        self.pg.as_ref().unwrap().admin()
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -237,16 +188,6 @@ impl TestServer {
             .timestamp(self.now().timestamp())
             .sign()
     }
-}
-
-fn role_url(admin_url: &str, role: &str) -> String {
-    let rest = admin_url
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(admin_url);
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    let separator = if host.contains('?') { '&' } else { '?' };
-    format!("postgres://{role}@{host}{separator}options=-csearch_path%3D{role}")
 }
 
 pub fn secret_of(format: WebhookFormat) -> &'static str {

@@ -1,5 +1,5 @@
 //! The lease and license tests' harness: a real store on a fresh SQLite file and on a fresh PostgreSQL schema (the
-//! pattern of `crates/store/tests/store/common.rs`), a `ManualClock`, and provider clients aimed at the testkit's
+//! shared `tollgate_store::test_support`), a `ManualClock`, and provider clients aimed at the testkit's
 //! fakes on loopback.
 //!
 //! PostgreSQL comes from `TOLLGATE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); when it
@@ -7,7 +7,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::panic,
     dead_code,
     reason = "the test harness fails the test on any setup error; each test binary uses part of it"
 )]
@@ -16,12 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SubsecRound as _, Utc};
-use diesel::connection::SimpleConnection as _;
-use diesel::{Connection as _, PgConnection};
-use ring::rand::{SecureRandom as _, SystemRandom};
 use tollgate_policy::PolicySet;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::WhopClient;
@@ -29,125 +23,29 @@ use tollgate_providers::{ApiKey, ClientConfig, RetryPolicy};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
 use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions};
-use tollgate_store::{Store, StoreConfig, StoreKeys};
+use tollgate_store::Store;
+pub use tollgate_store::test_support::TestDb;
+use tollgate_store::test_support::for_each_backend;
 use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
-
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The client request timeout in these tests: a `Fault::Slow` longer than this is a timeout.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(800);
 
-/// A fresh, migrated database for one test body.
-pub struct TestDb {
-    pub store: Store,
-    pub backend: &'static str,
-    config: StoreConfig,
-    keys: (String, String),
-    _sqlite_dir: Option<tempfile::TempDir>,
-    // Declared last: dropped after every pool above has closed.
-    _pg_schema: Option<PgSchema>,
-}
-
-impl TestDb {
-    /// A second, independent pool on the same database and keys: another instance.
-    pub fn open_again(&self) -> Store {
-        let keys = StoreKeys::from_base64(&self.keys.0, &self.keys.1).unwrap();
-        Store::open(&self.config, keys).unwrap()
-    }
-}
-
-struct PgSchema {
-    base_url: String,
-    name: String,
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.base_url) {
-            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    SystemRandom::new().fill(&mut buf).unwrap();
-    buf
-}
-
-fn config(url: String) -> StoreConfig {
-    let mut config = StoreConfig::new(url);
-    config.max_connections = 8;
-    config.min_idle = Some(0);
-    config.connection_timeout = Duration::from_secs(30);
-    config.busy_timeout = Duration::from_secs(30);
-    config
-}
-
-fn open(
-    backend: &'static str,
-    config: StoreConfig,
-    sqlite_dir: Option<tempfile::TempDir>,
-    pg: Option<PgSchema>,
-) -> TestDb {
-    let keys = (
-        BASE64.encode(random_bytes::<32>()),
-        BASE64.encode(random_bytes::<32>()),
-    );
-    let store = Store::open(&config, StoreKeys::from_base64(&keys.0, &keys.1).unwrap()).unwrap();
-    store.migrate().unwrap();
-    TestDb {
-        store,
-        backend,
-        config,
-        keys,
-        _sqlite_dir: sqlite_dir,
-        _pg_schema: pg,
-    }
-}
+/// The pool size of each test database.
+const MAX_CONNECTIONS: u32 = 8;
 
 pub fn sqlite_db() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
-    open("sqlite", config(url), Some(dir), None)
+    TestDb::sqlite(MAX_CONNECTIONS)
 }
 
 /// A fresh schema on the test PostgreSQL, or `None` (with a note) when it is unreachable and not required.
 pub fn postgres_db() -> Option<TestDb> {
-    let base_url = std::env::var("TOLLGATE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
-    let required = std::env::var("TOLLGATE_REQUIRE_PG").is_ok_and(|v| v == "1");
-    let mut conn = match PgConnection::establish(&base_url) {
-        Ok(conn) => conn,
-        Err(e) if !required => {
-            eprintln!("note: PostgreSQL half skipped ({e}); set TOLLGATE_REQUIRE_PG=1 to fail instead");
-            return None;
-        }
-        Err(e) => panic!("TOLLGATE_REQUIRE_PG=1 but the test PostgreSQL is unreachable: {e}"),
-    };
-    let name = format!(
-        "t_{}",
-        random_bytes::<8>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    conn.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
-    let separator = if base_url.contains('?') { '&' } else { '?' };
-    let url = format!("{base_url}{separator}options=-csearch_path%3D{name}");
-    Some(open(
-        "postgres",
-        config(url),
-        None,
-        Some(PgSchema { base_url, name }),
-    ))
+    TestDb::postgres(MAX_CONNECTIONS)
 }
 
 /// Run `body` on SQLite, then on PostgreSQL.
 pub fn both_sync(body: impl Fn(TestDb)) {
-    body(sqlite_db());
-    if let Some(pg) = postgres_db() {
-        body(pg);
-    }
+    for_each_backend(MAX_CONNECTIONS, body);
 }
 
 /// Run the async `body` on SQLite, then on PostgreSQL, each on its own multi-threaded runtime.
@@ -156,18 +54,14 @@ where
     F: Fn(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let run = |db: TestDb| {
+    for_each_backend(MAX_CONNECTIONS, |db| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap()
             .block_on(body(db));
-    };
-    run(sqlite_db());
-    if let Some(pg) = postgres_db() {
-        run(pg);
-    }
+    });
 }
 
 /// The wall clock's current second: the fakes stamp their memberships with the wall clock.
