@@ -324,3 +324,34 @@ mod tests {
         assert_eq!(count(&mut conn), 1);
     }
 }
+
+#[cfg(test)]
+mod build_tests {
+    use diesel::RunQueryDsl as _;
+    use diesel::sql_types::Text;
+
+    use super::*;
+
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = Text)]
+        compile_options: String,
+    }
+
+    /// `.cargo/config.toml` builds SQLite with the query planner stability guarantee, so that statements with a
+    /// bound `LIMIT ?` (every diesel `.first()`) are not re-prepared at each execution.
+    #[test]
+    fn the_bundled_sqlite_is_built_with_qpsg() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "compile options: {options:?}"
+        );
+    }
+}
