@@ -1,9 +1,11 @@
 //! Realistic webhook bodies, shaped like `shared/fixtures/` (Whop v1 envelope, Dodo entitlement grant, Aghanim
-//! subscription), with ids unique to one run, and their signature headers (signed with `tollgate-verify`).
+//! subscription), with ids unique to one run, and their signature headers (signed with `tollgate-verify`). The
+//! bodies themselves are `tollgate_testkit::templates`, shared with `tollgate simulate`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use tollgate_testkit::templates::{AghanimSubscription, DodoGrant, WhopMembership};
 use tollgate_testkit::{FakeAghanim, FakeDodo, FakeWhop};
 use tollgate_verify::{sign_aghanim, sign_standard_webhooks, sign_whop};
 
@@ -62,10 +64,8 @@ impl RunIds {
     }
 }
 
-fn iso(unix: i64) -> String {
-    DateTime::<Utc>::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+fn time(unix: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default()
 }
 
 /// The body of one plan event. The later change of an entitlement carries a later provider time.
@@ -125,133 +125,54 @@ pub fn whop_membership_event(
     created: i64,
     at: i64,
 ) -> Value {
-    let canceling = status == "canceling";
-    json!({
-        "id": webhook_id,
-        "api_version": "v1",
-        "timestamp": iso(at),
-        "type": event_type,
-        "data": {
-            "id": membership_id,
-            "status": status,
-            "cancel_at_period_end": canceling,
-            "canceled_at": null,
-            "cancellation_reason": null,
-            "created_at": iso(created - 86_400),
-            "updated_at": iso(at),
-            "joined_at": iso(created - 86_400),
-            "currency": "usd",
-            "license_key": license_key,
-            "manage_url": format!("https://whop.com/orders/{membership_id}/manage"),
-            "member": { "id": format!("mber_{membership_id}") },
-            "metadata": {},
-            "payment_collection_paused": false,
-            "plan": { "id": "plan_Mth9kQ2", "metadata": null },
-            "product": { "id": "prod_Desk42xY", "title": "Deskpad Pro", "metadata": null },
-            "promo_code": null,
-            "renewal_period_start": iso(created - 86_400),
-            "renewal_period_end": iso(created + 30 * 86_400),
-            "user": { "id": format!("user_{membership_id}"), "username": "mira", "name": "Mira K",
-                      "email": "mira@example.com" },
-            "company": { "id": "biz_Qw3Er4Ty5", "title": "Deskpad Labs" },
-            "custom_field_responses": [],
-            "checkout_configuration_id": null
-        },
-        "company_id": "biz_Qw3Er4Ty5"
-    })
+    WhopMembership {
+        webhook_id,
+        event_type,
+        membership_id,
+        user_id: &format!("user_{membership_id}"),
+        member_id: &format!("mber_{membership_id}"),
+        license_key,
+        status,
+        cancel_at_period_end: status == "canceling",
+        canceled_at: None,
+        cancellation_reason: None,
+        start: time(created - 86_400),
+        period_end: time(created + 30 * 86_400),
+        at: time(at),
+    }
+    .body()
 }
 
 /// A Dodo `entitlement_grant.delivered` / `.revoked` delivery, as in `fixtures/dodo/`.
 fn dodo_grant_event(ids: &RunIds, n: u32, revoked: bool, at: i64) -> Value {
     let nonce = &ids.nonce;
-    let created = ids.base_unix - 86_400;
     let key_tail = u64::from(n) + (ids.base_unix as u64 & 0xffff_ffff) * 10_000_000;
-    json!({
-        "business_id": "bus_P4nX0qR2",
-        "type": if revoked { "entitlement_grant.revoked" } else { "entitlement_grant.delivered" },
-        "timestamp": iso(at),
-        "data": {
-            "id": format!("entg_{nonce}d{n}"),
-            "business_id": "bus_P4nX0qR2",
-            "brand_id": "bra_Z1y2X3",
-            "customer_id": format!("cus_{nonce}d{n}"),
-            "entitlement_id": "ent_LicPro01",
-            "integration_type": "license_key",
-            "status": if revoked { "Revoked" } else { "Delivered" },
-            "metadata": {},
-            "created_at": iso(created),
-            "updated_at": iso(at),
-            "delivered_at": iso(created),
-            "revoked_at": if revoked { json!(iso(at)) } else { Value::Null },
-            "revocation_reason": if revoked { json!("subscription_cancelled") } else { Value::Null },
-            "error_code": null,
-            "error_message": null,
-            "payment_id": null,
-            "subscription_id": format!("sub_{nonce}d{n}"),
-            "oauth_url": null,
-            "oauth_expires_at": null,
-            "license_key": {
-                "key": format!("2b1f8e2d-c41e-4e8f-b2d3-{key_tail:012x}"),
-                "activations_used": 0,
-                "activations_limit": 3,
-                "expires_at": null
-            },
-            "digital_product_delivery": null,
-            "payload_type": "EntitlementGrant"
-        }
-    })
+    DodoGrant {
+        grant_id: &format!("entg_{nonce}d{n}"),
+        customer_id: &format!("cus_{nonce}d{n}"),
+        subscription_id: &format!("sub_{nonce}d{n}"),
+        license_key: &format!("2b1f8e2d-c41e-4e8f-b2d3-{key_tail:012x}"),
+        revoked,
+        created: time(ids.base_unix - 86_400),
+        at: time(at),
+    }
+    .body()
 }
 
 /// An Aghanim `subscription.activated` / `.deactivated` delivery, as in `fixtures/aghanim/`.
 fn aghanim_subscription_event(ids: &RunIds, n: u32, ended: bool, at: i64, unique: &str) -> Value {
     let nonce = &ids.nonce;
-    let until = if ended { at } else { at + 30 * 86_400 };
-    let event = if ended {
-        "subscription.deactivated"
-    } else {
-        "subscription.activated"
-    };
-    json!({
-        "event_type": event,
-        "event_data": {
-            "id": format!("sub_{nonce}a{n}"),
-            "sku": "battle_pass",
-            "name": "Battle Pass",
-            "nested_items": [{
-                "id": "itm_zzzzzzz", "name": "Exclusive Skin", "description": "Subscriber-only skin",
-                "sku": "exclusive_skin_001", "quantity": 1, "type": "item"
-            }],
-            "order_id": format!("ord_{nonce}a{n}"),
-            "user_id": format!("usr_{nonce}a{n}"),
-            "player_id": format!("P{nonce}-{n}"),
-            "amount": 999,
-            "amount_decimal": 9.99,
-            "currency": "USD",
-            "payment_method": "cards",
-            "status": if ended { "expired" } else { "active" },
-            "due_at": until,
-            "created_at": ids.base_unix - 86_400,
-            "plan": {
-                "key": "battle_pass_monthly", "name": "Battle Pass Monthly", "amount": 999, "amount_decimal": 9.99,
-                "currency": "USD", "offer": null, "cycle_period": 30, "grace_period": 3, "trial_period": 0,
-                "nested_items": []
-            },
-            "effective_until": until,
-            "trial_due_at": null,
-            "paid_due_at": until,
-            "updated_at": at,
-            "metadata": { "tier": "premium" }
-        },
-        "event_time": at,
-        "event_id": format!("whevt_{unique}"),
-        "idempotency_key": format!("idmpt_{unique}"),
-        "request_id": null,
-        "sandbox": false,
-        "trigger": event,
-        "transaction_id": format!("whtx_{unique}"),
-        "context": null,
-        "game_id": "gm_exTAyxPsVwh"
-    })
+    AghanimSubscription {
+        subscription_id: &format!("sub_{nonce}a{n}"),
+        order_id: &format!("ord_{nonce}a{n}"),
+        user_id: &format!("usr_{nonce}a{n}"),
+        player_id: &format!("P{nonce}-{n}"),
+        ended,
+        unique,
+        created: time(ids.base_unix - 86_400),
+        at: time(at),
+    }
+    .body()
 }
 
 /// The signature headers of `event` signed at `now` (a retry is signed anew with the same id, like a provider's).

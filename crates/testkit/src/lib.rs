@@ -4,6 +4,7 @@ mod aghanim;
 mod dodo;
 mod server;
 mod signing;
+pub mod templates;
 mod whop;
 
 pub use aghanim::{FakeAghanim, FakeAghanimSubscription};

@@ -1,9 +1,11 @@
 //! Realistic webhook bodies for the simulator, shaped like the shared fixtures (and the providers' documented
-//! payloads), with fresh ids and times so each one is a new delivery that applies now.
+//! payloads), with fresh ids and times so each one is a new delivery that applies now. The bodies themselves are
+//! `tollgate_testkit::templates`, shared with the load bench.
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use serde_json::{Value, json};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
 use tollgate_policy::Provider;
+use tollgate_testkit::templates::{AghanimSubscription, DodoGrant, WhopMembership};
 
 /// The events the simulator can build, per provider.
 pub const EVENTS: [(Provider, &str); 7] = [
@@ -56,14 +58,10 @@ pub fn build(
         (Provider::Whop, "membership.cancel_at_period_end_changed") => {
             whop(event, now, &external_id, &subject, unique, WhopState::Canceling)
         }
-        (Provider::Dodo, "entitlement_grant.delivered") => dodo(event, now, &external_id, &subject, false),
-        (Provider::Dodo, "entitlement_grant.revoked") => dodo(event, now, &external_id, &subject, true),
-        (Provider::Aghanim, "subscription.activated") => {
-            aghanim(event, now, &external_id, &subject, unique, false)
-        }
-        (Provider::Aghanim, "subscription.deactivated") => {
-            aghanim(event, now, &external_id, &subject, unique, true)
-        }
+        (Provider::Dodo, "entitlement_grant.delivered") => dodo(now, &external_id, &subject, false),
+        (Provider::Dodo, "entitlement_grant.revoked") => dodo(now, &external_id, &subject, true),
+        (Provider::Aghanim, "subscription.activated") => aghanim(now, &external_id, &subject, unique, false),
+        (Provider::Aghanim, "subscription.deactivated") => aghanim(now, &external_id, &subject, unique, true),
         _ => return None,
     };
     Some(Simulated {
@@ -71,10 +69,6 @@ pub fn build(
         external_id,
         subject,
     })
-}
-
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,151 +79,54 @@ enum WhopState {
 }
 
 fn whop(event: &str, now: DateTime<Utc>, id: &str, user: &str, unique: &str, state: WhopState) -> Value {
-    let start = now - TimeDelta::days(1);
-    let (status, cancel_at_period_end, canceled_at, reason, period_end) = match state {
-        WhopState::Active => (
-            "active",
-            false,
-            Value::Null,
-            Value::Null,
-            now + TimeDelta::days(30),
-        ),
-        WhopState::Canceling => (
-            "canceling",
-            true,
-            Value::Null,
-            Value::Null,
-            now + TimeDelta::days(30),
-        ),
-        WhopState::Canceled => ("canceled", false, json!(iso(now)), json!("customer_request"), now),
+    let (status, cancel_at_period_end, canceled_at, cancellation_reason, period_end) = match state {
+        WhopState::Active => ("active", false, None, None, now + TimeDelta::days(30)),
+        WhopState::Canceling => ("canceling", true, None, None, now + TimeDelta::days(30)),
+        WhopState::Canceled => ("canceled", false, Some(now), Some("customer_request"), now),
     };
-    json!({
-        "id": format!("msg_{unique}"),
-        "api_version": "v1",
-        "timestamp": iso(now),
-        "type": event,
-        "data": {
-            "id": id,
-            "status": status,
-            "cancel_at_period_end": cancel_at_period_end,
-            "canceled_at": canceled_at,
-            "cancellation_reason": reason,
-            "created_at": iso(start),
-            "updated_at": iso(now),
-            "joined_at": iso(start),
-            "currency": "usd",
-            "license_key": "TGL-SIMUL-4F7K2-9QXM3-77ZAB",
-            "manage_url": format!("https://whop.com/orders/{id}/manage"),
-            "member": { "id": "mber_Ab12Cd34Ef56" },
-            "metadata": {},
-            "payment_collection_paused": false,
-            "plan": { "id": "plan_Mth9kQ2", "metadata": null },
-            "product": { "id": "prod_Desk42xY", "title": "Deskpad Pro", "metadata": null },
-            "promo_code": null,
-            "renewal_period_start": iso(start),
-            "renewal_period_end": iso(period_end),
-            "user": { "id": user, "username": "mira", "name": "Mira K", "email": "mira@example.com" },
-            "company": { "id": "biz_Qw3Er4Ty5", "title": "Deskpad Labs" },
-            "custom_field_responses": [],
-            "checkout_configuration_id": null
-        },
-        "company_id": "biz_Qw3Er4Ty5"
-    })
+    WhopMembership {
+        webhook_id: &format!("msg_{unique}"),
+        event_type: event,
+        membership_id: id,
+        user_id: user,
+        member_id: "mber_Ab12Cd34Ef56",
+        license_key: "TGL-SIMUL-4F7K2-9QXM3-77ZAB",
+        status,
+        cancel_at_period_end,
+        canceled_at,
+        cancellation_reason,
+        start: now - TimeDelta::days(1),
+        period_end,
+        at: now,
+    }
+    .body()
 }
 
-fn dodo(event: &str, now: DateTime<Utc>, id: &str, customer: &str, revoked: bool) -> Value {
-    let created = now - TimeDelta::days(1);
-    json!({
-        "business_id": "bus_P4nX0qR2",
-        "type": event,
-        "timestamp": iso(now),
-        "data": {
-            "id": id,
-            "business_id": "bus_P4nX0qR2",
-            "brand_id": "bra_Z1y2X3",
-            "customer_id": customer,
-            "entitlement_id": "ent_LicPro01",
-            "integration_type": "license_key",
-            "status": if revoked { "Revoked" } else { "Delivered" },
-            "metadata": {},
-            "created_at": iso(created),
-            "updated_at": iso(now),
-            "delivered_at": iso(created),
-            "revoked_at": if revoked { json!(iso(now)) } else { Value::Null },
-            "revocation_reason": if revoked { json!("subscription_cancelled") } else { Value::Null },
-            "error_code": null,
-            "error_message": null,
-            "payment_id": null,
-            "subscription_id": "sub_Rr8Tt7Yy6",
-            "oauth_url": null,
-            "oauth_expires_at": null,
-            "license_key": {
-                "key": "2b1f8e2d-c41e-4e8f-b2d3-5131a7e00001",
-                "activations_used": 0,
-                "activations_limit": 3,
-                "expires_at": null
-            },
-            "digital_product_delivery": null,
-            "payload_type": "EntitlementGrant"
-        }
-    })
+fn dodo(now: DateTime<Utc>, id: &str, customer: &str, revoked: bool) -> Value {
+    DodoGrant {
+        grant_id: id,
+        customer_id: customer,
+        subscription_id: "sub_Rr8Tt7Yy6",
+        license_key: "2b1f8e2d-c41e-4e8f-b2d3-5131a7e00001",
+        revoked,
+        created: now - TimeDelta::days(1),
+        at: now,
+    }
+    .body()
 }
 
-fn aghanim(event: &str, now: DateTime<Utc>, id: &str, player: &str, unique: &str, ended: bool) -> Value {
-    let ts = now.timestamp();
-    let until = if ended { ts } else { ts + 30 * 86_400 };
-    json!({
-        "event_type": event,
-        "event_data": {
-            "id": id,
-            "sku": "battle_pass",
-            "name": "Battle Pass",
-            "nested_items": [{
-                "id": "itm_zzzzzzz",
-                "name": "Exclusive Skin",
-                "description": "Subscriber-only skin",
-                "sku": "exclusive_skin_001",
-                "quantity": 1,
-                "type": "item"
-            }],
-            "order_id": "ord_eCacpFwavzi",
-            "user_id": "usr_eymySUreClx",
-            "player_id": player,
-            "amount": 999,
-            "amount_decimal": 9.99,
-            "currency": "USD",
-            "payment_method": "cards",
-            "status": if ended { "expired" } else { "active" },
-            "due_at": until,
-            "created_at": ts - 86_400,
-            "plan": {
-                "key": "battle_pass_monthly",
-                "name": "Battle Pass Monthly",
-                "amount": 999,
-                "amount_decimal": 9.99,
-                "currency": "USD",
-                "offer": null,
-                "cycle_period": 30,
-                "grace_period": 3,
-                "trial_period": 0,
-                "nested_items": []
-            },
-            "effective_until": until,
-            "trial_due_at": null,
-            "paid_due_at": until,
-            "updated_at": ts,
-            "metadata": { "tier": "premium" }
-        },
-        "event_time": ts,
-        "event_id": format!("whevt_{unique}"),
-        "idempotency_key": format!("idmpt_{unique}"),
-        "request_id": null,
-        "sandbox": false,
-        "trigger": event,
-        "transaction_id": format!("whtx_{unique}"),
-        "context": null,
-        "game_id": "gm_exTAyxPsVwh"
-    })
+fn aghanim(now: DateTime<Utc>, id: &str, player: &str, unique: &str, ended: bool) -> Value {
+    AghanimSubscription {
+        subscription_id: id,
+        order_id: "ord_eCacpFwavzi",
+        user_id: "usr_eymySUreClx",
+        player_id: player,
+        ended,
+        unique,
+        created: now - TimeDelta::days(1),
+        at: now,
+    }
+    .body()
 }
 
 #[cfg(test)]
