@@ -17,22 +17,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use tollgate_policy::PolicySet;
+use tollgate_providers::ClientConfig;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::WhopClient;
-use tollgate_providers::{ApiKey, ClientConfig, RetryPolicy};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
 use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions};
 use tollgate_store::Store;
 pub use tollgate_store::test_support::TestDb;
-use tollgate_store::test_support::for_each_backend;
+#[path = "backends.rs"]
+mod backends;
+use backends::{MAX_CONNECTIONS, fake_client_config};
 use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
 
 /// The client request timeout in these tests: a `Fault::Slow` longer than this is a timeout.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(800);
-
-/// The pool size of each test database.
-const MAX_CONNECTIONS: u32 = 8;
 
 pub fn sqlite_db() -> TestDb {
     TestDb::sqlite(MAX_CONNECTIONS)
@@ -43,25 +42,14 @@ pub fn postgres_db() -> Option<TestDb> {
     TestDb::postgres(MAX_CONNECTIONS)
 }
 
-/// Run `body` on SQLite, then on PostgreSQL.
-pub fn both_sync(body: impl Fn(TestDb)) {
-    for_each_backend(MAX_CONNECTIONS, body);
+/// Run the async `body` on SQLite, then on PostgreSQL, each on its own multi-threaded runtime.
+pub fn both<F: Fn(TestDb) -> Fut, Fut: Future<Output = ()>>(body: F) {
+    backends::both(body);
 }
 
-/// Run the async `body` on SQLite, then on PostgreSQL, each on its own multi-threaded runtime.
-pub fn both<F, Fut>(body: F)
-where
-    F: Fn(TestDb) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for_each_backend(MAX_CONNECTIONS, |db| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(body(db));
-    });
+/// Run `body` on SQLite, then on PostgreSQL.
+pub fn both_sync(body: impl Fn(TestDb)) {
+    tollgate_store::test_support::for_each_backend(MAX_CONNECTIONS, body);
 }
 
 /// The wall clock's current second: the fakes stamp their memberships with the wall clock.
@@ -75,14 +63,7 @@ pub fn clock_at(at: DateTime<Utc>) -> Arc<ManualClock> {
 
 /// A client configuration for a fake: its bearer key, a short timeout and no retries (a failure shows at once).
 pub fn client_config(base_url: String, api_key: &str) -> ClientConfig {
-    let mut config = ClientConfig::new(base_url, Some(ApiKey::new(api_key)));
-    config.connect_timeout = Duration::from_secs(2);
-    config.request_timeout = CLIENT_TIMEOUT;
-    config.retry = RetryPolicy {
-        max_retries: 0,
-        ..RetryPolicy::default()
-    };
-    config
+    fake_client_config(base_url, api_key, CLIENT_TIMEOUT)
 }
 
 pub fn policies(toml_text: &str) -> Arc<PolicySet> {

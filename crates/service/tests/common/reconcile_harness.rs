@@ -11,7 +11,6 @@
     reason = "the test harness fails the test on any setup error"
 )]
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,44 +19,20 @@ use tollgate_policy::{Decision, PolicySet, Provider, decide_entitlement};
 use tollgate_providers::aghanim::AghanimClient;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::WhopClient;
-use tollgate_providers::{ApiKey, ClientConfig, DeliveryMeta, Outcome, RetryPolicy, parse_webhook};
+use tollgate_providers::{ClientConfig, DeliveryMeta, Outcome, parse_webhook};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler};
 use tollgate_service::view::{StoredExtras, policy_for};
-pub use tollgate_store::test_support::TestDb;
-use tollgate_store::test_support::for_each_backend;
+#[path = "backends.rs"]
+mod backends;
+pub use backends::both;
+use backends::fake_client_config;
 use tollgate_store::{Actor, AuditEntry, Entitlement, EntitlementChange, Store};
 use tollgate_testkit::SignedWebhook;
 
-/// The pool size of each test database.
-const MAX_CONNECTIONS: u32 = 8;
-
-/// Run the async `body` on SQLite, then on PostgreSQL, each on its own multi-threaded runtime.
-pub fn both<F, Fut>(body: F)
-where
-    F: Fn(TestDb) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for_each_backend(MAX_CONNECTIONS, |db| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(body(db));
-    });
-}
-
 /// A client configuration for a fake: its bearer key, short timeouts and no retries (a failure shows at once).
 pub fn client_config(base_url: String, api_key: &str) -> ClientConfig {
-    let mut config = ClientConfig::new(base_url, Some(ApiKey::new(api_key)));
-    config.connect_timeout = Duration::from_secs(2);
-    config.request_timeout = Duration::from_secs(5);
-    config.retry = RetryPolicy {
-        max_retries: 0,
-        ..RetryPolicy::default()
-    };
-    config
+    fake_client_config(base_url, api_key, Duration::from_secs(5))
 }
 
 /// A loopback address nothing listens on: connecting to it is refused.
