@@ -322,6 +322,20 @@ fn slow_body(addr: SocketAddr) {
     );
 }
 
+/// The same for a license request: its JSON body is read under the same deadline.
+fn slow_license_body(addr: SocketAddr) {
+    let started = Instant::now();
+    let headers = [("Content-Type", "application/json"), ("Content-Length", "1000")];
+    let mut bytes = request("POST", ACTIVATE, &headers, b"");
+    bytes.extend_from_slice(b"{\"license_key\":");
+    let answer = read_answer(open(addr, &bytes), Duration::from_secs(30));
+    assert_error(answer, 408, "REQUEST_TIMEOUT", "slow license body");
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "answered before the body timeout"
+    );
+}
+
 fn garbage_request_lines(addr: SocketAddr) {
     for (case, bytes) in [
         ("binary", &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"[..]),
@@ -435,6 +449,7 @@ fn malformed_http_gets_4xx_with_a_stable_code_and_the_server_stays_healthy() {
     let slow = [
         thread::spawn(move || slow_head(addr)),
         thread::spawn(move || slow_body(addr)),
+        thread::spawn(move || slow_license_body(addr)),
     ];
 
     wrong_content_types(addr);

@@ -21,6 +21,7 @@ use tollgate_store::{AuditEntry, DeviceId, EntitlementId};
 
 use crate::app::AppState;
 use crate::http::auth::AdminAuth;
+use crate::http::body::{LICENSE_BODY_LIMIT, json_body};
 use crate::http::error::ApiError;
 use crate::http::rate_limit::Limited;
 use crate::http::request::request_id;
@@ -108,8 +109,9 @@ fn check_change(state: &AppState, req: &HttpRequest, route: &'static str, key: &
 async fn activate(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<ActivateRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body: ActivateRequest = json_body(&req, payload, LICENSE_BODY_LIMIT).await?;
     check_change(&state, &req, "/api/license/activate", &body.license_key)?;
     let licensing = licensing(&state).await?;
     match licensing.activate(&context(&req), &body).await {
@@ -121,8 +123,9 @@ async fn activate(
 async fn validate(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<ValidateRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body: ValidateRequest = json_body(&req, payload, LICENSE_BODY_LIMIT).await?;
     let licensing = licensing(&state).await?;
     let error = match licensing.validate(&context(&req), &body).await {
         Ok(grant) => return Ok(HttpResponse::Ok().json(grant)),
@@ -151,8 +154,9 @@ async fn validate(
 async fn deactivate(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<DeactivateRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body: DeactivateRequest = json_body(&req, payload, LICENSE_BODY_LIMIT).await?;
     check_change(&state, &req, "/api/license/deactivate", &body.license_key)?;
     let licensing = licensing(&state).await?;
     match licensing.deactivate(&context(&req), &body).await {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod entitlements;
 pub mod error;
 pub mod health;

@@ -1,15 +1,13 @@
 //! `POST /api/webhooks/{whop,dodo,aghanim}`: raw body under a size limit, then verify, parse and store in one
 //! transaction (`tollgate_service::ingest`, on the blocking pool).
 
-use std::time::Duration;
-
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tollgate_policy::Provider;
 use tollgate_service::ingest::{IngestError, IngestOutcome};
 
 use crate::app::AppState;
+use crate::http::body::{BodyError, read_body};
 use crate::http::error::ApiError;
 use crate::http::request::request_id;
 
@@ -23,10 +21,7 @@ const SIGNATURE_HEADERS: [&str; 6] = [
     "x-aghanim-signature-timestamp",
 ];
 
-/// How long the whole body may take once the head has arrived. actix's `client_request_timeout` bounds only the
-/// head, so without this a client that stops mid-body holds its connection (and this handler) forever. Provider
-/// bodies are a few KiB sent server to server; even the 1 MiB limit needs only 100 KiB/s.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::http::body::BODY_TIMEOUT;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/webhooks/whop", web::post().to(whop))
@@ -118,22 +113,13 @@ async fn receive_inner(
         return Err(ApiError::provider_not_configured(provider));
     }
     let limit = state.settings().webhooks.max_body_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(ApiError::payload_too_large(limit));
-    }
-    let read = actix_web::rt::time::timeout(BODY_TIMEOUT, payload.to_bytes_limited(limit));
-    let body = match read.await {
-        Ok(Ok(Ok(body))) => body,
-        Ok(Ok(Err(e))) => {
+    let body = match read_body(req, payload, limit).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Err(ApiError::payload_too_large(limit)),
+        Err(BodyError::Unreadable(e)) => {
             return Err(ApiError::invalid_request("the request body could not be read").with_cause(e));
         }
-        Ok(Err(_)) => return Err(ApiError::payload_too_large(limit)),
-        Err(_) => return Err(ApiError::request_timeout(BODY_TIMEOUT.as_secs())),
+        Err(BodyError::TimedOut) => return Err(ApiError::request_timeout(BODY_TIMEOUT.as_secs())),
     };
     let headers: Vec<(&'static str, Vec<u8>)> = SIGNATURE_HEADERS
         .iter()
