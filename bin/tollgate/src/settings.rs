@@ -427,13 +427,35 @@ fn is_config_variable(name: &str) -> bool {
 }
 
 fn from_config_error(e: config::ConfigError) -> SettingsError {
+    let message = e.to_string();
     match &e {
         config::ConfigError::Type { key: Some(key), .. } | config::ConfigError::At { key: Some(key), .. } => {
-            SettingsError::new(key.clone(), e.to_string())
+            SettingsError::new(
+                unknown_field_key(Some(key), &message).unwrap_or_else(|| key.clone()),
+                message,
+            )
         }
         config::ConfigError::NotFound(key) => SettingsError::new(key.clone(), "is missing"),
-        _ => SettingsError::new("configuration", e.to_string()),
+        _ => SettingsError::new(
+            unknown_field_key(None, &message).unwrap_or_else(|| "configuration".to_owned()),
+            message,
+        ),
     }
+}
+
+/// serde's `deny_unknown_fields` says "unknown field `name`, expected ...": name that key (under its section when
+/// the error carries one), so a typo is reported where it is.
+fn unknown_field_key(section: Option<&str>, message: &str) -> Option<String> {
+    let rest = message.split_once("unknown field `")?.1;
+    let field = rest.split_once('`')?.0;
+    if field.is_empty() {
+        return None;
+    }
+    Some(match section {
+        Some(section) if !section.is_empty() && !section.ends_with(field) => format!("{section}.{field}"),
+        Some(section) if !section.is_empty() => section.to_owned(),
+        _ => field.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -612,6 +634,19 @@ mod tests {
     fn a_numeric_looking_secret_stays_exactly_as_written() {
         let s = load(&[("TOLLGATE_ADMIN__TOKEN", "0012345678901234e5")]).unwrap();
         assert_eq!(s.admin.token.expose(), "0012345678901234e5");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_config_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tollgate.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:8080\"\n").unwrap();
+        let err = Settings::load_from(ConfigFile::Explicit(&file), env(&[])).unwrap_err();
+        assert_eq!(err.key, "lisen", "{err}");
+
+        std::fs::write(&file, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
+        let err = Settings::load_from(ConfigFile::Explicit(&file), env(&[])).unwrap_err();
+        assert_eq!(err.key, "database.urll", "{err}");
     }
 
     #[test]

@@ -283,7 +283,7 @@ fn an_invalid_configuration_key_is_named_with_exit_code_2() {
     let run = sandbox.run(&["migrate"]);
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.starts_with("error: configuration key `database`"),
+        run.stderr.starts_with("error: configuration key `database.urll`"),
         "{}",
         run.stderr
     );
