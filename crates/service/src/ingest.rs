@@ -18,7 +18,9 @@ use tollgate_providers::{DeliveryMeta, Outcome, ParsedWebhook};
 use tollgate_store::{
     InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, RecordOutcome, Store,
 };
-use tollgate_verify::{AghanimVerifier, HeaderLookup, StandardWebhooksVerifier, Tolerance, WhopVerifier};
+use tollgate_verify::{
+    AghanimVerifier, HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, WhopVerifier,
+};
 
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
@@ -60,12 +62,50 @@ impl WebhookSecrets {
     }
 }
 
+/// One provider's verifier: Whop (both wire formats), Standard Webhooks (Dodo) or Aghanim. The one place that knows
+/// which scheme serves which provider; ingest, `tollgate doctor` and `tollgate verify-webhook` all verify with it.
+#[derive(Debug)]
+pub enum ProviderVerifier {
+    Whop(WhopVerifier),
+    Dodo(StandardWebhooksVerifier),
+    Aghanim(AghanimVerifier),
+}
+
+impl ProviderVerifier {
+    pub fn new<S: AsRef<str>>(
+        provider: Provider,
+        secrets: &[S],
+        tolerance: Tolerance,
+    ) -> Result<Self, VerifyError> {
+        Ok(match provider {
+            Provider::Whop => ProviderVerifier::Whop(WhopVerifier::new(secrets)?.with_tolerance(tolerance)),
+            Provider::Dodo => {
+                ProviderVerifier::Dodo(StandardWebhooksVerifier::new(secrets)?.with_tolerance(tolerance))
+            }
+            Provider::Aghanim => ProviderVerifier::Aghanim(AghanimVerifier::new(secrets, tolerance)?),
+        })
+    }
+
+    pub fn verify<'h, H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &'h H,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified<'h>, VerifyError> {
+        match self {
+            ProviderVerifier::Whop(v) => v.verify(headers, body, now),
+            ProviderVerifier::Dodo(v) => v.verify(headers, body, now),
+            ProviderVerifier::Aghanim(v) => v.verify(headers, body, now),
+        }
+    }
+}
+
 /// The verifiers built once from the configured secrets.
 #[derive(Debug, Default)]
 struct Verifiers {
-    whop: Option<WhopVerifier>,
-    dodo: Option<StandardWebhooksVerifier>,
-    aghanim: Option<AghanimVerifier>,
+    whop: Option<ProviderVerifier>,
+    dodo: Option<ProviderVerifier>,
+    aghanim: Option<ProviderVerifier>,
 }
 
 /// What a verification returned, owned.
@@ -76,45 +116,40 @@ struct Delivery {
 
 impl Verifiers {
     fn build(secrets: &WebhookSecrets) -> Result<Verifiers, IngestError> {
-        let bad = |provider| move |error| IngestError::InvalidSecret { provider, error };
-        let usable = |s: &ProviderSecrets| -> Vec<String> {
-            s.secrets
+        let build = |provider: Provider| -> Result<Option<ProviderVerifier>, IngestError> {
+            let Some(configured) = secrets.get(provider) else {
+                return Ok(None);
+            };
+            let usable: Vec<&str> = configured
+                .secrets
                 .iter()
-                .map(|v| v.trim().to_owned())
+                .map(|v| v.trim())
                 .filter(|v| !v.is_empty())
-                .collect()
-        };
-        let whop = match secrets.whop.as_ref().map(|s| (usable(s), s.tolerance)) {
-            Some((list, tolerance)) if !list.is_empty() => Some(
-                WhopVerifier::new(&list)
-                    .map_err(bad(Provider::Whop))?
-                    .with_tolerance(tolerance),
-            ),
-            _ => None,
-        };
-        let dodo = match secrets.dodo.as_ref().map(|s| (usable(s), s.tolerance)) {
-            Some((list, tolerance)) if !list.is_empty() => Some(
-                StandardWebhooksVerifier::new(&list)
-                    .map_err(bad(Provider::Dodo))?
-                    .with_tolerance(tolerance),
-            ),
-            _ => None,
-        };
-        let aghanim = match secrets.aghanim.as_ref().map(|s| (usable(s), s.tolerance)) {
-            Some((list, tolerance)) if !list.is_empty() => {
-                Some(AghanimVerifier::new(&list, tolerance).map_err(bad(Provider::Aghanim))?)
+                .collect();
+            if usable.is_empty() {
+                return Ok(None);
             }
-            _ => None,
+            ProviderVerifier::new(provider, &usable, configured.tolerance)
+                .map(Some)
+                .map_err(|error| IngestError::InvalidSecret { provider, error })
         };
-        Ok(Verifiers { whop, dodo, aghanim })
+        Ok(Verifiers {
+            whop: build(Provider::Whop)?,
+            dodo: build(Provider::Dodo)?,
+            aghanim: build(Provider::Aghanim)?,
+        })
+    }
+
+    fn get(&self, provider: Provider) -> Option<&ProviderVerifier> {
+        match provider {
+            Provider::Whop => self.whop.as_ref(),
+            Provider::Dodo => self.dodo.as_ref(),
+            Provider::Aghanim => self.aghanim.as_ref(),
+        }
     }
 
     fn is_enabled(&self, provider: Provider) -> bool {
-        match provider {
-            Provider::Whop => self.whop.is_some(),
-            Provider::Dodo => self.dodo.is_some(),
-            Provider::Aghanim => self.aghanim.is_some(),
-        }
+        self.get(provider).is_some()
     }
 
     fn verify<H: HeaderLookup>(
@@ -124,13 +159,11 @@ impl Verifiers {
         body: &[u8],
         now: i64,
     ) -> Result<Delivery, IngestError> {
-        let verified = match provider {
-            Provider::Whop => self.whop.as_ref().map(|v| v.verify(headers, body, now)),
-            Provider::Dodo => self.dodo.as_ref().map(|v| v.verify(headers, body, now)),
-            Provider::Aghanim => self.aghanim.as_ref().map(|v| v.verify(headers, body, now)),
-        }
-        .ok_or(IngestError::NotConfigured(provider))?
-        .map_err(IngestError::InvalidSignature)?;
+        let verified = self
+            .get(provider)
+            .ok_or(IngestError::NotConfigured(provider))?
+            .verify(headers, body, now)
+            .map_err(IngestError::InvalidSignature)?;
         let meta = DeliveryMeta::from_verified(verified.webhook_id, verified.timestamp);
         Ok(Delivery {
             webhook_id: meta.webhook_id,

@@ -1,44 +1,11 @@
-//! One verifier per provider, built from the configured secrets: what `verify-webhook` and `doctor` check with.
+//! The configured secrets as `verify-webhook` and `doctor` name them; they verify with the service's
+//! [`ProviderVerifier`], the same one ingest uses.
 
 use tollgate_policy::Provider;
-use tollgate_verify::{
-    AghanimVerifier, HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, WhopVerifier,
-};
+pub use tollgate_service::ingest::ProviderVerifier;
+use tollgate_verify::VerifyError;
 
 use crate::settings::ProviderSettings;
-
-/// The provider's verifier: Whop (both formats), Standard Webhooks (Dodo) or Aghanim.
-#[derive(Debug)]
-pub enum ProviderVerifier {
-    Whop(WhopVerifier),
-    Dodo(StandardWebhooksVerifier),
-    Aghanim(AghanimVerifier),
-}
-
-impl ProviderVerifier {
-    pub fn new(provider: Provider, secrets: &[&str], tolerance: Tolerance) -> Result<Self, VerifyError> {
-        Ok(match provider {
-            Provider::Whop => ProviderVerifier::Whop(WhopVerifier::new(secrets)?.with_tolerance(tolerance)),
-            Provider::Dodo => {
-                ProviderVerifier::Dodo(StandardWebhooksVerifier::new(secrets)?.with_tolerance(tolerance))
-            }
-            Provider::Aghanim => ProviderVerifier::Aghanim(AghanimVerifier::new(secrets, tolerance)?),
-        })
-    }
-
-    pub fn verify<'h, H: HeaderLookup>(
-        &self,
-        headers: &'h H,
-        body: &[u8],
-        now: i64,
-    ) -> Result<Verified<'h>, VerifyError> {
-        match self {
-            ProviderVerifier::Whop(v) => v.verify(headers, body, now),
-            ProviderVerifier::Dodo(v) => v.verify(headers, body, now),
-            ProviderVerifier::Aghanim(v) => v.verify(headers, body, now),
-        }
-    }
-}
 
 /// The configured secrets in the order the verifier numbers them, each with the key it comes from.
 pub fn labelled_secrets(provider: Provider, settings: &ProviderSettings) -> Vec<(String, &str)> {
