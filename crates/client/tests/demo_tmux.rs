@@ -45,5 +45,7 @@ fn an_unreachable_server_shows_the_connectivity_message() {
     tmux.wait_for(">", Duration::from_secs(5));
     tmux.type_line("status");
     tmux.type_line("quit");
-    tmux.wait_for("Pane is dead", Duration::from_secs(10));
+    // The demo exits at once on a quiet machine; one clean-clone CI run saw it take over 10 s under load (cause not
+    // found yet: see the issue note), so the wait for the process to end is generous. It still must end.
+    tmux.wait_for("Pane is dead", Duration::from_secs(45));
 }
