@@ -146,6 +146,16 @@ pub struct TokenSettings {
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub max_body_bytes: usize,
+    /// Group commit: at most this many concurrent deliveries are stored in one database transaction (1 = one
+    /// transaction per delivery). A batch only forms while an earlier one is committing, so a lone delivery is
+    /// never held back.
+    pub commit_batch: usize,
+    /// Threads that write deliveries to the database; `0` picks 1 on SQLite (one writer at a time anyway) and 4
+    /// on PostgreSQL.
+    pub commit_writers: usize,
+    /// Verified deliveries waiting for a writer; when it is full, a delivery is answered `503
+    /// STORAGE_UNAVAILABLE` (the provider retries it) instead of queueing without bound.
+    pub commit_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +233,11 @@ pub struct LeaseSettings {
     pub issuer: String,
     /// Where a Whop license's device binding lives: `auto`, `at_whop` or `local`.
     pub whop_binding: WhopBinding,
+    /// A revalidation within this time of the lease last issued to the same device (on this instance), with
+    /// nothing changed since, answers that lease again instead of signing a new one. `0s` signs every time.
+    pub reuse_for: HumanDuration,
+    /// How many such leases are kept in memory (about 1 KiB each).
+    pub reuse_entries: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -348,6 +363,24 @@ impl Settings {
                 "must be at least 1024 bytes; provider payloads are several KiB",
             ));
         }
+        if !(1..=10_000).contains(&self.webhooks.commit_batch) {
+            return Err(SettingsError::new(
+                "webhooks.commit_batch",
+                "must be between 1 and 10000 deliveries per transaction",
+            ));
+        }
+        if self.webhooks.commit_writers > self.database.pool_size as usize {
+            return Err(SettingsError::new(
+                "webhooks.commit_writers",
+                format!(
+                    "must not exceed database.pool_size ({}); each writer holds a connection while it commits",
+                    self.database.pool_size
+                ),
+            ));
+        }
+        if self.webhooks.commit_queue == 0 {
+            return Err(SettingsError::new("webhooks.commit_queue", "must be at least 1"));
+        }
         for (name, token) in [
             ("admin.token", &self.admin.token),
             ("service.token", &self.service.token),
@@ -388,6 +421,12 @@ impl Settings {
         }
         if self.lease.issuer.trim().is_empty() {
             return Err(SettingsError::new("lease.issuer", "must not be empty"));
+        }
+        if self.lease.reuse_for.as_secs() > 300 {
+            return Err(SettingsError::new(
+                "lease.reuse_for",
+                "must be at most 5m; other instances' changes reach this one's reused leases only after it",
+            ));
         }
         if self.reconcile.every.as_secs() < 60 {
             return Err(SettingsError::new(

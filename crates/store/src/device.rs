@@ -153,7 +153,7 @@ impl Store {
     ) -> Result<Admission> {
         let hwid_hash = self.hash_hwid(hwid);
         let mut conn = self.conn()?;
-        self.write_transaction(&mut conn, |conn| {
+        let admission = self.write_transaction(&mut conn, |conn| {
             if !lock_by_id(conn, entitlement_id)? {
                 return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
             }
@@ -201,7 +201,9 @@ impl Store {
             };
             audit_device(conn, &device, Actor::Activation, "device.activated", now)?;
             Ok(Admission::Admitted(device))
-        })
+        })?;
+        self.changed(entitlement_id);
+        Ok(admission)
     }
 
     /// The devices active on an entitlement, in activation order.
@@ -246,14 +248,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Device>> {
         let mut conn = self.conn()?;
-        self.write_transaction(&mut conn, |conn| {
+        let removed = self.write_transaction(&mut conn, |conn| {
             let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
                 return Ok(None);
             };
             delete_device(conn, &device)?;
             audit_device(conn, &device, actor, "device.removed", now)?;
             Ok(Some(device))
-        })
+        })?;
+        self.changed(entitlement_id);
+        Ok(removed)
     }
 
     /// Remove a device by id (admin reset; no transfer is counted), with an audit row.
@@ -264,7 +268,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Device>> {
         let mut conn = self.conn()?;
-        self.write_transaction(&mut conn, |conn| {
+        let removed = self.write_transaction(&mut conn, |conn| {
             let device = devices::table
                 .find(device_id.as_str())
                 .select(DeviceRow::as_select())
@@ -277,7 +281,11 @@ impl Store {
             delete_device(conn, &device)?;
             audit_device(conn, &device, actor, "device.removed", now)?;
             Ok(Some(device))
-        })
+        })?;
+        if let Some(device) = &removed {
+            self.changed(&device.entitlement_id);
+        }
+        Ok(removed)
     }
 
     /// Free a device so the license can move, if [`tollgate_policy::check_transfer`] allows it under `policy`
@@ -291,7 +299,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome> {
         let mut conn = self.conn()?;
-        self.write_transaction(&mut conn, |conn| {
+        let outcome = self.write_transaction(&mut conn, |conn| {
             if !lock_by_id(conn, entitlement_id)? {
                 return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
             }
@@ -319,7 +327,9 @@ impl Store {
                 .execute(conn)?;
             audit_device(conn, &device, Actor::Deactivation, "device.transferred", now)?;
             Ok(TransferOutcome::Transferred(device))
-        })
+        })?;
+        self.changed(entitlement_id);
+        Ok(outcome)
     }
 
     /// Transfers of an entitlement at or after `since`, oldest first.

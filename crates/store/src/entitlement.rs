@@ -392,9 +392,11 @@ impl Store {
         reason: &str,
     ) -> Result<Entitlement> {
         let mut conn = self.conn()?;
-        self.write_transaction(&mut conn, |conn| {
+        let entitlement = self.write_transaction(&mut conn, |conn| {
             apply_change_in(conn, self.keys(), change, actor, Some(reason), None)
-        })
+        })?;
+        self.changed(&entitlement.id);
+        Ok(entitlement)
     }
 
     /// The entitlement for a provider's id, if known.
@@ -493,6 +495,7 @@ impl Store {
         if updated == 0 {
             return Err(StoreError::not_found("entitlement", id.as_str()));
         }
+        self.changed(id);
         Ok(())
     }
 }

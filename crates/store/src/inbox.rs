@@ -401,6 +401,9 @@ impl Store {
                 InboxEffect::Ignore | InboxEffect::Fail(_) => Ok(RecordOutcome::Stored { inbox_id, status }),
             }
         })?;
+        if let RecordOutcome::Applied { entitlement, .. } = &outcome {
+            self.changed(&entitlement.id);
+        }
         let status = match &outcome {
             RecordOutcome::Applied { .. } => "processed",
             RecordOutcome::Stored { status, .. } => status.as_str(),
@@ -420,7 +423,7 @@ impl Store {
     /// as by the original delivery, the row becomes `processed`, and its attempts go up by one.
     pub fn apply_inbox_event(&self, inbox_id: InboxId, change: &EntitlementChange) -> Result<Entitlement> {
         let mut conn = self.conn()?;
-        self.write_transaction(&mut conn, |conn| {
+        let entitlement = self.write_transaction(&mut conn, |conn| {
             if !lock_inbox_row(conn, inbox_id)? {
                 return Err(StoreError::not_found("inbox event", inbox_id.to_string()));
             }
@@ -434,7 +437,9 @@ impl Store {
                 Some(&entitlement.id),
             )?;
             Ok(entitlement)
-        })
+        })?;
+        self.changed(&entitlement.id);
+        Ok(entitlement)
     }
 
     /// Mark a stored event `failed` with an error text (never containing the body); attempts go up by one.

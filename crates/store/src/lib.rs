@@ -16,6 +16,7 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;
+mod versions;
 
 pub use audit::{Actor, AuditEntry, NewAudit};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};

@@ -9,7 +9,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::connection::{ConnectionManager, DbConnection, SqliteSync, WriteGate, write_transaction};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Result, StoreError};
+use crate::ids::EntitlementId;
 use crate::keys::{HwidHash, LicenseKeyHash, StoreKeys};
+use crate::versions::ChangeVersions;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -73,6 +75,8 @@ pub struct Store {
     url: Arc<DatabaseUrl>,
     /// This pool's SQLite writers queue here rather than in SQLite's sleeping busy handler.
     write_gate: Arc<WriteGate>,
+    /// Bumped after every committed change to an entitlement or its devices (see [`Store::entitlement_version`]).
+    versions: Arc<ChangeVersions>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,6 +108,7 @@ impl Store {
             keys: Arc::new(keys),
             url: Arc::new(url),
             write_gate: Arc::new(WriteGate::new(config.busy_timeout)),
+            versions: Arc::new(ChangeVersions::new()),
         })
     }
 
@@ -138,6 +143,19 @@ impl Store {
         body: impl FnOnce(&mut DbConnection) -> Result<T>,
     ) -> Result<T> {
         write_transaction(&self.write_gate, conn, body)
+    }
+
+    /// A number that changes after every write this process (this `Store` and its clones) commits to the
+    /// entitlement or to its devices. Read it before reading the entitlement: if it is unchanged later, no such
+    /// write committed in between, so an answer computed from that read is still current as far as this process
+    /// knows. Writes by other instances on the same database do not change it.
+    pub fn entitlement_version(&self, id: &EntitlementId) -> u64 {
+        self.versions.get(id)
+    }
+
+    /// Record that a write to this entitlement (or its devices) has committed. Call it after the commit.
+    pub(crate) fn changed(&self, id: &EntitlementId) {
+        self.versions.bump(id);
     }
 
     /// How the connection pool is used right now (for metrics): open connections, idle ones, and the maximum.

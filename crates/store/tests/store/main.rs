@@ -8,3 +8,4 @@ mod durability;
 mod inbox;
 mod reconcile_queries;
 mod records;
+mod versions;
