@@ -9,7 +9,7 @@ use crate::connection::DbConnection;
 use crate::entitlement::lock_by_id;
 use crate::error::{Result, StoreError};
 use crate::ids::{DeviceId, EntitlementId};
-use crate::keys::HwidHash;
+use crate::keys::{HwidHash, StoreKeys};
 use crate::schema::{devices, transfers};
 use crate::store::Store;
 use crate::time::{from_db, to_db};
@@ -53,7 +53,7 @@ impl From<DeviceRow> for Device {
     }
 }
 
-/// The result of [`Store::activate_device`].
+/// The result of [`Store::activate_device`] (and of the admission in [`Store::activate`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Admission {
@@ -96,6 +96,92 @@ struct NewDeviceRow<'a> {
     activated_at: NaiveDateTime,
     last_seen_at: NaiveDateTime,
     provider_instance_id: Option<&'a str>,
+}
+
+/// A device to activate: the raw hwid (stored only as its keyed hash), its name, the provider's instance id if it
+/// keeps one, and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDevice<'a> {
+    pub hwid: &'a str,
+    pub name: Option<&'a str>,
+    pub instance_id: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// Inside a write transaction that holds the entitlement's row lock: refresh the device if it is already active
+/// (`last_seen_at`, and the instance id when one is given), else count the active devices and insert this one
+/// (with an audit row) unless `max_devices` are already active.
+pub(crate) fn admit_in(
+    conn: &mut DbConnection,
+    keys: &StoreKeys,
+    entitlement_id: &EntitlementId,
+    hwid_hash: &HwidHash,
+    new: &NewDevice<'_>,
+    max_devices: u32,
+) -> Result<Admission> {
+    let NewDevice {
+        name,
+        instance_id,
+        now,
+        ..
+    } = *new;
+    if let Some(mut device) = find_device(conn, entitlement_id, hwid_hash)? {
+        device.last_seen_at = from_db(to_db(now));
+        if instance_id.is_some() {
+            device.provider_instance_id = instance_id.map(str::to_owned);
+        }
+        diesel::update(devices::table.find(device.id.as_str()))
+            .set((
+                devices::last_seen_at.eq(to_db(now)),
+                devices::provider_instance_id.eq(device.provider_instance_id.as_deref()),
+            ))
+            .execute(conn)?;
+        return Ok(Admission::AlreadyActive(device));
+    }
+    let active: i64 = devices::table
+        .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
+        .count()
+        .get_result(conn)?;
+    let active = u32::try_from(active).unwrap_or(u32::MAX);
+    if active >= max_devices {
+        return Ok(Admission::LimitReached { active });
+    }
+    let id = keys.random_id("dev_")?;
+    diesel::insert_into(devices::table)
+        .values(NewDeviceRow {
+            id: &id,
+            entitlement_id: entitlement_id.as_str(),
+            hwid_hash: hwid_hash.as_str(),
+            name,
+            activated_at: to_db(now),
+            last_seen_at: to_db(now),
+            provider_instance_id: instance_id,
+        })
+        .execute(conn)?;
+    let device = Device {
+        id: DeviceId::new(id),
+        entitlement_id: entitlement_id.clone(),
+        hwid_hash: hwid_hash.clone(),
+        name: name.map(str::to_owned),
+        activated_at: from_db(to_db(now)),
+        last_seen_at: from_db(to_db(now)),
+        provider_instance_id: instance_id.map(str::to_owned),
+    };
+    audit_device(conn, &device, Actor::Activation, "device.activated", now)?;
+    Ok(Admission::Admitted(device))
+}
+
+/// The devices active on an entitlement, in activation order.
+pub(crate) fn list_devices_in(
+    conn: &mut DbConnection,
+    entitlement_id: &EntitlementId,
+) -> Result<Vec<Device>> {
+    let rows = devices::table
+        .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
+        .order((devices::activated_at.asc(), devices::id.asc()))
+        .select(DeviceRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(Device::from).collect())
 }
 
 fn find_device(
@@ -141,7 +227,8 @@ fn audit_device(
 impl Store {
     /// Activate a device (by its raw hwid, which is stored only as a keyed hash) on an entitlement, unless that
     /// would exceed `max_devices`. The count and the insert happen under the entitlement's row lock in one
-    /// transaction, so concurrent activations on any number of instances never exceed the limit.
+    /// transaction, so concurrent activations on any number of instances never exceed the limit. See
+    /// [`Store::activate`] for an activation that also folds the provider's answer and checks the policy.
     pub fn activate_device(
         &self,
         entitlement_id: &EntitlementId,
@@ -151,56 +238,26 @@ impl Store {
         instance_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Admission> {
+        let device = NewDevice {
+            hwid,
+            name,
+            instance_id,
+            now,
+        };
         let hwid_hash = self.hash_hwid(hwid);
         let mut conn = self.conn()?;
         let admission = self.write_transaction(&mut conn, |conn| {
             if !lock_by_id(conn, entitlement_id)? {
                 return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
             }
-            if let Some(mut device) = find_device(conn, entitlement_id, &hwid_hash)? {
-                device.last_seen_at = from_db(to_db(now));
-                if instance_id.is_some() {
-                    device.provider_instance_id = instance_id.map(str::to_owned);
-                }
-                diesel::update(devices::table.find(device.id.as_str()))
-                    .set((
-                        devices::last_seen_at.eq(to_db(now)),
-                        devices::provider_instance_id.eq(device.provider_instance_id.as_deref()),
-                    ))
-                    .execute(conn)?;
-                return Ok(Admission::AlreadyActive(device));
-            }
-            let active: i64 = devices::table
-                .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
-                .count()
-                .get_result(conn)?;
-            let active = u32::try_from(active).unwrap_or(u32::MAX);
-            if active >= max_devices {
-                return Ok(Admission::LimitReached { active });
-            }
-            let id = self.keys().random_id("dev_")?;
-            diesel::insert_into(devices::table)
-                .values(NewDeviceRow {
-                    id: &id,
-                    entitlement_id: entitlement_id.as_str(),
-                    hwid_hash: hwid_hash.as_str(),
-                    name,
-                    activated_at: to_db(now),
-                    last_seen_at: to_db(now),
-                    provider_instance_id: instance_id,
-                })
-                .execute(conn)?;
-            let device = Device {
-                id: DeviceId::new(id),
-                entitlement_id: entitlement_id.clone(),
-                hwid_hash: hwid_hash.clone(),
-                name: name.map(str::to_owned),
-                activated_at: from_db(to_db(now)),
-                last_seen_at: from_db(to_db(now)),
-                provider_instance_id: instance_id.map(str::to_owned),
-            };
-            audit_device(conn, &device, Actor::Activation, "device.activated", now)?;
-            Ok(Admission::Admitted(device))
+            admit_in(
+                conn,
+                self.keys(),
+                entitlement_id,
+                &hwid_hash,
+                &device,
+                max_devices,
+            )
         })?;
         self.changed(entitlement_id);
         Ok(admission)
@@ -209,12 +266,7 @@ impl Store {
     /// The devices active on an entitlement, in activation order.
     pub fn list_devices(&self, entitlement_id: &EntitlementId) -> Result<Vec<Device>> {
         let mut conn = self.conn()?;
-        let rows = devices::table
-            .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
-            .order((devices::activated_at.asc(), devices::id.asc()))
-            .select(DeviceRow::as_select())
-            .load(&mut *conn)?;
-        Ok(rows.into_iter().map(Device::from).collect())
+        list_devices_in(&mut conn, entitlement_id)
     }
 
     /// The device with this hwid hash on an entitlement, if active.

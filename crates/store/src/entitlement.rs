@@ -97,6 +97,23 @@ fn extras_aad(id: &str) -> String {
     format!("tollgate/v1/entitlements.extras/{id}")
 }
 
+fn open_extras(keys: &StoreKeys, id: &str, sealed: &[u8]) -> Result<serde_json::Value> {
+    let plain = keys.open("entitlement extras", &extras_aad(id), sealed)?;
+    serde_json::from_slice(&plain)
+        .map_err(|e| StoreError::corrupt("entitlement", format!("extras are not JSON: {e}")))
+}
+
+/// `update`'s keys over `stored`'s when both are JSON objects; otherwise `update` alone.
+fn merged(stored: serde_json::Value, update: &serde_json::Value) -> serde_json::Value {
+    match (stored, update) {
+        (serde_json::Value::Object(mut stored), serde_json::Value::Object(update)) => {
+            stored.extend(update.iter().map(|(k, v)| (k.clone(), v.clone())));
+            serde_json::Value::Object(stored)
+        }
+        (_, update) => update.clone(),
+    }
+}
+
 impl EntitlementRow {
     fn new(id: String, state: &EntitlementState, at: DateTime<Utc>) -> Result<Self> {
         let mut row = EntitlementRow {
@@ -176,16 +193,10 @@ impl EntitlementRow {
 
     pub(crate) fn into_entitlement(self, keys: &StoreKeys) -> Result<Entitlement> {
         let state = self.state()?;
-        let extras =
-            match &self.extras {
-                None => None,
-                Some(sealed) => {
-                    let plain = keys.open("entitlement extras", &extras_aad(&self.id), sealed)?;
-                    Some(serde_json::from_slice(&plain).map_err(|e| {
-                        StoreError::corrupt("entitlement", format!("extras are not JSON: {e}"))
-                    })?)
-                }
-            };
+        let extras = match &self.extras {
+            None => None,
+            Some(sealed) => Some(open_extras(keys, &self.id, sealed)?),
+        };
         Ok(Entitlement {
             id: EntitlementId::new(self.id),
             state,
@@ -261,6 +272,43 @@ pub(crate) fn apply_change_in(
     reason: Option<&str>,
     inbox_id: Option<InboxId>,
 ) -> Result<Entitlement> {
+    fold_in(
+        conn,
+        keys,
+        &Fold {
+            change,
+            actor,
+            reason,
+            inbox_id,
+            merge_extras: false,
+            synced_at: None,
+        },
+    )
+}
+
+/// One change to fold inside a write transaction, with what it is audited as.
+pub(crate) struct Fold<'a> {
+    pub(crate) change: &'a EntitlementChange,
+    pub(crate) actor: Actor,
+    /// Prefixed to the audit detail.
+    pub(crate) reason: Option<&'a str>,
+    pub(crate) inbox_id: Option<InboxId>,
+    /// The change's extras (a JSON object) are merged into the stored ones key by key instead of replacing them.
+    pub(crate) merge_extras: bool,
+    /// The provider was consulted at this time (`synced_at`), written in the same update.
+    pub(crate) synced_at: Option<DateTime<Utc>>,
+}
+
+/// [`apply_change_in`] with the options of [`Fold`].
+pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>) -> Result<Entitlement> {
+    let Fold {
+        change,
+        actor,
+        reason,
+        inbox_id,
+        merge_extras,
+        synced_at,
+    } = *fold;
     let at = now();
     let event = &change.event;
     let mut row = match lock_by_key(conn, event.provider, &event.external_id)? {
@@ -281,9 +329,16 @@ pub(crate) fn apply_change_in(
         row.license_key_last4 = last4(key);
     }
     if let Some(extras) = &change.extras {
-        let json = serde_json::to_vec(extras)
+        let extras = match (&row.extras, merge_extras) {
+            (Some(sealed), true) => merged(open_extras(keys, &row.id, sealed)?, extras),
+            _ => extras.clone(),
+        };
+        let json = serde_json::to_vec(&extras)
             .map_err(|e| StoreError::corrupt("entitlement", format!("extras do not serialize: {e}")))?;
         row.extras = Some(keys.seal(&extras_aad(&row.id), &json)?);
+    }
+    if let Some(synced_at) = synced_at {
+        row.synced_at = Some(to_db(synced_at));
     }
     row.version = old_version + 1;
     row.updated_at = to_db(at);

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod activation;
 mod audit;
 mod connection;
 mod coordination;
@@ -18,11 +19,12 @@ pub mod test_support;
 mod time;
 mod versions;
 
+pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, NewAudit};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
-pub use device::{Admission, Device, Transfer, TransferOutcome};
+pub use device::{Admission, Device, NewDevice, Transfer, TransferOutcome};
 pub use entitlement::{Entitlement, EntitlementChange};
 pub use error::{Cause, Result, StoreError};
 pub use ids::{DeviceId, EntitlementId, InboxId};

@@ -1,5 +1,6 @@
 //! Store tests. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
 
+mod activation;
 mod backend;
 mod common;
 mod concurrency;
