@@ -301,6 +301,8 @@ fn find_duplicate(conn: &mut DbConnection, event: &NewInboxEvent) -> Result<Inbo
         .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))
 }
 
+/// Settle a stored row in one statement: its status, one more attempt, the error (cleared when `None`), the time,
+/// and the entitlement it was folded into (left as it is when `None`).
 fn finish(
     conn: &mut DbConnection,
     id: InboxId,
@@ -308,21 +310,24 @@ fn finish(
     error: Option<&str>,
     entitlement: Option<&EntitlementId>,
 ) -> Result<()> {
-    let updated = diesel::update(webhook_inbox::table.find(id.0))
-        .set((
-            webhook_inbox::status.eq(status.as_str()),
-            webhook_inbox::attempts.eq(webhook_inbox::attempts + 1),
-            webhook_inbox::last_error.eq(error),
-            webhook_inbox::processed_at.eq(Some(to_db(now()))),
-        ))
-        .execute(conn)?;
+    let row = webhook_inbox::table.find(id.0);
+    let settled = (
+        webhook_inbox::status.eq(status.as_str()),
+        webhook_inbox::attempts.eq(webhook_inbox::attempts + 1),
+        webhook_inbox::last_error.eq(error),
+        webhook_inbox::processed_at.eq(Some(to_db(now()))),
+    );
+    let updated = match entitlement {
+        Some(entitlement) => diesel::update(row)
+            .set((
+                settled,
+                webhook_inbox::entitlement_id.eq(Some(entitlement.as_str())),
+            ))
+            .execute(conn)?,
+        None => diesel::update(row).set(settled).execute(conn)?,
+    };
     if updated == 0 {
         return Err(StoreError::not_found("inbox event", id.to_string()));
-    }
-    if let Some(entitlement) = entitlement {
-        diesel::update(webhook_inbox::table.find(id.0))
-            .set(webhook_inbox::entitlement_id.eq(Some(entitlement.as_str())))
-            .execute(conn)?;
     }
     Ok(())
 }
@@ -337,28 +342,23 @@ fn lock_inbox_row(conn: &mut DbConnection, id: InboxId) -> Result<bool> {
     Ok(found.is_some())
 }
 
-impl Store {
-    /// Store a delivery and act on it, in one transaction: a duplicate (same dedupe or semantic key) writes
-    /// nothing and returns [`RecordOutcome::Duplicate`]; otherwise the inbox row is inserted and, for
-    /// [`InboxEffect::Apply`], the entitlement is locked, the event folded, the entitlement saved, an audit row
-    /// written and the row marked `processed`. Accepts `Option<EntitlementChange>` (`None` = ignore).
-    pub fn record_webhook(
-        &self,
-        event: &NewInboxEvent,
-        effect: impl Into<InboxEffect>,
-    ) -> Result<RecordOutcome> {
-        let effect = effect.into();
-        let started = Instant::now();
+/// One delivery ready to be written: its row with the body sealed (done before the transaction opens).
+pub(crate) struct SealedDelivery<'a> {
+    event: &'a NewInboxEvent,
+    effect: &'a InboxEffect,
+    row: NewInboxRow<'a>,
+}
+
+impl<'a> SealedDelivery<'a> {
+    pub(crate) fn new(keys: &StoreKeys, event: &'a NewInboxEvent, effect: &'a InboxEffect) -> Result<Self> {
         let provider = event.provider.as_str();
-        let body = self
-            .keys()
-            .seal(&body_aad(provider, &event.dedupe_key), &event.body)?;
-        let (status, last_error) = match &effect {
+        let body = keys.seal(&body_aad(provider, &event.dedupe_key), &event.body)?;
+        let (status, last_error) = match effect {
             InboxEffect::Apply(_) => (InboxStatus::Received, None),
             InboxEffect::Ignore => (InboxStatus::Ignored, None),
             InboxEffect::Fail(error) => (InboxStatus::Failed, Some(error.as_str())),
         };
-        // Ignored and failed deliveries are settled by this one write; applied ones by `finish` below.
+        // Ignored and failed deliveries are settled by this one write; applied ones by `finish` in `record_in`.
         let settled = status != InboxStatus::Received;
         let row = NewInboxRow {
             provider,
@@ -374,48 +374,82 @@ impl Store {
             webhook_id: event.webhook_id.as_deref(),
             signed_at: event.signed_at.map(to_db),
         };
-        let mut conn = self.conn()?;
-        let outcome = self.write_transaction(&mut conn, |conn| {
-            let Some(id) = insert_unless_duplicate(conn, &row)? else {
-                return Ok(RecordOutcome::Duplicate {
-                    inbox_id: find_duplicate(conn, event)?,
-                });
-            };
-            let inbox_id = InboxId(id);
-            match &effect {
-                InboxEffect::Apply(change) => {
-                    let entitlement =
-                        apply_change_in(conn, self.keys(), change, Actor::Webhook, None, Some(inbox_id))?;
-                    finish(
-                        conn,
-                        inbox_id,
-                        InboxStatus::Processed,
-                        None,
-                        Some(&entitlement.id),
-                    )?;
-                    Ok(RecordOutcome::Applied {
-                        inbox_id,
-                        entitlement: Box::new(entitlement),
-                    })
-                }
-                InboxEffect::Ignore | InboxEffect::Fail(_) => Ok(RecordOutcome::Stored { inbox_id, status }),
+        Ok(SealedDelivery { event, effect, row })
+    }
+
+    /// Store it and act on it inside the caller's write transaction: a duplicate (same dedupe or semantic key,
+    /// also one stored earlier in the same transaction) writes nothing; otherwise the row is inserted and, for
+    /// [`InboxEffect::Apply`], the change is folded into its (locked) entitlement and the row marked `processed`.
+    pub(crate) fn record_in(&self, conn: &mut DbConnection, keys: &StoreKeys) -> Result<RecordOutcome> {
+        let Some(id) = insert_unless_duplicate(conn, &self.row)? else {
+            return Ok(RecordOutcome::Duplicate {
+                inbox_id: find_duplicate(conn, self.event)?,
+            });
+        };
+        let inbox_id = InboxId(id);
+        match self.effect {
+            InboxEffect::Apply(change) => {
+                let entitlement = apply_change_in(conn, keys, change, Actor::Webhook, None, Some(inbox_id))?;
+                finish(
+                    conn,
+                    inbox_id,
+                    InboxStatus::Processed,
+                    None,
+                    Some(&entitlement.id),
+                )?;
+                Ok(RecordOutcome::Applied {
+                    inbox_id,
+                    entitlement: Box::new(entitlement),
+                })
             }
-        })?;
-        if let RecordOutcome::Applied { entitlement, .. } = &outcome {
+            InboxEffect::Ignore => Ok(RecordOutcome::Stored {
+                inbox_id,
+                status: InboxStatus::Ignored,
+            }),
+            InboxEffect::Fail(_) => Ok(RecordOutcome::Stored {
+                inbox_id,
+                status: InboxStatus::Failed,
+            }),
+        }
+    }
+}
+
+impl Store {
+    /// After a delivery's transaction has committed: bump the version of the entitlement it changed, and log it.
+    pub(crate) fn recorded(&self, event: &NewInboxEvent, outcome: &RecordOutcome, started: Instant) {
+        if let RecordOutcome::Applied { entitlement, .. } = outcome {
             self.changed(&entitlement.id);
         }
-        let status = match &outcome {
+        let status = match outcome {
             RecordOutcome::Applied { .. } => "processed",
             RecordOutcome::Stored { status, .. } => status.as_str(),
             RecordOutcome::Duplicate { .. } => "duplicate",
         };
         log::debug!(
-            provider = provider,
+            provider = event.provider.as_str(),
             event_type = event.event_type.as_str(),
             status = status,
             duration_ms = started.elapsed().as_millis() as u64;
             "webhook recorded"
         );
+    }
+
+    /// Store a delivery and act on it, in one transaction: a duplicate (same dedupe or semantic key) writes
+    /// nothing and returns [`RecordOutcome::Duplicate`]; otherwise the inbox row is inserted and, for
+    /// [`InboxEffect::Apply`], the entitlement is locked, the event folded, the entitlement saved, an audit row
+    /// written and the row marked `processed`. Accepts `Option<EntitlementChange>` (`None` = ignore).
+    /// [`Store::record_webhooks`] does the same for many deliveries in one transaction.
+    pub fn record_webhook(
+        &self,
+        event: &NewInboxEvent,
+        effect: impl Into<InboxEffect>,
+    ) -> Result<RecordOutcome> {
+        let effect = effect.into();
+        let started = Instant::now();
+        let delivery = SealedDelivery::new(self.keys(), event, &effect)?;
+        let mut conn = self.conn()?;
+        let outcome = self.write_transaction(&mut conn, |conn| delivery.record_in(conn, self.keys()))?;
+        self.recorded(event, &outcome, started);
         Ok(outcome)
     }
 

@@ -10,6 +10,7 @@ mod entitlement;
 mod error;
 mod ids;
 mod inbox;
+mod inbox_batch;
 mod keys;
 mod schema;
 mod signing_key;

@@ -7,6 +7,7 @@ mod concurrency;
 mod devices;
 mod durability;
 mod inbox;
+mod inbox_batch;
 mod reconcile_queries;
 mod records;
 mod versions;

@@ -1,0 +1,280 @@
+//! Group commit: `record_webhooks` stores a batch in one transaction with exactly the results (and the states)
+//! that storing each delivery alone would give, and one bad delivery never fails its neighbours.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a store error or an unexpected outcome fails the test"
+)]
+
+use diesel::connection::SimpleConnection as _;
+use diesel::{Connection as _, PgConnection, SqliteConnection};
+use tollgate_policy::{EntitlementState, EventKind, Lifecycle, Provider};
+use tollgate_store::{
+    EntitlementChange, InboxEffect, InboxFilter, InboxId, InboxStatus, NewInboxEvent, RecordOutcome,
+    StoreError,
+};
+
+use crate::common::{Backend, TestDb, activated, both, event, postgres_db, sqlite_db, t};
+
+fn delivery(dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
+    NewInboxEvent {
+        provider: Provider::Whop,
+        dedupe_key: dedupe.to_owned(),
+        semantic_key: semantic.map(str::to_owned),
+        event_type: "membership.activated".to_owned(),
+        body: format!("{{\"id\":\"{dedupe}\"}}").into_bytes(),
+        received_at: t(5),
+        webhook_id: None,
+        signed_at: None,
+    }
+}
+
+fn apply(ev: tollgate_policy::ProviderEvent) -> InboxEffect {
+    InboxEffect::Apply(EntitlementChange::new(ev))
+}
+
+fn cancel_scheduled(external_id: &str, at_secs: i64) -> InboxEffect {
+    apply(event(
+        external_id,
+        at_secs,
+        EventKind::CancelScheduled {
+            paid_through: Some(t(at_secs + 86_400)),
+        },
+    ))
+}
+
+/// Another fresh database on the same backend.
+fn fresh_like(db: &TestDb) -> TestDb {
+    match db.backend {
+        Backend::Sqlite => sqlite_db(),
+        Backend::Postgres => postgres_db().unwrap(),
+    }
+}
+
+/// An outcome with its inbox ids replaced by the input index of the delivery that stored the row.
+#[derive(Debug, PartialEq)]
+#[expect(clippy::large_enum_variant, reason = "a handful of values compared in a test")]
+enum Shape {
+    Applied { row_of: usize, state: EntitlementState },
+    Stored { row_of: usize, status: InboxStatus },
+    Duplicate { of: usize },
+}
+
+fn shapes(outcomes: &[RecordOutcome]) -> Vec<Shape> {
+    let index_of = |id: InboxId| outcomes.iter().position(|o| o.inbox_id() == id).unwrap();
+    outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            RecordOutcome::Applied {
+                inbox_id,
+                entitlement,
+            } => Shape::Applied {
+                row_of: index_of(*inbox_id),
+                state: entitlement.state.clone(),
+            },
+            RecordOutcome::Stored { inbox_id, status } => Shape::Stored {
+                row_of: index_of(*inbox_id),
+                status: *status,
+            },
+            RecordOutcome::Duplicate { inbox_id } => Shape::Duplicate {
+                of: index_of(*inbox_id),
+            },
+            other => panic!("unexpected outcome {other:?}"),
+        })
+        .collect()
+}
+
+fn state_of(db: &TestDb, external_id: &str) -> EntitlementState {
+    db.store
+        .find_entitlement(Provider::Whop, external_id)
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+#[test]
+fn a_batch_gives_the_results_and_states_of_its_deliveries_one_by_one() {
+    both(|db| {
+        let batch = vec![
+            (delivery("d0", None), apply(activated("mem_a", 0))),
+            (delivery("d1", None), InboxEffect::Ignore),
+            (
+                delivery("d2", None),
+                InboxEffect::Fail("missing field `data`".to_owned()),
+            ),
+            (delivery("d3", None), cancel_scheduled("mem_a", 60)),
+            // The same dedupe key as the first delivery (a provider's resend).
+            (delivery("d0", None), apply(activated("mem_a", 0))),
+            (delivery("d5", Some("grant_1:delivered")), InboxEffect::Ignore),
+            // The same semantic key under a new dedupe key.
+            (delivery("d6", Some("grant_1:delivered")), InboxEffect::Ignore),
+            (delivery("d7", None), apply(activated("mem_b", 30))),
+        ];
+        let results = db.store.record_webhooks(&batch);
+        let outcomes: Vec<RecordOutcome> = results.into_iter().map(Result::unwrap).collect();
+        let a = state_of(db, "mem_a");
+        let b = state_of(db, "mem_b");
+        let RecordOutcome::Applied { entitlement, .. } = &outcomes[0] else {
+            panic!("expected Applied, got {:?}", outcomes[0]);
+        };
+        let first = entitlement.state.clone();
+        assert_eq!(
+            (first.lifecycle, first.cancel_at_period_end),
+            (Lifecycle::Active, false)
+        );
+        assert_eq!(
+            shapes(&outcomes),
+            vec![
+                Shape::Applied {
+                    row_of: 0,
+                    state: first.clone()
+                },
+                Shape::Stored {
+                    row_of: 1,
+                    status: InboxStatus::Ignored
+                },
+                Shape::Stored {
+                    row_of: 2,
+                    status: InboxStatus::Failed
+                },
+                Shape::Applied {
+                    row_of: 3,
+                    state: a.clone()
+                },
+                Shape::Duplicate { of: 0 },
+                Shape::Stored {
+                    row_of: 5,
+                    status: InboxStatus::Ignored
+                },
+                Shape::Duplicate { of: 5 },
+                Shape::Applied {
+                    row_of: 7,
+                    state: b.clone()
+                },
+            ]
+        );
+        assert!(a.cancel_at_period_end);
+        assert_eq!(a.lifecycle, Lifecycle::Active);
+        assert_eq!(db.store.list_inbox(&InboxFilter::default()).unwrap().len(), 6);
+        assert_eq!(db.store.count_inbox(InboxStatus::Processed).unwrap(), 3);
+        assert_eq!(db.store.count_inbox(InboxStatus::Ignored).unwrap(), 2);
+        assert_eq!(db.store.count_inbox(InboxStatus::Failed).unwrap(), 1);
+        let failed = db
+            .store
+            .find_inbox_event(outcomes[2].inbox_id())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (failed.attempts, failed.last_error.as_deref()),
+            (1, Some("missing field `data`"))
+        );
+        let processed = db
+            .store
+            .find_inbox_event(outcomes[3].inbox_id())
+            .unwrap()
+            .unwrap();
+        let RecordOutcome::Applied { entitlement, .. } = &outcomes[3] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (
+                processed.status,
+                processed.attempts,
+                processed.entitlement_id.as_ref()
+            ),
+            (InboxStatus::Processed, 1, Some(&entitlement.id))
+        );
+        assert_eq!(entitlement.version, 2);
+        // The validation cache sees every applied change (ids may share a counter slot, hence at least).
+        assert!(db.store.entitlement_version(&entitlement.id) >= 2);
+
+        // The same deliveries stored one at a time on a fresh database: the same results and states.
+        let reference = fresh_like(db);
+        let one_by_one: Vec<RecordOutcome> = batch
+            .iter()
+            .map(|(event, effect)| reference.store.record_webhook(event, effect.clone()).unwrap())
+            .collect();
+        assert_eq!(shapes(&one_by_one), shapes(&outcomes));
+        assert_eq!(state_of(&reference, "mem_a"), a);
+        assert_eq!(state_of(&reference, "mem_b"), b);
+    });
+}
+
+/// Make the stored entitlement of `external_id` unreadable, as a bad manual edit would.
+fn corrupt(db: &TestDb, external_id: &str) {
+    let sql = format!("UPDATE entitlements SET features = 'not a list' WHERE external_id = '{external_id}'");
+    match db.backend {
+        Backend::Sqlite => SqliteConnection::establish(db.sqlite_path().to_str().unwrap())
+            .unwrap()
+            .batch_execute(&sql)
+            .unwrap(),
+        Backend::Postgres => PgConnection::establish(&db.pg_url())
+            .unwrap()
+            .batch_execute(&sql)
+            .unwrap(),
+    }
+}
+
+#[test]
+fn one_delivery_that_fails_does_not_fail_its_neighbours() {
+    both(|db| {
+        db.store
+            .record_webhook(&delivery("setup", None), apply(activated("mem_bad", 0)))
+            .unwrap();
+        corrupt(db, "mem_bad");
+        let batch = vec![
+            (delivery("e1", None), apply(activated("mem_ok1", 0))),
+            (delivery("e2", None), cancel_scheduled("mem_bad", 60)),
+            (delivery("e3", None), InboxEffect::Ignore),
+            (delivery("e4", None), apply(activated("mem_ok2", 0))),
+        ];
+        let results = db.store.record_webhooks(&batch);
+        assert_eq!(results.len(), 4);
+        assert_eq!(
+            results[1],
+            Err(StoreError::CorruptRow {
+                entity: "entitlement",
+                reason: "features are not a JSON list: expected ident at line 1 column 2".to_owned()
+            })
+        );
+        let applied = |i: usize| match &results[i] {
+            Ok(RecordOutcome::Applied { entitlement, .. }) => entitlement.clone(),
+            other => panic!("delivery {i}: {other:?}"),
+        };
+        let (ok1, ok2) = (applied(0), applied(3));
+        assert_eq!(ok1.state.external_id, "mem_ok1");
+        assert_eq!(ok2.state.external_id, "mem_ok2");
+        assert!(matches!(
+            results[2],
+            Ok(RecordOutcome::Stored {
+                status: InboxStatus::Ignored,
+                ..
+            })
+        ));
+        assert_eq!(state_of(db, "mem_ok1").lifecycle, Lifecycle::Active);
+        assert_eq!(state_of(db, "mem_ok2").lifecycle, Lifecycle::Active);
+        assert!(db.store.entitlement_version(&ok1.id) >= 1);
+        assert!(db.store.entitlement_version(&ok2.id) >= 1);
+        // The failed delivery left nothing behind: the setup row and the three good ones.
+        let keys: Vec<String> = db
+            .store
+            .list_inbox(&InboxFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.dedupe_key)
+            .collect();
+        assert_eq!(keys, vec!["setup", "e1", "e3", "e4"]);
+        // Nothing of the rolled-back batch is left either: each stored row was written once.
+        assert_eq!(db.store.count_inbox(InboxStatus::Processed).unwrap(), 3);
+        assert_eq!(db.store.list_audit(&ok1.id, 10).unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn an_empty_batch_writes_nothing() {
+    both(|db| {
+        assert_eq!(db.store.record_webhooks(&[]), Vec::new());
+        assert_eq!(db.store.list_inbox(&InboxFilter::default()).unwrap(), vec![]);
+    });
+}
