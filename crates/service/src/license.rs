@@ -12,6 +12,7 @@
 //!   which this device is active wins, then the most recently updated, then the highest id.
 
 mod activate;
+mod cache;
 mod deactivate;
 mod error;
 mod types;
@@ -32,6 +33,7 @@ use tollgate_store::{
 
 use crate::clock::Clock;
 use crate::lease::{LeaseClaims, LeaseError, LeaseSigner};
+use crate::license::cache::LeaseCache;
 use crate::view::{EntitlementView, StoredExtras, policy_for};
 
 pub use error::LicenseError;
@@ -92,14 +94,23 @@ pub struct LicensingOptions {
     /// A validation updates the device's `last_seen_at` only when it is older than this, so the hot path of
     /// revalidation does not write on every launch.
     pub touch_every: TimeDelta,
+    /// A validation of the same device within this time of the lease this instance last signed for it, with no
+    /// change to its entitlement or devices committed by this process since, answers that same lease from memory
+    /// (never past its `refresh_after` or `expires_at`, the paid-through time or the next provider check). Zero
+    /// signs every time. See `license/cache.rs`.
+    pub reuse_for: TimeDelta,
+    /// How many reusable leases are kept in memory.
+    pub reuse_entries: usize,
 }
 
 impl Default for LicensingOptions {
-    /// `Auto` binding; `last_seen_at` kept to the minute.
+    /// `Auto` binding; `last_seen_at` kept to the minute; leases reused for 30 s, up to 10 000 of them.
     fn default() -> Self {
         LicensingOptions {
             whop_binding: WhopBinding::Auto,
             touch_every: TimeDelta::seconds(60),
+            reuse_for: TimeDelta::seconds(30),
+            reuse_entries: 10_000,
         }
     }
 }
@@ -117,6 +128,7 @@ struct Inner {
     leases: LeaseSigner,
     clock: Arc<dyn Clock>,
     options: LicensingOptions,
+    reuse: LeaseCache,
 }
 
 impl fmt::Debug for Licensing {
@@ -124,6 +136,7 @@ impl fmt::Debug for Licensing {
         f.debug_struct("Licensing")
             .field("providers", &self.inner.providers)
             .field("options", &self.inner.options)
+            .field("reuse", &self.inner.reuse)
             .finish_non_exhaustive()
     }
 }
@@ -215,9 +228,15 @@ impl Licensing {
                 providers,
                 leases,
                 clock,
+                reuse: LeaseCache::new(options.reuse_for, options.reuse_entries),
                 options,
             }),
         }
+    }
+
+    /// How many leases are kept for reuse right now, fresh or not (at most about `reuse_entries`).
+    pub fn reusable_leases(&self) -> usize {
+        self.inner.reuse.len()
     }
 
     /// The lease signer (for the JWKS route and key rotation).
@@ -238,12 +257,13 @@ impl Licensing {
 
     /// `POST /api/license/validate`: a fresh lease for an activated device, from local state (the provider is
     /// consulted only when the entitlement was last synced longer than `revalidate_every` ago, and its outage
-    /// never denies).
+    /// never denies). Within `reuse_for` of the last lease signed for this device, with nothing changed since,
+    /// that same lease is answered from memory (shared, hence the `Arc`).
     pub async fn validate(
         &self,
         ctx: &CallContext,
         req: &ValidateRequest,
-    ) -> Result<LicenseGrant, LicenseError> {
+    ) -> Result<Arc<LicenseGrant>, LicenseError> {
         let result = self.validate_inner(ctx, req).await;
         self.finish(ctx, Request::Validate, &req.license_key, &req.hwid, result)
             .await

@@ -6,6 +6,8 @@
 #[path = "common/license_harness.rs"]
 mod harness;
 
+use std::sync::Arc;
+
 use chrono::TimeDelta;
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
 use tollgate_providers::CallContext;
@@ -33,7 +35,7 @@ async fn activate(env: &Env, key: &str, hwid: &str) -> LicenseGrant {
         .unwrap()
 }
 
-async fn validate(env: &Env, key: &str, hwid: &str) -> Result<LicenseGrant, LicenseError> {
+async fn validate(env: &Env, key: &str, hwid: &str) -> Result<Arc<LicenseGrant>, LicenseError> {
     let req = ValidateRequest {
         license_key: key.to_owned(),
         hwid: hwid.to_owned(),

@@ -170,6 +170,8 @@ impl LicensingSlot {
             clock,
             options: LicensingOptions {
                 whop_binding: settings.lease.whop_binding,
+                reuse_for: settings.lease.reuse_for.as_delta(),
+                reuse_entries: settings.lease.reuse_entries,
                 ..LicensingOptions::default()
             },
         };

@@ -128,7 +128,7 @@ async fn validate(
     let body: ValidateRequest = json_body(&req, payload, LICENSE_BODY_LIMIT).await?;
     let licensing = licensing(&state).await?;
     let error = match licensing.validate(&context(&req), &body).await {
-        Ok(grant) => return Ok(HttpResponse::Ok().json(grant)),
+        Ok(grant) => return Ok(HttpResponse::Ok().json(&*grant)),
         Err(e) => e,
     };
     // Only a failure the client caused counts (a denial or a bad request), never an outage.

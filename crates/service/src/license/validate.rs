@@ -1,24 +1,28 @@
 //! Validation: a fresh lease from local state on every launch, with the provider consulted only when the
-//! entitlement was last synced longer than `revalidate_every` ago, and never denying because of its outage.
+//! entitlement was last synced longer than `revalidate_every` ago, and never denying because of its outage; and,
+//! within `reuse_for`, the same lease again from memory when nothing changed (`cache.rs`).
 
-use chrono::DateTime;
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use tollgate_policy::{AccessRequest, EventKind, Provider, ProviderEvent, decide};
 use tollgate_providers::CallContext;
 use tollgate_providers::whop::WhopValidation;
-use tollgate_store::{Actor, Device, Entitlement, EntitlementChange, HwidHash};
+use tollgate_store::{Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash};
 
 use super::activate::{provider_failed, whop_metadata};
+use super::cache::{ReuseKey, read_stamped};
 use super::types::check_input;
 use super::{Failure, LicenseError, LicenseGrant, Licensing, ValidateRequest};
 
 /// What local state says about a validation.
 enum Local {
-    Answered(LicenseGrant),
+    Answered(Arc<LicenseGrant>),
     /// The device is active but the entitlement is stale: ask the provider first.
     Stale {
         entitlement: Entitlement,
         device: Device,
+        key: ReuseKey,
     },
 }
 
@@ -27,40 +31,124 @@ impl Licensing {
         &self,
         ctx: &CallContext,
         req: &ValidateRequest,
-    ) -> Result<LicenseGrant, Failure> {
+    ) -> Result<Arc<LicenseGrant>, Failure> {
         check_input(&req.license_key, &req.hwid)?;
-        let key = req.license_key.clone();
-        let hwid_hash = self.store().hash_hwid(&req.hwid);
         let now = self.now();
-        let (k, h) = (key.clone(), hwid_hash.clone());
+        let key = ReuseKey::new(self.store(), &req.license_key, self.store().hash_hwid(&req.hwid));
+        // The hot path: the lease signed for this device moments ago, if nothing changed since (see cache.rs).
+        let previous = self.inner.reuse.get(&key);
+        if let Some(entry) = &previous
+            && let Some(grant) = self.inner.reuse.serve(self.store(), entry, now)
+        {
+            return Ok(grant);
+        }
+        let hint = previous.map(|entry| entry.entitlement().clone());
+        let license_key = req.license_key.clone();
+        let k = license_key.clone();
         let local = self
             .blocking(move |l| {
-                let (entitlement, device) = l.pick_for_device(&k, &h)?;
+                let ((entitlement, device), version) =
+                    l.pick_stamped(&k, key.hwid_hash(), hint.as_ref(), now)?;
                 match device {
-                    Some(device) if l.is_stale(&entitlement, now) => Ok(Local::Stale { entitlement, device }),
-                    device => l.answer(&entitlement, device, &h, now).map(Local::Answered),
+                    Some(device) if l.is_stale(&entitlement, now) => Ok(Local::Stale {
+                        entitlement,
+                        device,
+                        key,
+                    }),
+                    device => l
+                        .answer_kept(key, &entitlement, device, version, now)
+                        .map(Local::Answered),
                 }
             })
             .await?;
-        let (entitlement, device) = match local {
+        let (entitlement, device, key) = match local {
             Local::Answered(grant) => return Ok(grant),
-            Local::Stale { entitlement, device } => (entitlement, device),
+            Local::Stale {
+                entitlement,
+                device,
+                key,
+            } => (entitlement, device, key),
         };
-        self.revalidate(ctx, &key, &entitlement, &device, now).await?;
+        self.revalidate(ctx, &license_key, &entitlement, &device, now)
+            .await?;
         self.blocking(move |l| {
-            let (entitlement, device) = l.pick_for_device(&key, &hwid_hash)?;
-            l.answer(&entitlement, device, &hwid_hash, now)
+            let hint = Some(&entitlement.id);
+            let ((entitlement, device), version) =
+                l.pick_stamped(&license_key, key.hwid_hash(), hint, now)?;
+            l.answer_kept(key, &entitlement, device, version, now)
         })
         .await
     }
 
+    /// [`Licensing::pick_for_device`], with the change version of the picked entitlement read before the read
+    /// when its answer could be kept for reuse (see [`read_stamped`]). Blocking.
+    fn pick_stamped(
+        &self,
+        license_key: &str,
+        hwid_hash: &HwidHash,
+        hint: Option<&EntitlementId>,
+        now: DateTime<Utc>,
+    ) -> Result<((Entitlement, Option<Device>), Option<u64>), Failure> {
+        let keeps = self.inner.reuse.is_enabled();
+        read_stamped(
+            hint.filter(|_| keeps),
+            |id| self.store().entitlement_version(id),
+            || self.pick_for_device(license_key, hwid_hash),
+            // Only an active device on a fresh entitlement can be granted from this read.
+            |(entitlement, device)| {
+                (keeps && device.is_some() && !self.is_stale(entitlement, now)).then_some(&entitlement.id)
+            },
+        )
+    }
+
+    /// [`Licensing::answer`], and keep an allowed grant for reuse when its read was stamped with a version.
+    /// Blocking.
+    fn answer_kept(
+        &self,
+        key: ReuseKey,
+        entitlement: &Entitlement,
+        device: Option<Device>,
+        version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<LicenseGrant>, Failure> {
+        let grant = Arc::new(self.answer(entitlement, device, key.hwid_hash(), now)?);
+        if let Some(version) = version {
+            let lease = &grant.lease;
+            let bounds = [
+                Some(lease.refresh_after),
+                Some(lease.expires_at),
+                entitlement.state.paid_through.filter(|at| *at > now),
+                self.stale_at(entitlement),
+            ];
+            self.inner.reuse.keep(
+                key,
+                grant.clone(),
+                entitlement.id.clone(),
+                version,
+                now,
+                bounds.into_iter().flatten(),
+            );
+        }
+        Ok(grant)
+    }
+
     /// The provider is configured and was last consulted `revalidate_every` or longer ago (or never).
     fn is_stale(&self, entitlement: &Entitlement, now: DateTime<Utc>) -> bool {
+        self.stale_at(entitlement).is_some_and(|at| now >= at)
+    }
+
+    /// When the entitlement's provider must be asked again: `revalidate_every` after its last sync (never synced:
+    /// the earliest time there is). `None` when its provider's API is not configured.
+    fn stale_at(&self, entitlement: &Entitlement) -> Option<DateTime<Utc>> {
         if !self.has_api(entitlement.state.provider) {
-            return false;
+            return None;
         }
         let every = self.policy(entitlement).revalidate_every.as_delta();
-        entitlement.synced_at.is_none_or(|synced| now - synced >= every)
+        Some(
+            entitlement
+                .synced_at
+                .map_or(DateTime::<Utc>::MIN_UTC, |synced| synced + every),
+        )
     }
 
     /// Decide from local state and sign. Blocking.
