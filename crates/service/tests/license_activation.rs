@@ -13,6 +13,7 @@ use serde_json::json;
 use tollgate_providers::CallContext;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::license::{ActivateRequest, LicenseError, LicenseGrant};
+use tollgate_store::EntitlementId;
 use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
 
 use harness::{CLIENT_TIMEOUT, Env, both};
@@ -28,6 +29,16 @@ async fn activate(env: &Env, key: &str, hwid: &str) -> Result<LicenseGrant, Lice
         device_name: Some("Work laptop".to_owned()),
     };
     env.licensing.activate(&CallContext::default(), &req).await
+}
+
+/// The metadata of each `validate_license` call the fake Whop received, in order.
+fn validate_metadata(env: &Env) -> Vec<serde_json::Value> {
+    env.whop
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == VALIDATE_PATH)
+        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["metadata"].clone())
+        .collect()
 }
 
 fn nothing_stored(env: &Env, key: &str) {
@@ -72,7 +83,9 @@ fn a_whop_activation_binds_the_device_hash_and_signs_a_lease_that_verifies() {
         );
         assert_eq!(body["entitlement"]["access"]["code"], "VALID");
 
-        // Node-locked by default: the device's keyed hash (never the raw hwid) is bound at Whop.
+        // Node-locked by default: the device's keyed hash (never the raw hwid) is bound at Whop, in the one call
+        // (every policy is node-locked, so the product need not be known first).
+        assert_eq!(validate_metadata(&env), [json!({"hwid": hash.as_str()})]);
         assert_eq!(
             env.whop.membership("mem_1").unwrap().metadata,
             json!({"hwid": hash.as_str()})
@@ -106,6 +119,53 @@ fn a_whop_activation_binds_the_device_hash_and_signs_a_lease_that_verifies() {
 }
 
 #[test]
+fn an_unseen_whop_key_needs_a_second_call_only_when_policies_disagree_on_binding() {
+    // Every policy lets 3 devices: nothing is bound at Whop, in one call.
+    both(|db| async move {
+        let env = Env::new(db, "[default]\nmax_devices = 3\n");
+        env.whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
+        activate(&env, WHOP_KEY, "hw-1").await.unwrap();
+        assert_eq!(validate_metadata(&env), [json!({})]);
+        assert_eq!(env.whop.membership("mem_1").unwrap().metadata, json!({}));
+    });
+    // The default lets 3 devices but this product is node-locked: `{}` finds the product, then the device hash is
+    // bound.
+    let node_locked_product = "[default]\nmax_devices = 3\n[[products]]\nprovider = \"whop\"\nproduct = \"prod_fake\"\nmax_devices = 1\n";
+    both(|db| async move {
+        let env = Env::new(db, node_locked_product);
+        env.whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
+        let grant = activate(&env, WHOP_KEY, "hw-1").await.unwrap();
+        let hash = env.store().hash_hwid("hw-1");
+        assert_eq!(
+            validate_metadata(&env),
+            [json!({}), json!({"hwid": hash.as_str()})]
+        );
+        assert_eq!(
+            env.whop.membership("mem_1").unwrap().metadata,
+            json!({"hwid": hash.as_str()})
+        );
+        // One Whop answer folded, one device: the audit trail of a single activation.
+        let actions: Vec<String> = env
+            .store()
+            .list_audit(&EntitlementId::new(grant.entitlement.id.clone()), 10)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.action)
+            .collect();
+        assert_eq!(actions, ["device.activated", "event.updated"]);
+    });
+    // The same policies, but another product (the default, 3 devices): `{}` was right, no second call.
+    both(|db| async move {
+        let env = Env::new(db, node_locked_product);
+        let mut membership = FakeMembership::new("mem_1", WHOP_KEY);
+        membership.product_id = "prod_other".to_owned();
+        env.whop.add_membership(membership);
+        activate(&env, WHOP_KEY, "hw-1").await.unwrap();
+        assert_eq!(validate_metadata(&env), [json!({})]);
+    });
+}
+
+#[test]
 fn a_key_bound_to_other_metadata_at_whop_is_a_device_mismatch() {
     both(|db| async move {
         let env = Env::new(db, "");
@@ -116,6 +176,9 @@ fn a_key_bound_to_other_metadata_at_whop_is_a_device_mismatch() {
             activate(&env, WHOP_KEY, "hw-1").await.unwrap_err(),
             LicenseError::DeviceMismatch
         );
+        // Node-locked everywhere: the device hash went in the first call, and its refusal is the answer.
+        let hash = env.store().hash_hwid("hw-1");
+        assert_eq!(validate_metadata(&env), [json!({"hwid": hash.as_str()})]);
         nothing_stored(&env, WHOP_KEY);
     });
 }

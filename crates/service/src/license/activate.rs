@@ -4,12 +4,15 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tollgate_policy::{
-    AccessRequest, EventKind, Provider, ProviderEvent, admit_device, decide, decide_entitlement,
+    AccessRequest, EventKind, PolicySet, Provider, ProviderEvent, admit_device, decide, decide_entitlement,
 };
 use tollgate_providers::dodo::{DodoActivation, DodoInstance};
 use tollgate_providers::whop::{WhopMembership, WhopValidation};
 use tollgate_providers::{ApiError, CallContext};
-use tollgate_store::{Actor, Admission, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash};
+use tollgate_store::{
+    Activated, ActivationTarget, Actor, Admission, Device, Entitlement, EntitlementChange, EntitlementId,
+    HwidHash, NewDevice, ProviderAnswer,
+};
 
 use super::types::{check_input, clean_device_name};
 use super::{ActivateRequest, Failure, LicenseError, LicenseGrant, Licensing, WhopBinding, policy_devices};
@@ -24,6 +27,21 @@ pub(super) struct Activation {
     name: Option<String>,
     now: DateTime<Utc>,
 }
+
+/// The entitlement an activation admits the device on: one already stored, or the one a provider's answer names,
+/// which is stored (as fact, even if the device is then refused) in the same transaction as the admission.
+enum Source {
+    Stored(EntitlementId),
+    Answer {
+        change: Box<EntitlementChange>,
+        actor: Actor,
+        reason: &'static str,
+        merge_extras: bool,
+    },
+}
+
+/// The audit reason of a Whop answer.
+const WHOP_REASON: &str = "whop validate_license";
 
 impl Licensing {
     pub(super) async fn activate_inner(
@@ -103,19 +121,21 @@ impl Licensing {
                 if let Some(code) = decision.deny_code() {
                     return Err(on(LicenseError::from_deny(code)));
                 }
+                let stored = Source::Stored(entitlement.id.clone());
                 if let Some(instance) = existing.and_then(|d| d.provider_instance_id.clone()) {
-                    return self.admit(a, entitlement.id.clone(), Some(instance), false).await;
+                    return self.admit(a, stored, Some(instance), false).await;
                 }
                 let instance = self.dodo_activate(ctx, a).await.map_err(on)?;
-                let result = self
-                    .admit(a, entitlement.id.clone(), Some(instance.id.clone()), false)
-                    .await;
+                let result = self.admit(a, stored, Some(instance.id.clone()), false).await;
                 if result.is_err() {
                     self.release_dodo_instance(ctx, &a.key, &instance.id).await;
                 }
                 result
             }
-            _ => self.admit(a, entitlement.id.clone(), None, false).await,
+            _ => {
+                self.admit(a, Source::Stored(entitlement.id.clone()), None, false)
+                    .await
+            }
         }
     }
 
@@ -154,32 +174,39 @@ impl Licensing {
         .into())
     }
 
-    /// Whop for a key not known locally. The policy (and so, under `Auto`, the binding) depends on the product,
-    /// which only Whop's answer names: `Auto` first sends `{}` (which binds nothing), then binds the device hash
-    /// when the product's policy is node-locked. A `{}` refused as a mismatch means the key is already bound at
-    /// Whop, so the device hash is tried: it matches when this device bound it. `None`: Whop does not know the key.
+    /// Whop for a key not known locally. Under `Auto` the binding depends on the policy, and so on the product,
+    /// which only Whop's answer names. When every policy a Whop product can get agrees (see [`binds_for_any`]),
+    /// the first call already sends the right metadata and is the only one. Otherwise the first call sends `{}`
+    /// (which binds nothing), and a second binds the device hash when the product's policy is node-locked. A `{}`
+    /// refused as a mismatch under `Auto` means the key is already bound at Whop, so the device hash is tried: it
+    /// matches when this device bound it. `None`: Whop does not know the key.
     async fn whop_lookup_new(
         &self,
         ctx: &CallContext,
         a: &Activation,
     ) -> Result<Option<WhopMembership>, LicenseError> {
         let binding = self.inner.options.whop_binding;
+        let agreed = binds_for_any(binding, &self.inner.policies);
+        let first_binds = agreed.unwrap_or(false);
         let bound = whop_metadata(true, &a.hwid_hash);
-        let first = whop_metadata(binding == WhopBinding::AtWhop, &a.hwid_hash);
+        let first = whop_metadata(first_binds, &a.hwid_hash);
         let second = match self.whop_validate(ctx, &a.key, first).await? {
             WhopValidation::NotFound => return Ok(None),
             WhopValidation::Matched(membership) => {
+                if agreed.is_some() {
+                    return Ok(Some(membership));
+                }
                 let ids: Vec<&str> = [membership.product_id.as_deref(), membership.plan_id.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect();
                 let policy = self.inner.policies.for_product(Provider::Whop, &ids);
-                if binding != WhopBinding::Auto || !binding.binds_at_whop(&policy) {
+                if !binding.binds_at_whop(&policy) {
                     return Ok(Some(membership));
                 }
                 self.whop_validate(ctx, &a.key, bound).await?
             }
-            WhopValidation::MetadataMismatch { .. } if binding == WhopBinding::Auto => {
+            WhopValidation::MetadataMismatch { .. } if binding == WhopBinding::Auto && !first_binds => {
                 self.whop_validate(ctx, &a.key, bound).await?
             }
             WhopValidation::MetadataMismatch { .. } => return Err(LicenseError::DeviceMismatch),
@@ -193,20 +220,21 @@ impl Licensing {
         }
     }
 
-    /// Fold Whop's membership into the local entitlement, then admit the device.
+    /// Store Whop's membership and admit the device, in one transaction.
     async fn admit_whop(
         &self,
         a: &Activation,
         membership: WhopMembership,
         actor: Actor,
     ) -> Result<LicenseGrant, Failure> {
-        let key = a.key.clone();
-        let now = a.now;
         let whop_says_invalid = membership.valid == Some(false);
-        let entitlement = self
-            .blocking(move |l| l.fold_whop(&membership, &key, actor, now))
-            .await?;
-        self.admit(a, entitlement.id, None, whop_says_invalid).await
+        let source = Source::Answer {
+            change: Box::new(whop_change(&membership, &a.key, a.now)),
+            actor,
+            reason: WHOP_REASON,
+            merge_extras: true,
+        };
+        self.admit(a, source, None, whop_says_invalid).await
     }
 
     /// A Dodo key activated for the first time with no local entitlement: a placeholder entitlement keyed by the
@@ -233,59 +261,75 @@ impl Licensing {
                 features: Vec::new(),
             },
         };
-        let change = EntitlementChange {
-            event,
-            license_key: Some(a.key.clone()),
-            extras: None,
+        let source = Source::Answer {
+            change: Box::new(EntitlementChange {
+                event,
+                license_key: Some(a.key.clone()),
+                extras: None,
+            }),
+            actor: Actor::Activation,
+            reason: "dodo licenses/activate",
+            merge_extras: false,
         };
-        let now = a.now;
-        let stored = self
-            .blocking(move |l| {
-                let entitlement =
-                    l.store()
-                        .apply_change(Actor::Activation, &change, "dodo licenses/activate")?;
-                l.store().mark_synced(&entitlement.id, now)?;
-                Ok(entitlement.id)
-            })
-            .await;
-        let result = match stored {
-            Ok(id) => self.admit(a, id, Some(instance.id.clone()), false).await,
-            Err(failure) => Err(failure),
-        };
+        let result = self.admit(a, source, Some(instance.id.clone()), false).await;
         if result.is_err() {
             self.release_dodo_instance(ctx, &a.key, &instance.id).await;
         }
         result
     }
 
-    /// Decide on the entitlement, take a device slot, decide on the device, and sign. Blocking work.
+    /// One blocking hop: store the provider's answer (if any), decide on the entitlement, take a device slot (one
+    /// transaction, [`tollgate_store::Store::activate`]), then decide on the device and sign.
     async fn admit(
         &self,
         a: &Activation,
-        id: EntitlementId,
+        source: Source,
         instance: Option<String>,
         provider_says_invalid: bool,
     ) -> Result<LicenseGrant, Failure> {
         let a = a.clone();
         self.blocking(move |l| {
-            let store = l.store();
-            let entitlement = store.get_entitlement(&id)?;
-            let policy = l.policy(&entitlement);
-            let access = decide_entitlement(&entitlement.state, &policy, a.now);
-            if let Some(code) = access.deny_code() {
-                return Err(Failure::on(LicenseError::from_deny(code), &entitlement));
-            }
-            if provider_says_invalid {
-                return Err(Failure::on(LicenseError::LicenseInactive, &entitlement));
-            }
-            let admission = store.activate_device(
-                &id,
-                &a.hwid,
-                a.name.as_deref(),
-                policy.max_devices,
-                instance.as_deref(),
-                a.now,
-            )?;
+            let target = match &source {
+                Source::Stored(id) => ActivationTarget::Stored(id),
+                Source::Answer {
+                    change,
+                    actor,
+                    reason,
+                    merge_extras,
+                } => ActivationTarget::Answer(ProviderAnswer {
+                    change,
+                    actor: *actor,
+                    reason,
+                    merge_extras: *merge_extras,
+                    synced_at: a.now,
+                }),
+            };
+            let device = NewDevice {
+                hwid: &a.hwid,
+                name: a.name.as_deref(),
+                instance_id: instance.as_deref(),
+                now: a.now,
+            };
+            let mut checked = None;
+            let Activated {
+                entitlement,
+                admission,
+                devices,
+            } = l.store().activate(target, &device, |entitlement| {
+                let policy = l.policy(entitlement);
+                let access = decide_entitlement(&entitlement.state, &policy, a.now);
+                if let Some(code) = access.deny_code() {
+                    return Err(LicenseError::from_deny(code));
+                }
+                if provider_says_invalid {
+                    return Err(LicenseError::LicenseInactive);
+                }
+                let max_devices = policy.max_devices;
+                checked = Some(policy);
+                Ok(max_devices)
+            })?;
+            let admission = admission.map_err(|error| Failure::on(error, &entitlement))?;
+            let policy = checked.unwrap_or_else(|| l.policy(&entitlement));
             let device = match admission {
                 Admission::Admitted(device) | Admission::AlreadyActive(device) => device,
                 _ if policy.max_devices <= 1 => {
@@ -293,7 +337,6 @@ impl Licensing {
                 }
                 _ => return Err(Failure::on(LicenseError::DeviceLimitReached, &entitlement)),
             };
-            let devices = store.list_devices(&id)?;
             let decision = decide(
                 &entitlement.state,
                 &policy_devices(&devices),
@@ -306,7 +349,7 @@ impl Licensing {
         .await
     }
 
-    /// Store what Whop said about a membership (and that it was just consulted). Blocking.
+    /// Store what Whop said about a membership (and that it was just consulted), in one transaction. Blocking.
     pub(super) fn fold_whop(
         &self,
         membership: &WhopMembership,
@@ -314,22 +357,14 @@ impl Licensing {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Entitlement, Failure> {
-        let store = self.store();
-        let mut extras = store
-            .find_entitlement(Provider::Whop, &membership.id)?
-            .map(|e| StoredExtras::from_json(e.extras.as_ref()))
-            .unwrap_or_default();
-        if membership.plan_id.is_some() {
-            extras.plan_id = membership.plan_id.clone();
-        }
-        let change = EntitlementChange {
-            event: whop_event(membership, now),
-            license_key: Some(license_key.to_owned()),
-            extras: extras.to_json(),
-        };
-        let entitlement = store.apply_change(actor, &change, "whop validate_license")?;
-        store.mark_synced(&entitlement.id, now)?;
-        Ok(entitlement)
+        let change = whop_change(membership, license_key, now);
+        Ok(self.store().apply_provider_answer(&ProviderAnswer {
+            change: &change,
+            actor,
+            reason: WHOP_REASON,
+            merge_extras: true,
+            synced_at: now,
+        })?)
     }
 
     /// `validate_license` at Whop; a failure to get an answer is `ProviderUnavailable` (logged).
@@ -396,6 +431,33 @@ pub(super) fn whop_metadata(binds_at_whop: bool, hwid_hash: &HwidHash) -> Value 
     }
 }
 
+/// Whop's answer as a change: the membership as an event, the key, and its plan (merged into the stored extras, so
+/// what webhooks stored beside it is kept).
+fn whop_change(membership: &WhopMembership, license_key: &str, now: DateTime<Utc>) -> EntitlementChange {
+    let extras = StoredExtras {
+        plan_id: membership.plan_id.clone(),
+        ..StoredExtras::default()
+    };
+    EntitlementChange {
+        event: whop_event(membership, now),
+        license_key: Some(license_key.to_owned()),
+        extras: extras.to_json(),
+    }
+}
+
+/// Whether the device hash is bound at Whop whatever the product: `Some` when the binding mode, or under `Auto`
+/// every policy a Whop membership can get (the default and each Whop product rule over it), gives one answer;
+/// `None` when it depends on the product.
+fn binds_for_any(binding: WhopBinding, policies: &PolicySet) -> Option<bool> {
+    let default = binding.binds_at_whop(&policies.default);
+    policies
+        .products
+        .iter()
+        .filter(|rule| rule.provider == Provider::Whop)
+        .all(|rule| binding.binds_at_whop(&rule.overlay(&policies.default)) == default)
+        .then_some(default)
+}
+
 /// The membership as an event. Without a status, Whop's `valid` decides between active and ended.
 fn whop_event(membership: &WhopMembership, now: DateTime<Utc>) -> ProviderEvent {
     if let Some(event) = membership.snapshot_event(now) {
@@ -448,7 +510,61 @@ fn looks_like_uuid(key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_uuid;
+    use tollgate_policy::{Policy, PolicySet, ProductRule, Provider};
+
+    use super::{WhopBinding, binds_for_any, looks_like_uuid};
+
+    fn rule(provider: Provider, product: &str, max_devices: u32) -> ProductRule {
+        ProductRule {
+            provider,
+            product: product.to_owned(),
+            plan_model: None,
+            max_devices: Some(max_devices),
+            transfer: None,
+            transfer_cooldown: None,
+            transfers_per_30d: None,
+            offline_grace: None,
+            revalidate_every: None,
+            revocation: None,
+            purchase_url: None,
+            status_map: None,
+        }
+    }
+
+    fn set(default_max: u32, products: Vec<ProductRule>) -> PolicySet {
+        PolicySet {
+            default: Policy {
+                max_devices: default_max,
+                ..Policy::default()
+            },
+            products,
+        }
+    }
+
+    #[test]
+    fn binding_is_known_before_the_product_only_when_every_whop_policy_agrees() {
+        use WhopBinding::{AtWhop, Auto, Local};
+        let node_locked = set(1, vec![]);
+        let three = set(3, vec![rule(Provider::Whop, "prod_a", 2)]);
+        let mixed = set(3, vec![rule(Provider::Whop, "prod_a", 1)]);
+        // A Dodo rule never applies to a Whop membership.
+        let dodo_only = set(3, vec![rule(Provider::Dodo, "pdt_a", 1)]);
+        let cases = [
+            (Auto, &node_locked, Some(true)),
+            (Auto, &three, Some(false)),
+            (Auto, &mixed, None),
+            (Auto, &dodo_only, Some(false)),
+            (AtWhop, &mixed, Some(true)),
+            (Local, &mixed, Some(false)),
+        ];
+        for (binding, policies, expected) in cases {
+            assert_eq!(
+                binds_for_any(binding, policies),
+                expected,
+                "{binding:?} {policies:?}"
+            );
+        }
+    }
 
     #[test]
     fn uuid_shape_is_recognised_exactly() {
