@@ -380,38 +380,68 @@ impl<'a> SealedDelivery<'a> {
     /// Store it and act on it inside the caller's write transaction: a duplicate (same dedupe or semantic key,
     /// also one stored earlier in the same transaction) writes nothing; otherwise the row is inserted and, for
     /// [`InboxEffect::Apply`], the change is folded into its (locked) entitlement and the row marked `processed`.
+    /// ([`SealedDelivery::insert_in`] then [`apply_in`].)
     pub(crate) fn record_in(&self, conn: &mut DbConnection, keys: &StoreKeys) -> Result<RecordOutcome> {
+        match self.insert_in(conn)? {
+            Inserted::Settled(outcome) => Ok(outcome),
+            Inserted::ToApply { inbox_id, change } => apply_in(conn, keys, inbox_id, change),
+        }
+    }
+
+    /// The first step of [`SealedDelivery::record_in`]: insert the row unless it is a duplicate. Ignored and
+    /// failed deliveries are then settled; applied ones still have to be folded into their entitlement.
+    pub(crate) fn insert_in(&self, conn: &mut DbConnection) -> Result<Inserted<'a>> {
         let Some(id) = insert_unless_duplicate(conn, &self.row)? else {
-            return Ok(RecordOutcome::Duplicate {
+            return Ok(Inserted::Settled(RecordOutcome::Duplicate {
                 inbox_id: find_duplicate(conn, self.event)?,
-            });
+            }));
         };
         let inbox_id = InboxId(id);
-        match self.effect {
-            InboxEffect::Apply(change) => {
-                let entitlement = apply_change_in(conn, keys, change, Actor::Webhook, None, Some(inbox_id))?;
-                finish(
-                    conn,
-                    inbox_id,
-                    InboxStatus::Processed,
-                    None,
-                    Some(&entitlement.id),
-                )?;
-                Ok(RecordOutcome::Applied {
-                    inbox_id,
-                    entitlement: Box::new(entitlement),
-                })
-            }
-            InboxEffect::Ignore => Ok(RecordOutcome::Stored {
+        Ok(match self.effect {
+            InboxEffect::Apply(change) => Inserted::ToApply { inbox_id, change },
+            InboxEffect::Ignore => Inserted::Settled(RecordOutcome::Stored {
                 inbox_id,
                 status: InboxStatus::Ignored,
             }),
-            InboxEffect::Fail(_) => Ok(RecordOutcome::Stored {
+            InboxEffect::Fail(_) => Inserted::Settled(RecordOutcome::Stored {
                 inbox_id,
                 status: InboxStatus::Failed,
             }),
-        }
+        })
     }
+}
+
+/// What inserting a delivery's row left to do.
+pub(crate) enum Inserted<'a> {
+    /// Nothing: a duplicate, or a row stored `ignored` or `failed`.
+    Settled(RecordOutcome),
+    /// Fold this change into its entitlement ([`apply_in`]).
+    ToApply {
+        inbox_id: InboxId,
+        change: &'a EntitlementChange,
+    },
+}
+
+/// The second step of [`SealedDelivery::record_in`]: lock the entitlement, fold the change, audit it and mark the
+/// inbox row `processed`.
+pub(crate) fn apply_in(
+    conn: &mut DbConnection,
+    keys: &StoreKeys,
+    inbox_id: InboxId,
+    change: &EntitlementChange,
+) -> Result<RecordOutcome> {
+    let entitlement = apply_change_in(conn, keys, change, Actor::Webhook, None, Some(inbox_id))?;
+    finish(
+        conn,
+        inbox_id,
+        InboxStatus::Processed,
+        None,
+        Some(&entitlement.id),
+    )?;
+    Ok(RecordOutcome::Applied {
+        inbox_id,
+        entitlement: Box::new(entitlement),
+    })
 }
 
 impl Store {

@@ -3,17 +3,18 @@
 use std::time::Instant;
 
 use crate::error::{Result, StoreError};
-use crate::inbox::{InboxEffect, NewInboxEvent, RecordOutcome, SealedDelivery};
+use crate::inbox::{InboxEffect, Inserted, NewInboxEvent, RecordOutcome, SealedDelivery, apply_in};
 use crate::store::Store;
 
 impl Store {
     /// Store many deliveries and act on them in ONE write transaction; the results come back in input order, one
     /// per delivery, each exactly what [`Store::record_webhook`] would have returned for it.
     ///
-    /// Within the transaction each delivery does what `record_webhook` does, so a second delivery with the dedupe
-    /// or semantic key of an earlier one in the same batch is a [`RecordOutcome::Duplicate`] of it. They are
-    /// written in a fixed order (provider, entitlement external id, dedupe key; input order among equals) so that
-    /// two instances' batches lock rows in the same order and rarely deadlock on PostgreSQL.
+    /// Within the transaction each delivery does what `record_webhook` does, in two passes: every row is inserted
+    /// (unless a duplicate) in dedupe key order, then every change is folded in entitlement order (see
+    /// `row_order`: that lock order keeps concurrent batches from deadlocking on PostgreSQL). A second delivery
+    /// with the dedupe key of an earlier one in the same batch is a [`RecordOutcome::Duplicate`] of it; of two
+    /// with the same semantic key, the one with the smaller dedupe key is stored.
     ///
     /// If any delivery fails, or the commit does (a PostgreSQL deadlock, the database going away), the whole
     /// batch is rolled back and every delivery is stored again in its own transaction: each gets its own true
@@ -63,23 +64,43 @@ impl Store {
             .map(|(event, effect)| SealedDelivery::new(keys, event, effect))
             .collect::<Result<Vec<_>>>()
             .map_err(BatchError::RolledBack)?;
-        let order = lock_order(batch);
         let mut conn = self.conn().map_err(BatchError::NotStarted)?;
         let mut began = false;
         let written = self.write_transaction(&mut conn, |conn| {
             began = true;
-            order
-                .iter()
-                .map(|&index| Ok((index, sealed[index].record_in(conn, keys)?)))
-                .collect::<Result<Vec<_>>>()
+            let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; batch.len()];
+            let mut to_apply = Vec::new();
+            for index in row_order(batch) {
+                match sealed[index].insert_in(conn)? {
+                    Inserted::Settled(outcome) => outcomes[index] = Some(outcome),
+                    Inserted::ToApply { inbox_id, change } => to_apply.push((index, inbox_id, change)),
+                }
+            }
+            // Stable: deliveries to one entitlement are folded in the order their rows were inserted.
+            to_apply.sort_by_key(|(_, _, change)| {
+                (change.event.provider.as_str(), change.event.external_id.as_str())
+            });
+            for (index, inbox_id, change) in to_apply {
+                outcomes[index] = Some(apply_in(conn, keys, inbox_id, change)?);
+            }
+            Ok(outcomes)
         });
-        let mut written = match written {
+        let written = match written {
             Ok(written) => written,
             Err(error) if !began => return Err(BatchError::NotStarted(error)),
             Err(error) => return Err(BatchError::RolledBack(error)),
         };
-        written.sort_unstable_by_key(|(index, _)| *index);
-        Ok(written.into_iter().map(|(_, outcome)| outcome).collect())
+        written
+            .into_iter()
+            .map(|outcome| {
+                outcome.ok_or_else(|| {
+                    BatchError::RolledBack(StoreError::Conflict {
+                        entity: "inbox",
+                        reason: "a delivery of the batch was not written".to_owned(),
+                    })
+                })
+            })
+            .collect()
     }
 }
 
@@ -91,17 +112,19 @@ enum BatchError {
     RolledBack(StoreError),
 }
 
-/// The order to write a batch in: by provider, the external id of the entitlement it changes (none first), and
-/// dedupe key; a stable sort keeps input order among equal keys (so a repeated delivery follows the first).
-fn lock_order(batch: &[(NewInboxEvent, InboxEffect)]) -> Vec<usize> {
+/// The order to insert a batch's rows in: by provider and dedupe key, input order among equals (so a repeated
+/// delivery is the duplicate of the first).
+///
+/// Every transaction takes its locks in one global order: first the inbox keys it inserts (a PostgreSQL insert
+/// waits for another transaction's uncommitted row with the same key), in key order, then the entitlement rows,
+/// in (provider, external id) order. A single delivery (one key, then one entitlement) follows it too. So two
+/// writers' batches, or two instances', cannot wait on each other in a cycle, even when both hold resends of the
+/// same deliveries.
+fn row_order(batch: &[(NewInboxEvent, InboxEffect)]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&index| {
-        let (event, effect) = &batch[index];
-        let external_id = match effect {
-            InboxEffect::Apply(change) => Some(change.event.external_id.as_str()),
-            InboxEffect::Ignore | InboxEffect::Fail(_) => None,
-        };
-        (event.provider.as_str(), external_id, event.dedupe_key.as_str())
+        let event = &batch[index].0;
+        (event.provider.as_str(), event.dedupe_key.as_str())
     });
     order
 }
@@ -145,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_written_by_provider_entitlement_and_key_keeping_input_order_among_equals() {
+    fn rows_are_inserted_by_provider_and_key_keeping_input_order_among_equals() {
         let batch = [
             item(Provider::Whop, "b", Some("mem_2")),
             item(Provider::Dodo, "z", Some("sub_9")),
@@ -154,6 +177,6 @@ mod tests {
             item(Provider::Whop, "a", Some("mem_1")),
             item(Provider::Whop, "a", Some("mem_2")),
         ];
-        assert_eq!(lock_order(&batch), vec![1, 3, 4, 2, 5, 0]);
+        assert_eq!(row_order(&batch), vec![1, 2, 4, 5, 0, 3]);
     }
 }
