@@ -1,8 +1,11 @@
 //! Webhook ingest: one authentic delivery verified, parsed and stored with its effect in one transaction, exactly
 //! once; and the replay of stored deliveries after a fix.
 //!
-//! Blocking: the HTTP layer calls it inside `web::block`.
+//! [`Ingest::prepare`] (verify and parse) is CPU only. Storing blocks: the server hands prepared deliveries to the
+//! [`Committer`], whose writer threads store concurrent ones in one transaction (group commit); the CLI and tests
+//! call the blocking [`Ingest::ingest`].
 
+mod commit;
 mod error;
 mod outcome;
 mod parser;
@@ -17,11 +20,13 @@ use tollgate_policy::Provider;
 use tollgate_providers::{DeliveryMeta, Outcome, ParsedWebhook};
 use tollgate_store::{
     InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, RecordOutcome, Store,
+    StoreError,
 };
 use tollgate_verify::{
     AghanimVerifier, HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, WhopVerifier,
 };
 
+pub use commit::{CommitSettings, Committer};
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
 pub use parser::{ProviderParser, WebhookParser, store_change};
@@ -223,7 +228,8 @@ impl Ingest {
         &self.store
     }
 
-    /// One delivery: verify with every configured secret, parse, then store it and its effect in one transaction.
+    /// One delivery: verify with every configured secret, parse, then store it and its effect in one transaction
+    /// ([`Ingest::prepare`] then [`Ingest::record`]).
     ///
     /// - no secret: [`IngestError::NotConfigured`]; bad, missing or stale signature: [`IngestError::InvalidSignature`]
     ///   (nothing stored);
@@ -238,6 +244,19 @@ impl Ingest {
         headers: &impl HeaderLookup,
         body: &[u8],
     ) -> Result<IngestOutcome, IngestError> {
+        let prepared = self.prepare(provider, headers, body)?;
+        self.record(prepared)
+    }
+
+    /// The CPU half of [`Ingest::ingest`], with no database access (fine on an async worker): verify the
+    /// signature and parse the body into the inbox row and its effect. The errors are those of `ingest` that
+    /// store nothing; a body that is authentic JSON but cannot be parsed is prepared as a `failed` row.
+    pub fn prepare(
+        &self,
+        provider: Provider,
+        headers: &impl HeaderLookup,
+        body: &[u8],
+    ) -> Result<Prepared, IngestError> {
         let started = Instant::now();
         let now = self.clock.now();
         let delivery = self.verifiers.verify(provider, headers, body, now.timestamp())?;
@@ -245,80 +264,42 @@ impl Ingest {
             webhook_id: delivery.webhook_id.clone(),
             signed_at: delivery.signed_at,
         };
-        let parsed = self.parser.parse(provider, &meta, body);
-        let (event, effect) = match parsed {
+        let (dedupe_key, semantic_key, event_type, effect) = match self.parser.parse(provider, &meta, body) {
             Ok(parsed) => {
                 let effect = effect_of(&parsed);
-                (
-                    NewInboxEvent {
-                        provider,
-                        dedupe_key: parsed.dedupe_key,
-                        semantic_key: parsed.semantic_key,
-                        event_type: parsed.event_type,
-                        body: body.to_vec(),
-                        received_at: now,
-                        webhook_id: delivery.webhook_id,
-                        signed_at: delivery.signed_at,
-                    },
-                    effect,
-                )
+                (parsed.dedupe_key, parsed.semantic_key, parsed.event_type, effect)
             }
             Err(e) if e.is_not_json() => return Err(IngestError::NotJson(e.to_string())),
             Err(e) => (
-                NewInboxEvent {
-                    provider,
-                    dedupe_key: fallback_dedupe_key(delivery.webhook_id.as_deref(), body),
-                    semantic_key: None,
-                    event_type: best_effort_event_type(body),
-                    body: body.to_vec(),
-                    received_at: now,
-                    webhook_id: delivery.webhook_id,
-                    signed_at: delivery.signed_at,
-                },
+                fallback_dedupe_key(delivery.webhook_id.as_deref(), body),
+                None,
+                best_effort_event_type(body),
                 InboxEffect::Fail(e.to_string()),
             ),
         };
-        let reason = match &effect {
-            InboxEffect::Fail(error) => error.clone(),
-            _ => String::new(),
+        let event = NewInboxEvent {
+            provider,
+            dedupe_key,
+            semantic_key,
+            event_type,
+            body: body.to_vec(),
+            received_at: now,
+            webhook_id: delivery.webhook_id,
+            signed_at: delivery.signed_at,
         };
-        let recorded = self
-            .store
-            .record_webhook(&event, effect)
-            .map_err(IngestError::Storage)?;
-        let outcome = match recorded {
-            RecordOutcome::Applied {
-                inbox_id,
-                entitlement,
-            } => IngestOutcome::Applied {
-                inbox_id,
-                event_type: event.event_type,
-                entitlement_id: entitlement.id.clone(),
-                external_id: entitlement.state.external_id.clone(),
-            },
-            RecordOutcome::Stored {
-                inbox_id,
-                status: InboxStatus::Failed,
-            } => IngestOutcome::Failed {
-                inbox_id,
-                event_type: event.event_type,
-                error: reason,
-            },
-            RecordOutcome::Stored { inbox_id, .. } => IngestOutcome::Ignored {
-                inbox_id,
-                event_type: event.event_type,
-            },
-            RecordOutcome::Duplicate { inbox_id } => IngestOutcome::Duplicate {
-                inbox_id,
-                event_type: event.event_type,
-            },
-            other => IngestOutcome::Duplicate {
-                inbox_id: other.inbox_id(),
-                event_type: event.event_type,
-            },
-        };
-        log_outcome(provider, &outcome, started);
-        Ok(outcome)
+        Ok(Prepared {
+            event,
+            effect,
+            started,
+        })
+    }
+
+    /// The storage half of [`Ingest::ingest`], blocking: store a prepared delivery and its effect in its own
+    /// transaction. ([`Committer`] stores many in one.)
+    pub fn record(&self, prepared: Prepared) -> Result<IngestOutcome, IngestError> {
+        let (item, receipt) = prepared.split();
+        let recorded = self.store.record_webhook(&item.0, item.1);
+        receipt.settle(recorded)
     }
 
     /// Re-parse one stored delivery with this release's parser and act on it: apply (the row becomes `processed`),
@@ -406,6 +387,82 @@ impl Ingest {
                 })
             }
         }
+    }
+}
+
+/// An authentic delivery, verified and parsed, ready to be stored ([`Ingest::prepare`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    event: NewInboxEvent,
+    effect: InboxEffect,
+    /// When its ingest began: the logged `duration_ms` covers verifying, queueing and storing.
+    started: Instant,
+}
+
+impl Prepared {
+    pub fn provider(&self) -> Provider {
+        self.event.provider
+    }
+
+    pub fn event_type(&self) -> &str {
+        &self.event.event_type
+    }
+
+    /// What the store takes, and what is needed to turn its answer into an [`IngestOutcome`].
+    fn split(self) -> ((NewInboxEvent, InboxEffect), Receipt) {
+        let receipt = Receipt {
+            provider: self.event.provider,
+            event_type: self.event.event_type.clone(),
+            failure: match &self.effect {
+                InboxEffect::Fail(error) => error.clone(),
+                InboxEffect::Apply(_) | InboxEffect::Ignore => String::new(),
+            },
+            started: self.started,
+        };
+        ((self.event, self.effect), receipt)
+    }
+}
+
+/// What a stored delivery's outcome is built from once the store has answered.
+struct Receipt {
+    provider: Provider,
+    event_type: String,
+    /// The parse error of a delivery stored `failed`.
+    failure: String,
+    started: Instant,
+}
+
+impl Receipt {
+    /// The store's answer as an [`IngestOutcome`] (or [`IngestError::Storage`]), logged.
+    fn settle(self, recorded: Result<RecordOutcome, StoreError>) -> Result<IngestOutcome, IngestError> {
+        let event_type = self.event_type;
+        let outcome = match recorded.map_err(IngestError::Storage)? {
+            RecordOutcome::Applied {
+                inbox_id,
+                entitlement,
+            } => IngestOutcome::Applied {
+                inbox_id,
+                event_type,
+                entitlement_id: entitlement.id.clone(),
+                external_id: entitlement.state.external_id.clone(),
+            },
+            RecordOutcome::Stored {
+                inbox_id,
+                status: InboxStatus::Failed,
+            } => IngestOutcome::Failed {
+                inbox_id,
+                event_type,
+                error: self.failure,
+            },
+            RecordOutcome::Stored { inbox_id, .. } => IngestOutcome::Ignored { inbox_id, event_type },
+            RecordOutcome::Duplicate { inbox_id } => IngestOutcome::Duplicate { inbox_id, event_type },
+            other => IngestOutcome::Duplicate {
+                inbox_id: other.inbox_id(),
+                event_type,
+            },
+        };
+        log_outcome(self.provider, &outcome, self.started);
+        Ok(outcome)
     }
 }
 
