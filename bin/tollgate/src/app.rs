@@ -8,10 +8,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tollgate_policy::Provider;
 use tollgate_service::clock::{Clock, SystemClock};
-use tollgate_service::ingest::{Ingest, IngestError, ProviderSecrets, WebhookSecrets};
+use tollgate_service::ingest::{
+    CommitSettings, Committer, Ingest, IngestError, ProviderSecrets, WebhookSecrets,
+};
 use tollgate_service::query::Query;
 use tollgate_service::reconcile::Reconciler;
-use tollgate_store::Store;
+use tollgate_store::{DatabaseUrl, Store};
 use tollgate_verify::Tolerance;
 
 use crate::http;
@@ -30,6 +32,8 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 pub struct AppState {
     store: Store,
     ingest: Ingest,
+    /// Stores verified deliveries, many per transaction (group commit).
+    committer: Arc<Committer>,
     query: Query,
     settings: Arc<Settings>,
     metrics: Metrics,
@@ -53,6 +57,9 @@ impl AppState {
     ) -> Result<AppState, StartupError> {
         let ingest = Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
             .map_err(ingest_startup_error)?;
+        let committer = Committer::start(store.clone(), commit_settings(&settings, store.database_url()))
+            .map(Arc::new)
+            .map_err(StartupError::Io)?;
         let query = Query::new(store.clone(), Arc::new(settings.policy.clone()), clock.clone());
         let clients = ProviderClients::from_settings(&settings)?;
         let licensing = LicensingSlot::new(store.clone(), &settings, &clients, clock.clone());
@@ -78,6 +85,7 @@ impl AppState {
             )?,
             store,
             ingest,
+            committer,
             query,
             settings,
             metrics: Metrics::new(),
@@ -101,6 +109,11 @@ impl AppState {
 
     pub fn ingest(&self) -> &Ingest {
         &self.ingest
+    }
+
+    /// The group committer the webhook handlers hand prepared deliveries to.
+    pub fn committer(&self) -> &Committer {
+        &self.committer
     }
 
     pub fn query(&self) -> &Query {
@@ -152,6 +165,21 @@ fn ingest_startup_error(e: IngestError) -> StartupError {
         std::io::ErrorKind::InvalidInput,
         e.to_string(),
     ))
+}
+
+/// The group commit settings: `webhooks.commit_writers`, or when `0` one writer on SQLite (it has one writer at a
+/// time anyway) and four on PostgreSQL, never more than `database.pool_size`.
+pub fn commit_settings(settings: &Settings, database: &DatabaseUrl) -> CommitSettings {
+    let writers = match (settings.webhooks.commit_writers, database) {
+        (0, DatabaseUrl::Sqlite(_)) => 1,
+        (0, DatabaseUrl::Postgres(_)) => 4,
+        (configured, _) => configured,
+    };
+    CommitSettings {
+        batch: settings.webhooks.commit_batch,
+        writers: writers.min(settings.database.pool_size as usize).max(1),
+        queue: settings.webhooks.commit_queue,
+    }
 }
 
 /// A provider's signature tolerance as the verifier takes it.

@@ -1,5 +1,6 @@
-//! `POST /api/webhooks/{whop,dodo,aghanim}`: raw body under a size limit, then verify, parse and store in one
-//! transaction (`tollgate_service::ingest`, on the blocking pool).
+//! `POST /api/webhooks/{whop,dodo,aghanim}`: raw body under a size limit, then verify and parse on the worker
+//! (`Ingest::prepare`, CPU only), and store through the group committer, which answers once the delivery's
+//! transaction has committed.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
@@ -125,7 +126,10 @@ async fn receive_inner(
         .iter()
         .filter_map(|name| req.headers().get(*name).map(|v| (*name, v.as_bytes().to_vec())))
         .collect();
-    let ingest = state.ingest().clone();
-    let outcome = web::block(move || ingest.ingest(provider, &headers, &body)).await?;
-    outcome.map_err(|e: IngestError| ApiError::from(e))
+    let prepared = state.ingest().prepare(provider, &headers, &body)?;
+    state
+        .committer()
+        .submit(prepared)
+        .await
+        .map_err(|e: IngestError| ApiError::from(e))
 }

@@ -13,4 +13,5 @@ mod ops;
 mod outage;
 mod replay;
 mod webhooks;
+mod webhooks_commit;
 mod webhooks_state;
