@@ -219,3 +219,43 @@ async fn deactivate_moves_the_license_to_another_computer() {
         AccessReason::LeaseFresh
     );
 }
+
+/// A server reusing a lease (`lease.reuse_for`) may answer the same lease twice, or one issued before a server time
+/// the app has already seen: both are accepted, and the clock-rollback floor never goes back.
+#[tokio::test]
+async fn the_same_lease_twice_and_one_older_than_the_last_server_time_are_accepted() {
+    let t = real_now();
+    let server = Tollgate::start(t, vec![active()]);
+    let app = server.client("machine-a", t).await;
+    app.client.activate(KEY).await.unwrap();
+
+    // A day later on the app's clock: due, revalidated (the server's clock stays at t, well within reuse_for).
+    app.clock.set(t + TimeDelta::hours(24));
+    let first = app.client.check_with_key(KEY).await.unwrap();
+    assert_eq!(first.reason, AccessReason::Revalidated);
+    let state = app.client.stored_state().unwrap().unwrap();
+    let token = state.lease.clone().unwrap();
+
+    // The app has since seen a later server time (another instance's newer lease, an HTTP Date).
+    let floor = t + TimeDelta::minutes(4);
+    let seen_later = tollgate_client::StoredState {
+        last_server_time: floor,
+        ..state
+    };
+    tollgate_client::StateFile::new(app.client.state_path())
+        .save(&seen_later)
+        .unwrap();
+
+    app.clock.set(t + TimeDelta::hours(48));
+    let second = app.client.check_with_key(KEY).await.unwrap();
+    assert_eq!(second.reason, AccessReason::Revalidated);
+    assert_eq!(second.license.lease_expires_at, first.license.lease_expires_at);
+    let state = app.client.stored_state().unwrap().unwrap();
+    assert_eq!(
+        state.lease.as_deref(),
+        Some(token.as_str()),
+        "the same lease again"
+    );
+    assert_eq!(state.last_server_time, floor, "the rollback floor is not lowered");
+    assert_eq!(state.status, tollgate_client::ActivationStatus::Active);
+}
