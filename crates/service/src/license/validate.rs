@@ -19,12 +19,12 @@ use super::{Failure, LicenseError, LicenseGrant, Licensing, ValidateRequest};
 enum Local {
     Answered(Arc<LicenseGrant>),
     /// The device is active but the entitlement is stale: ask the provider first.
-    Stale {
-        entitlement: Entitlement,
-        device: Device,
-        key: ReuseKey,
-    },
+    Stale(Box<(Entitlement, Device, ReuseKey)>),
 }
+
+/// The entitlement a validation acts on and the device if it is active on it, as [`Licensing::pick_for_device`]
+/// reads them.
+type Pick = (Entitlement, Option<Device>);
 
 impl Licensing {
     pub(super) async fn validate_inner(
@@ -50,11 +50,9 @@ impl Licensing {
                 let ((entitlement, device), version) =
                     l.pick_stamped(&k, key.hwid_hash(), hint.as_ref(), now)?;
                 match device {
-                    Some(device) if l.is_stale(&entitlement, now) => Ok(Local::Stale {
-                        entitlement,
-                        device,
-                        key,
-                    }),
+                    Some(device) if l.is_stale(&entitlement, now) => {
+                        Ok(Local::Stale(Box::new((entitlement, device, key))))
+                    }
                     device => l
                         .answer_kept(key, &entitlement, device, version, now)
                         .map(Local::Answered),
@@ -63,11 +61,7 @@ impl Licensing {
             .await?;
         let (entitlement, device, key) = match local {
             Local::Answered(grant) => return Ok(grant),
-            Local::Stale {
-                entitlement,
-                device,
-                key,
-            } => (entitlement, device, key),
+            Local::Stale(stale) => *stale,
         };
         self.revalidate(ctx, &license_key, &entitlement, &device, now)
             .await?;
@@ -88,7 +82,7 @@ impl Licensing {
         hwid_hash: &HwidHash,
         hint: Option<&EntitlementId>,
         now: DateTime<Utc>,
-    ) -> Result<((Entitlement, Option<Device>), Option<u64>), Failure> {
+    ) -> Result<(Pick, Option<u64>), Failure> {
         let keeps = self.inner.reuse.is_enabled();
         read_stamped(
             hint.filter(|_| keeps),
