@@ -16,10 +16,11 @@ impl Store {
     /// with the dedupe key of an earlier one in the same batch is a [`RecordOutcome::Duplicate`] of it; of two
     /// with the same semantic key, the one with the smaller dedupe key is stored.
     ///
-    /// If any delivery fails, or the commit does (a PostgreSQL deadlock, the database going away), the whole
-    /// batch is rolled back and every delivery is stored again in its own transaction: each gets its own true
-    /// result, and one bad delivery never fails its neighbours. If the transaction could not even begin (no
-    /// connection or no write lock within the timeouts), every delivery gets that [`StoreError::Unavailable`].
+    /// If any delivery fails, or the commit does (a PostgreSQL deadlock, a corrupt row), the whole batch is
+    /// rolled back and every delivery is stored again in its own transaction: each gets its own true result, and
+    /// one bad delivery never fails its neighbours. If the error is [`StoreError::Unavailable`] (no connection,
+    /// no write lock or row lock within the timeouts, the database gone), every delivery gets it instead: each
+    /// would only wait that timeout again, and the answer must stay within the timeouts.
     /// An `Ok` result is returned only after its transaction has committed.
     pub fn record_webhooks(&self, batch: &[(NewInboxEvent, InboxEffect)]) -> Vec<Result<RecordOutcome>> {
         match batch {
@@ -40,6 +41,11 @@ impl Store {
             // No connection, or the write lock not granted within the busy timeout: nothing ran, and storing each
             // delivery alone would only wait that long again for each. Every delivery gets the error (503).
             Err(BatchError::NotStarted(error)) => batch.iter().map(|_| Err(error.clone())).collect(),
+            // The database went away or a lock wait timed out: storing each delivery alone would wait as long
+            // again for each. Nothing was written; every delivery gets the error (503, the provider retries).
+            Err(BatchError::RolledBack(error)) if error.is_unavailable() => {
+                batch.iter().map(|_| Err(error.clone())).collect()
+            }
             Err(BatchError::RolledBack(error)) => {
                 log::warn!(
                     batch = batch.len();

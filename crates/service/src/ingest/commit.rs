@@ -123,6 +123,27 @@ struct Writer {
 }
 
 impl Writer {
+    /// The database was unavailable for a whole batch (no connection, or a lock not granted, within the
+    /// timeouts): answer the deliveries queued meanwhile with the same error at once, rather than let each wait
+    /// that timeout again behind it. The answer to every delivery stays within about one database timeout of its
+    /// arrival; the provider redelivers. (If another writer holds the queue, it is taking a batch itself.)
+    fn refuse_queued(&self, error: &StoreError) {
+        let Ok(queue) = self.queue.try_lock() else {
+            return;
+        };
+        let mut refused = 0;
+        while let Ok(job) = queue.try_recv() {
+            self.counts.queued.fetch_sub(1, Ordering::AcqRel);
+            let (_, receipt) = job.prepared.split();
+            let _ = job.reply.send(receipt.settle(Err(error.clone())));
+            refused += 1;
+        }
+        drop(queue);
+        if refused > 0 {
+            log::warn!(refused = refused; "the database is unavailable: refused the queued webhook deliveries: {error}");
+        }
+    }
+
     fn run(self) {
         while let Some(jobs) = self.take() {
             self.commit(jobs);
@@ -164,9 +185,18 @@ impl Writer {
         self.counts.committing.fetch_sub(count, Ordering::AcqRel);
         match results {
             Ok(results) => {
+                let unavailable = match results.as_slice() {
+                    [Err(error), ..] if results.iter().all(|r| r.as_ref().is_err_and(|e| e == error)) => {
+                        error.is_unavailable().then(|| error.clone())
+                    }
+                    _ => None,
+                };
                 for ((receipt, reply), recorded) in waiting.into_iter().zip(results) {
                     // The caller may have gone (its connection closed); the delivery is stored all the same.
                     let _ = reply.send(receipt.settle(recorded));
+                }
+                if let Some(error) = unavailable {
+                    self.refuse_queued(&error);
                 }
             }
             Err(_) => {
