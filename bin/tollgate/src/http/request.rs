@@ -1,6 +1,9 @@
 //! The middleware every request goes through: an `X-Request-Id` (a sane incoming one, or a fresh one), the access
-//! log line with the error cause (never sent to the client), and the latency histogram.
+//! log line (`info` for a refusal with its cause, which is never sent to the client; `warn` for a failure; `debug`
+//! for a success), and the latency histogram.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -27,16 +30,22 @@ pub fn is_sane_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A fresh request id: this process's random 8-byte prefix and a per-process sequence number, 24 hex digits in all.
+/// Ids only correlate log lines, so they need to be unique, not unpredictable: no system call per request.
 fn fresh_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        // The system RNG does not fail on supported platforms; a time-based id still correlates the log lines.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        return format!("t{nanos:x}");
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        match SystemRandom::new().fill(&mut bytes) {
+            Ok(()) => u64::from_le_bytes(bytes),
+            // The system RNG does not fail on supported platforms; the start time still tells processes apart.
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        }
+    });
+    format!("{prefix:016x}{:08x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The current request's id, for log lines (`-` outside the middleware).
@@ -88,7 +97,9 @@ pub async fn request_context(
             request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
             duration_ms = duration_ms; "request refused: {error}"
         ),
-        None => log::info!(
+        // A successful request is counted in the metrics; its line is for debugging only, so that a revalidation
+        // storm (tens of thousands per second) does not write a log line each. Refusals and failures stay visible.
+        None => log::debug!(
             request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
             duration_ms = duration_ms; "request"
         ),
@@ -111,5 +122,9 @@ mod tests {
         let fresh = fresh_request_id();
         assert_eq!(fresh.len(), 24);
         assert!(is_sane_request_id(&fresh));
+        let next = fresh_request_id();
+        assert_ne!(fresh, next);
+        // Same process, same prefix; only the sequence differs.
+        assert_eq!(fresh[..16], next[..16]);
     }
 }
