@@ -6,6 +6,7 @@ use std::time::Duration;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
+use crate::checkpoint::WRITER_AUTOCHECKPOINT_PAGES;
 use crate::database_url::DatabaseUrl;
 use crate::error::{Result, StoreError};
 
@@ -91,12 +92,14 @@ impl ConnectionManager {
             .ok_or_else(|| ConnectError("the SQLite path is not valid UTF-8".to_owned()))?;
         let mut conn = SqliteConnection::establish(path)
             .map_err(|e| ConnectError(format!("cannot open SQLite database: {e}")))?;
-        // busy_timeout first, so that switching to WAL waits for other connections instead of failing.
+        // busy_timeout first, so that switching to WAL waits for other connections instead of failing. The
+        // automatic checkpoint is only a safety net: the store's checkpoint thread copies the WAL (see `checkpoint`).
         let pragmas = format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-             PRAGMA foreign_keys = ON;",
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {};",
             self.busy_timeout.as_millis(),
-            self.sync.pragma()
+            self.sync.pragma(),
+            WRITER_AUTOCHECKPOINT_PAGES
         );
         conn.batch_execute(&pragmas)
             .map_err(|e| ConnectError(format!("cannot configure SQLite connection: {e}")))?;
@@ -161,7 +164,7 @@ impl WriteGate {
         }
     }
 
-    fn enter(&self) -> Result<parking_lot::MutexGuard<'_, ()>> {
+    pub(crate) fn enter(&self) -> Result<parking_lot::MutexGuard<'_, ()>> {
         self.lock.try_lock_for(self.timeout).ok_or_else(|| {
             StoreError::unavailable(
                 "another write held the database for longer than the busy timeout",

@@ -2,6 +2,7 @@
 
 mod activation;
 mod audit;
+mod checkpoint;
 mod connection;
 mod coordination;
 mod database_url;
@@ -22,6 +23,7 @@ mod versions;
 
 pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, NewAudit};
+pub use checkpoint::WalCheckpoints;
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;

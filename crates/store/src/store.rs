@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection as _;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::checkpoint::{Checkpointer, WalCheckpoints};
 use crate::connection::{ConnectionManager, DbConnection, SqliteSync, WriteGate, write_transaction};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Result, StoreError};
@@ -77,6 +78,8 @@ pub struct Store {
     write_gate: Arc<WriteGate>,
     /// Bumped after every committed change to an entitlement or its devices (see [`Store::entitlement_version`]).
     versions: Arc<ChangeVersions>,
+    /// SQLite only: the WAL checkpoint thread, stopped when the last clone of this store is dropped.
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -103,12 +106,22 @@ impl Store {
             // A SQLite file never drops a connection; a PostgreSQL server may restart under us.
             .test_on_check_out(is_postgres)
             .build_unchecked(manager);
+        let write_gate = Arc::new(WriteGate::new(config.busy_timeout));
+        let checkpointer = match &url {
+            DatabaseUrl::Sqlite(path) => Some(Arc::new(Checkpointer::start(
+                ConnectionManager::new(url.clone(), config.busy_timeout, config.sqlite_sync),
+                path.clone(),
+                Arc::clone(&write_gate),
+            )?)),
+            DatabaseUrl::Postgres(_) => None,
+        };
         Ok(Store {
             pool,
             keys: Arc::new(keys),
             url: Arc::new(url),
-            write_gate: Arc::new(WriteGate::new(config.busy_timeout)),
+            write_gate,
             versions: Arc::new(ChangeVersions::new()),
+            checkpointer,
         })
     }
 
@@ -142,7 +155,16 @@ impl Store {
         conn: &mut DbConnection,
         body: impl FnOnce(&mut DbConnection) -> Result<T>,
     ) -> Result<T> {
-        write_transaction(&self.write_gate, conn, body)
+        let value = write_transaction(&self.write_gate, conn, body)?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
+        Ok(value)
+    }
+
+    /// SQLite: what the background WAL checkpoint thread of this store has done. `None` on PostgreSQL.
+    pub fn wal_checkpoints(&self) -> Option<WalCheckpoints> {
+        self.checkpointer.as_ref().map(|c| c.status())
     }
 
     /// A number that changes after every write this process (this `Store` and its clones) commits to the

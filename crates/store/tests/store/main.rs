@@ -2,6 +2,7 @@
 
 mod activation;
 mod backend;
+mod checkpoints;
 mod common;
 mod concurrency;
 mod devices;

@@ -1,0 +1,275 @@
+//! SQLite WAL checkpoints on a background thread, off the writers' path.
+//!
+//! SQLite's automatic checkpoint runs inside the `COMMIT` of whichever connection pushes the WAL past its threshold,
+//! so with the in-process write queue ([`WriteGate`]) one writer's batch pays for copying the WAL into the database
+//! and for its fsyncs, and every queued writer waits. Instead, pooled connections get a high safety-net threshold
+//! ([`WRITER_AUTOCHECKPOINT_PAGES`]) and one `tollgate-checkpoint` thread per [`Store`], with a connection of its own
+//! (never a pooled one), runs `PRAGMA wal_checkpoint(PASSIVE)` once [`CHECKPOINT_PAGES`] frames are waiting. PASSIVE
+//! takes no lock a reader or writer waits on, and copies only frames that are already committed: durability is
+//! unchanged (`synchronous=NORMAL` syncs the WAL before the copy, as the automatic checkpoint does).
+//!
+//! Commits wake the thread ([`Checkpointer::committed`]: an atomic add and a condvar notify, no lock). It reads how
+//! many frames wait from the WAL-index header in the `-shm` file and checkpoints when enough do, or after
+//! [`IDLE_WAKE`] without commits if any do. When the `-shm` file cannot be read it falls back to one checkpoint every
+//! [`FALLBACK_COMMITS`] commits. A database error is logged and retried at the next trigger.
+//!
+//! A checkpoint that ends with frames still waiting (writers committed while it ran) leaves the WAL unable to restart
+//! from its beginning, so under a steady load it would only grow. The thread then finishes the small remainder while
+//! holding the write gate, so the next writer finds the WAL fully copied and restarts it: the writers wait for a
+//! handful of frames instead of a whole checkpoint.
+//!
+//! [`WriteGate`]: crate::connection::WriteGate
+//! [`Store`]: crate::Store
+
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl as _;
+use diesel::sql_types::Integer;
+use parking_lot::{Condvar, Mutex};
+
+use crate::connection::{ConnectionManager, DbConnection, WriteGate};
+use crate::error::{Cause, Result, StoreError};
+
+/// `PRAGMA wal_autocheckpoint` of pooled connections: a writer checkpoints itself only if the background thread has
+/// fallen this far behind (about 40 MB of WAL with 4 KiB pages).
+pub(crate) const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+/// The background thread checkpoints once this many WAL frames are not yet copied (SQLite's own default threshold).
+pub(crate) const CHECKPOINT_PAGES: u32 = 1_000;
+/// Without commits, the thread wakes this often to copy what a burst left behind.
+pub(crate) const IDLE_WAKE: Duration = Duration::from_secs(2);
+/// When the WAL-index cannot be read, checkpoint after this many commits.
+pub(crate) const FALLBACK_COMMITS: u64 = 64;
+
+/// What the background checkpointer of one SQLite [`Store`](crate::Store) has done (for metrics and tests). Cheap to
+/// clone; it stays readable after the store is dropped.
+#[derive(Debug, Clone)]
+pub struct WalCheckpoints(Arc<Shared>);
+
+impl WalCheckpoints {
+    /// Checkpoints that ran to completion without a database error.
+    pub fn count(&self) -> u64 {
+        self.0.checkpoints.load(Ordering::Acquire)
+    }
+
+    /// True until the thread has exited (after the last clone of its store was dropped).
+    pub fn is_running(&self) -> bool {
+        self.0.running.load(Ordering::Acquire)
+    }
+
+    /// Block until at least `count` checkpoints have run or `timeout` has passed; returns the count then.
+    pub fn wait_for_count(&self, count: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.0.state.lock();
+        while self.count() < count && self.is_running() {
+            if self.0.progress.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        self.count()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Bumped after every committed write transaction.
+    commits: AtomicU64,
+    checkpoints: AtomicU64,
+    running: AtomicBool,
+    /// Guards the waits; `stop` is set under it.
+    state: Mutex<State>,
+    /// Commits and shutdown wake the thread here.
+    wake: Condvar,
+    /// The thread signals finished checkpoints and its exit here.
+    progress: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    stop: bool,
+}
+
+/// The background checkpoint thread of one store. Dropping it (with the last clone of the store) stops the thread
+/// and waits for it, so the database file is closed when the store is gone.
+#[derive(Debug)]
+pub(crate) struct Checkpointer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Start the `tollgate-checkpoint` thread for the SQLite database at `db_path`. It opens its own connection
+    /// through `manager` when it first needs one, so starting it needs no database.
+    pub(crate) fn start(
+        manager: ConnectionManager,
+        db_path: PathBuf,
+        gate: Arc<WriteGate>,
+    ) -> Result<Checkpointer> {
+        let shared = Arc::new(Shared::default());
+        shared.running.store(true, Ordering::Release);
+        let mut shm = db_path.into_os_string();
+        shm.push("-shm");
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            manager,
+            shm: PathBuf::from(shm),
+            gate,
+            conn: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("tollgate-checkpoint".to_owned())
+            .spawn(move || worker.run())
+            .map_err(|e| {
+                StoreError::unavailable("cannot start the WAL checkpoint thread", Some(Cause::new(e)))
+            })?;
+        Ok(Checkpointer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Record a committed write transaction and wake the thread. Takes no lock.
+    pub(crate) fn committed(&self) {
+        self.shared.commits.fetch_add(1, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+
+    pub(crate) fn status(&self) -> WalCheckpoints {
+        WalCheckpoints(Arc::clone(&self.shared))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.shared.state.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::warn!("the WAL checkpoint thread panicked");
+        }
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    manager: ConnectionManager,
+    shm: PathBuf,
+    gate: Arc<WriteGate>,
+    /// Opened on first use, and dropped after an error so the next attempt starts afresh.
+    conn: Option<DbConnection>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        // Commits counted when the last checkpoint started; commits seen at the last wake.
+        let mut checkpointed_at = 0;
+        let mut seen = 0;
+        loop {
+            let timed_out = {
+                let mut state = self.shared.state.lock();
+                // A commit between the load and the wait is caught by the next commit or by the idle wake.
+                while !state.stop && self.shared.commits.load(Ordering::Acquire) == seen {
+                    if self.shared.wake.wait_for(&mut state, IDLE_WAKE).timed_out() {
+                        break;
+                    }
+                }
+                if state.stop {
+                    break;
+                }
+                self.shared.commits.load(Ordering::Acquire) == seen
+            };
+            seen = self.shared.commits.load(Ordering::Acquire);
+            let since = seen - checkpointed_at;
+            let due = match wal_backlog(&self.shm) {
+                Some(frames) => frames >= CHECKPOINT_PAGES || (timed_out && frames > 0),
+                None => since >= FALLBACK_COMMITS || (timed_out && since > 0),
+            };
+            if due {
+                checkpointed_at = seen;
+                self.checkpoint();
+            }
+        }
+        // Close the database before reporting the exit.
+        self.conn = None;
+        let _state = self.shared.state.lock();
+        self.shared.running.store(false, Ordering::Release);
+        self.shared.progress.notify_all();
+    }
+
+    /// One PASSIVE checkpoint, then the remainder under the write gate if writers added frames meanwhile.
+    fn checkpoint(&mut self) {
+        match self.passive_then_remainder() {
+            Ok(()) => {
+                let _state = self.shared.state.lock();
+                self.shared.checkpoints.fetch_add(1, Ordering::AcqRel);
+                self.shared.progress.notify_all();
+            }
+            Err(err) => {
+                log::warn!(error:display = err; "WAL checkpoint failed; retrying at the next trigger");
+                self.conn = None;
+            }
+        }
+    }
+
+    fn passive_then_remainder(&mut self) -> Result<()> {
+        self.passive()?;
+        // PASSIVE reports the WAL as it was when it started: frames committed while it ran show only in the header.
+        if wal_backlog(&self.shm) == Some(0) {
+            return Ok(());
+        }
+        let gate = Arc::clone(&self.gate);
+        let _turn = gate.enter()?;
+        self.passive()?;
+        Ok(())
+    }
+
+    fn passive(&mut self) -> Result<()> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self
+                .conn
+                .insert(r2d2::ManageConnection::connect(&self.manager).map_err(|e| {
+                    StoreError::unavailable("cannot open the checkpoint connection", Some(Cause::new(e)))
+                })?),
+        };
+        let result =
+            diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<CheckpointResult>(conn)?;
+        log::debug!(
+            busy = result.busy, wal_frames = result.log, checkpointed = result.checkpointed;
+            "WAL checkpoint"
+        );
+        Ok(())
+    }
+}
+
+/// A row of `PRAGMA wal_checkpoint`: whether it was blocked, frames in the WAL, frames copied to the database.
+#[derive(Debug, diesel::QueryableByName)]
+struct CheckpointResult {
+    #[diesel(sql_type = Integer)]
+    busy: i32,
+    #[diesel(sql_type = Integer)]
+    log: i32,
+    #[diesel(sql_type = Integer)]
+    checkpointed: i32,
+}
+
+/// Frames in the WAL not yet copied into the database, from the WAL-index header at the start of the `-shm` file
+/// (<https://www.sqlite.org/walformat.html>, "The WAL-Index Format"): two copies of a 48-byte header whose `mxFrame`
+/// (the last valid frame) is at byte 16, then `nBackfill` (frames already checkpointed) at byte 96, all in native byte
+/// order. `None` if the file cannot be read or the copies differ (a write in progress): the caller falls back.
+fn wal_backlog(shm: &std::path::Path) -> Option<u32> {
+    let mut header = [0u8; 100];
+    File::open(shm).ok()?.read_exact_at(&mut header, 0).ok()?;
+    let word = |at: usize| u32::from_ne_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    const WAL_INDEX_VERSION: u32 = 3_007_000;
+    if word(0) != WAL_INDEX_VERSION || header[..48] != header[48..96] {
+        return None;
+    }
+    Some(word(16).saturating_sub(word(96)))
+}
