@@ -101,7 +101,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewAuditRow<'a> {
     entitlement_id: Option<&'a str>,
     device_id: Option<&'a str>,
@@ -125,9 +125,12 @@ struct AuditRow {
     inbox_id: Option<i64>,
 }
 
-pub(crate) fn insert_audit(conn: &mut DbConnection, entry: &NewAudit) -> Result<()> {
-    diesel::insert_into(audit_log::table)
-        .values(NewAuditRow {
+/// Audit rows per statement: 7 columns a row stays under SQLite's 32766 binds.
+const ROWS_PER_STATEMENT: usize = 4_000;
+
+impl<'a> NewAuditRow<'a> {
+    fn of(entry: &'a NewAudit) -> Self {
+        NewAuditRow {
             entitlement_id: entry.entitlement_id.as_ref().map(EntitlementId::as_str),
             device_id: entry.device_id.as_ref().map(DeviceId::as_str),
             at: to_db(entry.at),
@@ -135,8 +138,24 @@ pub(crate) fn insert_audit(conn: &mut DbConnection, entry: &NewAudit) -> Result<
             action: &entry.action,
             detail: entry.detail.as_deref(),
             inbox_id: entry.inbox_id.map(|id| id.0),
-        })
-        .execute(conn)?;
+        }
+    }
+}
+
+pub(crate) fn insert_audit(conn: &mut DbConnection, entry: &NewAudit) -> Result<()> {
+    insert_audits(conn, std::slice::from_ref(entry))
+}
+
+/// Write audit rows in their order, in one multi-row statement (per 4,000 rows).
+pub(crate) fn insert_audits(conn: &mut DbConnection, entries: &[NewAudit]) -> Result<()> {
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<NewAuditRow<'_>> = chunk.iter().map(NewAuditRow::of).collect();
+        let statement = diesel::insert_into(audit_log::table).values(&rows);
+        match conn {
+            DbConnection::Postgres(c) => statement.execute(c)?,
+            DbConnection::Sqlite(c) => statement.execute(c)?,
+        };
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use tollgate_policy::{EntitlementState, FieldClocks, Lifecycle, Provider, Provid
 
 use crate::audit::{Actor, NewAudit, insert_audit};
 use crate::connection::DbConnection;
+use crate::entitlement_batch;
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
 use crate::keys::{LicenseKeyHash, StoreKeys};
@@ -67,11 +68,15 @@ impl std::fmt::Debug for EntitlementChange {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = entitlements, treat_none_as_null = true)]
+#[diesel(
+    table_name = entitlements,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
 pub(crate) struct EntitlementRow {
-    id: String,
-    provider: String,
-    external_id: String,
+    pub(crate) id: String,
+    pub(crate) provider: String,
+    pub(crate) external_id: String,
     subject: Option<String>,
     product: Option<String>,
     lifecycle: String,
@@ -115,6 +120,17 @@ fn merged(stored: serde_json::Value, update: &serde_json::Value) -> serde_json::
 }
 
 impl EntitlementRow {
+    /// A fresh, pending row for a provider's id, with a new random id.
+    pub(crate) fn fresh(
+        keys: &StoreKeys,
+        provider: Provider,
+        external_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Self> {
+        let state = EntitlementState::new(provider, external_id.to_owned());
+        EntitlementRow::new(keys.random_id("ent_")?, &state, at)
+    }
+
     fn new(id: String, state: &EntitlementState, at: DateTime<Utc>) -> Result<Self> {
         let mut row = EntitlementRow {
             id,
@@ -211,32 +227,6 @@ impl EntitlementRow {
     }
 }
 
-/// Load the entitlement for `(provider, external_id)` inside a write transaction, locked against concurrent
-/// writers until commit (PostgreSQL `FOR UPDATE`; SQLite already holds the database write lock).
-fn lock_by_key(
-    conn: &mut DbConnection,
-    provider: Provider,
-    external_id: &str,
-) -> Result<Option<EntitlementRow>> {
-    let by_key = entitlements::provider
-        .eq(provider.as_str())
-        .and(entitlements::external_id.eq(external_id));
-    let row = match conn {
-        DbConnection::Postgres(c) => entitlements::table
-            .filter(by_key)
-            .select(EntitlementRow::as_select())
-            .for_update()
-            .first(c)
-            .optional()?,
-        DbConnection::Sqlite(c) => entitlements::table
-            .filter(by_key)
-            .select(EntitlementRow::as_select())
-            .first(c)
-            .optional()?,
-    };
-    Ok(row)
-}
-
 /// Lock an entitlement row by id (see [`lock_by_key`]); `false` when it does not exist.
 pub(crate) fn lock_by_id(conn: &mut DbConnection, id: &EntitlementId) -> Result<bool> {
     let query = entitlements::table
@@ -247,19 +237,6 @@ pub(crate) fn lock_by_id(conn: &mut DbConnection, id: &EntitlementId) -> Result<
         DbConnection::Sqlite(c) => query.first(c).optional()?,
     };
     Ok(found.is_some())
-}
-
-/// Insert a fresh, pending row for the event's entitlement unless one exists (a concurrent creator wins quietly).
-fn insert_if_missing(conn: &mut DbConnection, row: &EntitlementRow) -> Result<()> {
-    let statement = diesel::insert_into(entitlements::table)
-        .values(row)
-        .on_conflict((entitlements::provider, entitlements::external_id))
-        .do_nothing();
-    match conn {
-        DbConnection::Postgres(c) => statement.execute(c)?,
-        DbConnection::Sqlite(c) => statement.execute(c)?,
-    };
-    Ok(())
 }
 
 /// Inside a write transaction: load (or create) and lock the entitlement, fold the event, save it with a bumped
@@ -299,8 +276,33 @@ pub(crate) struct Fold<'a> {
     pub(crate) synced_at: Option<DateTime<Utc>>,
 }
 
-/// [`apply_change_in`] with the options of [`Fold`].
+/// [`apply_change_in`] with the options of [`Fold`]: the same locking and saving as a webhook batch of one
+/// ([`entitlement_batch`]).
 pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>) -> Result<Entitlement> {
+    let at = now();
+    let event = &fold.change.event;
+    let key = (event.provider.as_str(), event.external_id.as_str());
+    let mut locked = entitlement_batch::lock_or_create(conn, keys, [key], at)?;
+    let entitlement = locked
+        .get_mut(&key)
+        .ok_or_else(|| StoreError::not_found("entitlement", event.external_id.clone()))?;
+    let audit = fold_row(keys, &mut entitlement.row, fold, at)?;
+    entitlement.changed = true;
+    let folded = entitlement.row.clone();
+    entitlement_batch::save(conn, locked)?;
+    insert_audit(conn, &audit)?;
+    folded.into_entitlement(keys)
+}
+
+/// Fold one change into a (locked) row in memory, as [`fold_in`] does before it saves the row: the policy fold,
+/// the license key, the extras, `synced_at`, the version up by one and `updated_at = at`. Returns the audit row to
+/// write for it.
+pub(crate) fn fold_row(
+    keys: &StoreKeys,
+    row: &mut EntitlementRow,
+    fold: &Fold<'_>,
+    at: DateTime<Utc>,
+) -> Result<NewAudit> {
     let Fold {
         change,
         actor,
@@ -309,20 +311,9 @@ pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>
         merge_extras,
         synced_at,
     } = *fold;
-    let at = now();
     let event = &change.event;
-    let mut row = match lock_by_key(conn, event.provider, &event.external_id)? {
-        Some(row) => row,
-        None => {
-            let fresh = EntitlementState::new(event.provider, event.external_id.clone());
-            insert_if_missing(conn, &EntitlementRow::new(keys.random_id("ent_")?, &fresh, at)?)?;
-            lock_by_key(conn, event.provider, &event.external_id)?
-                .ok_or_else(|| StoreError::not_found("entitlement", event.external_id.clone()))?
-        }
-    };
     let before = row.state()?;
     let after = tollgate_policy::apply(&before, event);
-    let old_version = row.version;
     row.set_state(&after)?;
     if let Some(key) = &change.license_key {
         row.license_key_hash = Some(keys.hash_license_key(key).as_str().to_owned());
@@ -340,37 +331,12 @@ pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>
     if let Some(synced_at) = synced_at {
         row.synced_at = Some(to_db(synced_at));
     }
-    row.version = old_version + 1;
+    row.version += 1;
     row.updated_at = to_db(at);
-    let updated = diesel::update(
-        entitlements::table
-            .filter(entitlements::id.eq(&row.id))
-            .filter(entitlements::version.eq(old_version)),
-    )
-    .set(&row)
-    .execute(conn)?;
-    if updated != 1 {
-        return Err(StoreError::Conflict {
-            entity: "entitlement",
-            reason: format!("version {old_version} of {} changed under a row lock", row.id),
-        });
-    }
     let mut detail = describe_change(&before, &after);
     if let Some(reason) = reason {
         detail = format!("{reason}: {detail}");
     }
-    insert_audit(
-        conn,
-        &NewAudit {
-            entitlement_id: Some(EntitlementId::new(row.id.clone())),
-            device_id: None,
-            at,
-            actor,
-            action: format!("event.{}", event.kind.name()),
-            detail: Some(detail),
-            inbox_id,
-        },
-    )?;
     log::debug!(
         entitlement_id = row.id.as_str(),
         provider = event.provider.as_str(),
@@ -378,7 +344,15 @@ pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>
         event_type = event.kind.name();
         "entitlement updated"
     );
-    row.into_entitlement(keys)
+    Ok(NewAudit {
+        entitlement_id: Some(EntitlementId::new(row.id.clone())),
+        device_id: None,
+        at,
+        actor,
+        action: format!("event.{}", event.kind.name()),
+        detail: Some(detail),
+        inbox_id,
+    })
 }
 
 fn last4(key: &str) -> Option<String> {

@@ -12,6 +12,7 @@ use crate::connection::DbConnection;
 use crate::entitlement::{Entitlement, EntitlementChange, apply_change_in};
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
+use crate::inbox_batch::write_batch;
 use crate::keys::StoreKeys;
 use crate::schema::webhook_inbox;
 use crate::store::Store;
@@ -200,19 +201,22 @@ impl Default for InboxFilter {
     }
 }
 
+/// An inbox row to insert, written with its final status (everything else of its delivery happens in the same
+/// transaction).
 #[derive(Insertable)]
-#[diesel(table_name = webhook_inbox)]
-struct NewInboxRow<'a> {
+#[diesel(table_name = webhook_inbox, treat_none_as_default_value = false)]
+pub(crate) struct NewInboxRow<'a> {
     provider: &'static str,
     dedupe_key: &'a str,
     semantic_key: Option<&'a str>,
     event_type: &'a str,
-    body: Vec<u8>,
+    body: &'a [u8],
     received_at: NaiveDateTime,
     status: &'static str,
     attempts: i32,
     last_error: Option<&'a str>,
     processed_at: Option<NaiveDateTime>,
+    entitlement_id: Option<&'a str>,
     webhook_id: Option<&'a str>,
     signed_at: Option<NaiveDateTime>,
 }
@@ -270,37 +274,6 @@ impl InboxRow {
     }
 }
 
-/// Insert the row unless its dedupe or semantic key is already stored; `None` for a duplicate.
-fn insert_unless_duplicate(conn: &mut DbConnection, row: &NewInboxRow<'_>) -> Result<Option<i64>> {
-    let statement = diesel::insert_into(webhook_inbox::table)
-        .values(row)
-        .on_conflict_do_nothing()
-        .returning(webhook_inbox::id);
-    let id = match conn {
-        DbConnection::Postgres(c) => statement.get_result(c).optional()?,
-        DbConnection::Sqlite(c) => statement.get_result(c).optional()?,
-    };
-    Ok(id)
-}
-
-fn find_duplicate(conn: &mut DbConnection, event: &NewInboxEvent) -> Result<InboxId> {
-    let mut query = webhook_inbox::table
-        .filter(webhook_inbox::provider.eq(event.provider.as_str()))
-        .select(webhook_inbox::id)
-        .into_boxed();
-    query = match &event.semantic_key {
-        Some(semantic) => query.filter(
-            webhook_inbox::dedupe_key
-                .eq(&event.dedupe_key)
-                .or(webhook_inbox::semantic_key.eq(semantic)),
-        ),
-        None => query.filter(webhook_inbox::dedupe_key.eq(&event.dedupe_key)),
-    };
-    let id: Option<i64> = query.order(webhook_inbox::id.asc()).first(conn).optional()?;
-    id.map(InboxId)
-        .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))
-}
-
 /// Settle a stored row in one statement: its status, one more attempt, the error (cleared when `None`), the time,
 /// and the entitlement it was folded into (left as it is when `None`).
 fn finish(
@@ -342,106 +315,52 @@ fn lock_inbox_row(conn: &mut DbConnection, id: InboxId) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// One delivery ready to be written: its row with the body sealed (done before the transaction opens).
+/// One delivery ready to be written: its body sealed (done before the transaction opens).
 pub(crate) struct SealedDelivery<'a> {
-    event: &'a NewInboxEvent,
-    effect: &'a InboxEffect,
-    row: NewInboxRow<'a>,
+    pub(crate) event: &'a NewInboxEvent,
+    pub(crate) effect: &'a InboxEffect,
+    body: Vec<u8>,
 }
 
 impl<'a> SealedDelivery<'a> {
     pub(crate) fn new(keys: &StoreKeys, event: &'a NewInboxEvent, effect: &'a InboxEffect) -> Result<Self> {
-        let provider = event.provider.as_str();
-        let body = keys.seal(&body_aad(provider, &event.dedupe_key), &event.body)?;
-        let (status, last_error) = match effect {
-            InboxEffect::Apply(_) => (InboxStatus::Received, None),
-            InboxEffect::Ignore => (InboxStatus::Ignored, None),
-            InboxEffect::Fail(error) => (InboxStatus::Failed, Some(error.as_str())),
-        };
-        // Ignored and failed deliveries are settled by this one write; applied ones by `finish` in `record_in`.
-        let settled = status != InboxStatus::Received;
-        let row = NewInboxRow {
-            provider,
-            dedupe_key: &event.dedupe_key,
-            semantic_key: event.semantic_key.as_deref(),
-            event_type: &event.event_type,
-            body,
-            received_at: to_db(event.received_at),
-            status: status.as_str(),
-            attempts: i32::from(settled),
-            last_error,
-            processed_at: settled.then(|| to_db(now())),
-            webhook_id: event.webhook_id.as_deref(),
-            signed_at: event.signed_at.map(to_db),
-        };
-        Ok(SealedDelivery { event, effect, row })
+        let body = keys.seal(&body_aad(event.provider.as_str(), &event.dedupe_key), &event.body)?;
+        Ok(SealedDelivery { event, effect, body })
     }
 
-    /// Store it and act on it inside the caller's write transaction: a duplicate (same dedupe or semantic key,
-    /// also one stored earlier in the same transaction) writes nothing; otherwise the row is inserted and, for
-    /// [`InboxEffect::Apply`], the change is folded into its (locked) entitlement and the row marked `processed`.
-    /// ([`SealedDelivery::insert_in`] then [`apply_in`].)
-    pub(crate) fn record_in(&self, conn: &mut DbConnection, keys: &StoreKeys) -> Result<RecordOutcome> {
-        match self.insert_in(conn)? {
-            Inserted::Settled(outcome) => Ok(outcome),
-            Inserted::ToApply { inbox_id, change } => apply_in(conn, keys, inbox_id, change),
+    /// The change to fold, for [`InboxEffect::Apply`].
+    pub(crate) fn change(&self) -> Option<&'a EntitlementChange> {
+        match self.effect {
+            InboxEffect::Apply(change) => Some(change),
+            InboxEffect::Ignore | InboxEffect::Fail(_) => None,
         }
     }
 
-    /// The first step of [`SealedDelivery::record_in`]: insert the row unless it is a duplicate. Ignored and
-    /// failed deliveries are then settled; applied ones still have to be folded into their entitlement.
-    pub(crate) fn insert_in(&self, conn: &mut DbConnection) -> Result<Inserted<'a>> {
-        let Some(id) = insert_unless_duplicate(conn, &self.row)? else {
-            return Ok(Inserted::Settled(RecordOutcome::Duplicate {
-                inbox_id: find_duplicate(conn, self.event)?,
-            }));
+    /// Its row as it is once settled at `at`: `processed` (folded into `entitlement_id`), `ignored` or `failed`,
+    /// with one attempt.
+    pub(crate) fn row<'b>(&'b self, entitlement_id: Option<&'b str>, at: DateTime<Utc>) -> NewInboxRow<'b> {
+        let (status, last_error) = match self.effect {
+            InboxEffect::Apply(_) => (InboxStatus::Processed, None),
+            InboxEffect::Ignore => (InboxStatus::Ignored, None),
+            InboxEffect::Fail(error) => (InboxStatus::Failed, Some(error.as_str())),
         };
-        let inbox_id = InboxId(id);
-        Ok(match self.effect {
-            InboxEffect::Apply(change) => Inserted::ToApply { inbox_id, change },
-            InboxEffect::Ignore => Inserted::Settled(RecordOutcome::Stored {
-                inbox_id,
-                status: InboxStatus::Ignored,
-            }),
-            InboxEffect::Fail(_) => Inserted::Settled(RecordOutcome::Stored {
-                inbox_id,
-                status: InboxStatus::Failed,
-            }),
-        })
+        let event = self.event;
+        NewInboxRow {
+            provider: event.provider.as_str(),
+            dedupe_key: &event.dedupe_key,
+            semantic_key: event.semantic_key.as_deref(),
+            event_type: &event.event_type,
+            body: &self.body,
+            received_at: to_db(event.received_at),
+            status: status.as_str(),
+            attempts: 1,
+            last_error,
+            processed_at: Some(to_db(at)),
+            entitlement_id,
+            webhook_id: event.webhook_id.as_deref(),
+            signed_at: event.signed_at.map(to_db),
+        }
     }
-}
-
-/// What inserting a delivery's row left to do.
-pub(crate) enum Inserted<'a> {
-    /// Nothing: a duplicate, or a row stored `ignored` or `failed`.
-    Settled(RecordOutcome),
-    /// Fold this change into its entitlement ([`apply_in`]).
-    ToApply {
-        inbox_id: InboxId,
-        change: &'a EntitlementChange,
-    },
-}
-
-/// The second step of [`SealedDelivery::record_in`]: lock the entitlement, fold the change, audit it and mark the
-/// inbox row `processed`.
-pub(crate) fn apply_in(
-    conn: &mut DbConnection,
-    keys: &StoreKeys,
-    inbox_id: InboxId,
-    change: &EntitlementChange,
-) -> Result<RecordOutcome> {
-    let entitlement = apply_change_in(conn, keys, change, Actor::Webhook, None, Some(inbox_id))?;
-    finish(
-        conn,
-        inbox_id,
-        InboxStatus::Processed,
-        None,
-        Some(&entitlement.id),
-    )?;
-    Ok(RecordOutcome::Applied {
-        inbox_id,
-        entitlement: Box::new(entitlement),
-    })
 }
 
 impl Store {
@@ -465,10 +384,10 @@ impl Store {
     }
 
     /// Store a delivery and act on it, in one transaction: a duplicate (same dedupe or semantic key) writes
-    /// nothing and returns [`RecordOutcome::Duplicate`]; otherwise the inbox row is inserted and, for
-    /// [`InboxEffect::Apply`], the entitlement is locked, the event folded, the entitlement saved, an audit row
-    /// written and the row marked `processed`. Accepts `Option<EntitlementChange>` (`None` = ignore).
-    /// [`Store::record_webhooks`] does the same for many deliveries in one transaction.
+    /// nothing and returns [`RecordOutcome::Duplicate`]; otherwise, for [`InboxEffect::Apply`], the entitlement is
+    /// locked (created if new), the event folded, the entitlement saved and an audit row written, and the inbox row
+    /// is inserted `processed` (`ignored` or `failed` for the other effects). Accepts `Option<EntitlementChange>`
+    /// (`None` = ignore). It is a batch of one of [`Store::record_webhooks`]: the same code and the same lock order.
     pub fn record_webhook(
         &self,
         event: &NewInboxEvent,
@@ -476,15 +395,23 @@ impl Store {
     ) -> Result<RecordOutcome> {
         let effect = effect.into();
         let started = Instant::now();
-        let delivery = SealedDelivery::new(self.keys(), event, &effect)?;
+        let delivery = [SealedDelivery::new(self.keys(), event, &effect)?];
         let mut conn = self.conn()?;
-        let outcome = self.write_transaction(&mut conn, |conn| delivery.record_in(conn, self.keys()))?;
+        let outcome = self
+            .write_transaction(&mut conn, |conn| write_batch(conn, self.keys(), &delivery))?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))?;
         self.recorded(event, &outcome, started);
         Ok(outcome)
     }
 
     /// Replay a stored event with a (re-)parsed change, in one transaction: the entitlement is folded and audited
     /// as by the original delivery, the row becomes `processed`, and its attempts go up by one.
+    ///
+    /// It locks the inbox row, then the entitlement: the reverse of a webhook batch (entitlements, then inbox keys),
+    /// yet they cannot deadlock on PostgreSQL. The replayed row is committed, and a batch's
+    /// `INSERT .. ON CONFLICT DO NOTHING` that meets a committed row skips it without taking or waiting for its row
+    /// lock; the batch's duplicate lookup is a plain `SELECT`. So a batch never waits on a replay's inbox row lock.
     pub fn apply_inbox_event(&self, inbox_id: InboxId, change: &EntitlementChange) -> Result<Entitlement> {
         let mut conn = self.conn()?;
         let entitlement = self.write_transaction(&mut conn, |conn| {

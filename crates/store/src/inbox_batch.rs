@@ -1,20 +1,37 @@
 //! Group commit: many webhook deliveries stored and applied in one transaction, each with its own result.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use diesel::prelude::*;
+
+use crate::audit::{Actor, insert_audits};
+use crate::connection::DbConnection;
+use crate::entitlement::{EntitlementChange, Fold, fold_row};
+use crate::entitlement_batch::{self, EntitlementKey};
 use crate::error::{Result, StoreError};
-use crate::inbox::{InboxEffect, Inserted, NewInboxEvent, RecordOutcome, SealedDelivery, apply_in};
+use crate::ids::InboxId;
+use crate::inbox::{InboxEffect, InboxStatus, NewInboxEvent, NewInboxRow, RecordOutcome, SealedDelivery};
+use crate::keys::StoreKeys;
+use crate::schema::webhook_inbox;
 use crate::store::Store;
+use crate::time::now;
+
+/// Inbox rows per statement: 13 columns a row stays under SQLite's 32766 binds (PostgreSQL allows 65535).
+const INBOX_ROWS_PER_STATEMENT: usize = 2_000;
+
+/// Duplicate deliveries looked up per statement (two keys each).
+const KEYS_PER_LOOKUP: usize = 1_000;
 
 impl Store {
     /// Store many deliveries and act on them in ONE write transaction; the results come back in input order, one
     /// per delivery, each exactly what [`Store::record_webhook`] would have returned for it.
     ///
-    /// Within the transaction each delivery does what `record_webhook` does, in two passes: every row is inserted
-    /// (unless a duplicate) in dedupe key order, then every change is folded in entitlement order (see
-    /// `row_order`: that lock order keeps concurrent batches from deadlocking on PostgreSQL). A second delivery
-    /// with the dedupe key of an earlier one in the same batch is a [`RecordOutcome::Duplicate`] of it; of two
-    /// with the same semantic key, the one with the smaller dedupe key is stored.
+    /// Within the transaction the batch runs a handful of statements whatever its size (see [`write_batch`]): its
+    /// entitlements are locked first, then every row is inserted with its final status, then every change is
+    /// folded in memory in entitlement order and saved. A second delivery with the dedupe key of an earlier one in
+    /// the same batch is a [`RecordOutcome::Duplicate`] of it; of two with the same semantic key, the one with the
+    /// smaller dedupe key is stored.
     ///
     /// If any delivery fails, or the commit does (a PostgreSQL deadlock, a corrupt row), the whole batch is
     /// rolled back and every delivery is stored again in its own transaction: each gets its own true result, and
@@ -59,7 +76,8 @@ impl Store {
         }
     }
 
-    /// Every delivery in one transaction, in lock order; the outcomes in input order. Any error rolls it all back.
+    /// Every delivery in one transaction ([`write_batch`]); the outcomes in input order. Any error rolls it all
+    /// back.
     fn record_in_one_transaction(
         &self,
         batch: &[(NewInboxEvent, InboxEffect)],
@@ -74,39 +92,13 @@ impl Store {
         let mut began = false;
         let written = self.write_transaction(&mut conn, |conn| {
             began = true;
-            let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; batch.len()];
-            let mut to_apply = Vec::new();
-            for index in row_order(batch) {
-                match sealed[index].insert_in(conn)? {
-                    Inserted::Settled(outcome) => outcomes[index] = Some(outcome),
-                    Inserted::ToApply { inbox_id, change } => to_apply.push((index, inbox_id, change)),
-                }
-            }
-            // Stable: deliveries to one entitlement are folded in the order their rows were inserted.
-            to_apply.sort_by_key(|(_, _, change)| {
-                (change.event.provider.as_str(), change.event.external_id.as_str())
-            });
-            for (index, inbox_id, change) in to_apply {
-                outcomes[index] = Some(apply_in(conn, keys, inbox_id, change)?);
-            }
-            Ok(outcomes)
+            write_batch(conn, keys, &sealed)
         });
-        let written = match written {
-            Ok(written) => written,
-            Err(error) if !began => return Err(BatchError::NotStarted(error)),
-            Err(error) => return Err(BatchError::RolledBack(error)),
-        };
-        written
-            .into_iter()
-            .map(|outcome| {
-                outcome.ok_or_else(|| {
-                    BatchError::RolledBack(StoreError::Conflict {
-                        entity: "inbox",
-                        reason: "a delivery of the batch was not written".to_owned(),
-                    })
-                })
-            })
-            .collect()
+        match written {
+            Ok(written) => Ok(written),
+            Err(error) if !began => Err(BatchError::NotStarted(error)),
+            Err(error) => Err(BatchError::RolledBack(error)),
+        }
     }
 }
 
@@ -118,20 +110,216 @@ enum BatchError {
     RolledBack(StoreError),
 }
 
-/// The order to insert a batch's rows in: by provider and dedupe key, input order among equals (so a repeated
-/// delivery is the duplicate of the first).
+/// Store and act on every delivery inside the caller's write transaction, in a handful of statements whatever the
+/// batch size; the outcomes in input order.
 ///
-/// Every transaction takes its locks in one global order: first the inbox keys it inserts (a PostgreSQL insert
-/// waits for another transaction's uncommitted row with the same key), in key order, then the entitlement rows,
-/// in (provider, external id) order. A single delivery (one key, then one entitlement) follows it too. So two
-/// writers' batches, or two instances', cannot wait on each other in a cycle, even when both hold resends of the
-/// same deliveries.
-fn row_order(batch: &[(NewInboxEvent, InboxEffect)]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by_key(|&index| {
-        let event = &batch[index].0;
-        (event.provider.as_str(), event.dedupe_key.as_str())
-    });
+/// 1. Lock (or create) every entitlement an [`InboxEffect::Apply`] delivery names, in (provider, external id)
+///    order ([`entitlement_batch::lock_or_create`]).
+/// 2. Insert every inbox row in one `INSERT .. ON CONFLICT DO NOTHING RETURNING`, in (provider, dedupe key) order
+///    (see [`row_order`]), each with its final status. A row not inserted is a duplicate: of a stored row, or of
+///    an earlier row of the batch (both PostgreSQL and SQLite skip a row that conflicts with one inserted by the
+///    same statement). The duplicates' rows are found with one `SELECT` per provider.
+/// 3. Fold the stored `Apply` deliveries in memory, by entitlement and then row order, exactly as one by one.
+/// 4. Save every changed entitlement in one upsert, and write every audit row in one insert.
+///
+/// Lock order: every transaction that takes both kinds of lock takes the entitlements first (in key order), then
+/// the inbox keys (a PostgreSQL insert waits for another transaction's uncommitted row with the same key). A
+/// transaction waiting for an inbox key has already got all its entitlements, so two batches, or two instances,
+/// cannot wait on each other in a cycle, even when both hold resends of the same deliveries.
+pub(crate) fn write_batch(
+    conn: &mut DbConnection,
+    keys: &StoreKeys,
+    sealed: &[SealedDelivery<'_>],
+) -> Result<Vec<RecordOutcome>> {
+    let at = now();
+    let wanted = sealed.iter().filter_map(SealedDelivery::change).map(key_of);
+    let mut locked = entitlement_batch::lock_or_create(conn, keys, wanted, at)?;
+    let order = row_order(sealed.iter().map(|delivery| delivery.event));
+    let mut stored = {
+        let rows: Vec<NewInboxRow<'_>> = order
+            .iter()
+            .map(|&index| {
+                let delivery = &sealed[index];
+                let entitlement = delivery
+                    .change()
+                    .and_then(|change| locked.get(&key_of(change)))
+                    .map(|locked| locked.row.id.as_str());
+                delivery.row(entitlement, at)
+            })
+            .collect();
+        insert_rows(conn, &rows)?
+    };
+    let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; sealed.len()];
+    let mut to_apply = Vec::new();
+    let mut duplicates = Vec::new();
+    for &index in &order {
+        let delivery = &sealed[index];
+        let Some(id) = stored.remove(&row_key(delivery.event)) else {
+            duplicates.push(index);
+            continue;
+        };
+        let inbox_id = InboxId(id);
+        match delivery.effect {
+            InboxEffect::Apply(change) => to_apply.push((index, inbox_id, change)),
+            InboxEffect::Ignore => {
+                outcomes[index] = Some(RecordOutcome::Stored {
+                    inbox_id,
+                    status: InboxStatus::Ignored,
+                });
+            }
+            InboxEffect::Fail(_) => {
+                outcomes[index] = Some(RecordOutcome::Stored {
+                    inbox_id,
+                    status: InboxStatus::Failed,
+                });
+            }
+        }
+    }
+    for (index, inbox_id) in find_duplicates(conn, sealed, &duplicates)? {
+        outcomes[index] = Some(RecordOutcome::Duplicate { inbox_id });
+    }
+    // Stable: deliveries to one entitlement are folded in the order their rows were inserted.
+    to_apply.sort_by_key(|(_, _, change)| key_of(change));
+    let mut audits = Vec::with_capacity(to_apply.len());
+    for (index, inbox_id, change) in to_apply {
+        let entitlement = locked
+            .get_mut(&key_of(change))
+            .ok_or_else(|| StoreError::not_found("entitlement", change.event.external_id.clone()))?;
+        let fold = Fold {
+            change,
+            actor: Actor::Webhook,
+            reason: None,
+            inbox_id: Some(inbox_id),
+            merge_extras: false,
+            synced_at: None,
+        };
+        audits.push(fold_row(keys, &mut entitlement.row, &fold, at)?);
+        entitlement.changed = true;
+        outcomes[index] = Some(RecordOutcome::Applied {
+            inbox_id,
+            entitlement: Box::new(entitlement.row.clone().into_entitlement(keys)?),
+        });
+    }
+    entitlement_batch::save(conn, locked)?;
+    insert_audits(conn, &audits)?;
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.ok_or_else(|| StoreError::Conflict {
+                entity: "inbox",
+                reason: "a delivery of the batch was not written".to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn key_of(change: &EntitlementChange) -> EntitlementKey<'_> {
+    (change.event.provider.as_str(), change.event.external_id.as_str())
+}
+
+/// What identifies an inserted row among the batch's: provider, dedupe key and semantic key.
+type RowKey = (String, String, Option<String>);
+
+fn row_key(event: &NewInboxEvent) -> RowKey {
+    (
+        event.provider.as_str().to_owned(),
+        event.dedupe_key.clone(),
+        event.semantic_key.clone(),
+    )
+}
+
+/// Insert the rows (in their order) unless a dedupe or semantic key is already stored; the ids of those inserted
+/// by their key. Of two rows of the batch with the same key, only the first can have been inserted.
+fn insert_rows(conn: &mut DbConnection, rows: &[NewInboxRow<'_>]) -> Result<HashMap<RowKey, i64>> {
+    let mut stored = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(INBOX_ROWS_PER_STATEMENT) {
+        let statement = diesel::insert_into(webhook_inbox::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning((
+                webhook_inbox::id,
+                webhook_inbox::provider,
+                webhook_inbox::dedupe_key,
+                webhook_inbox::semantic_key,
+            ));
+        let inserted: Vec<(i64, String, String, Option<String>)> = match conn {
+            DbConnection::Postgres(c) => statement.get_results(c)?,
+            DbConnection::Sqlite(c) => statement.get_results(c)?,
+        };
+        stored.extend(
+            inserted
+                .into_iter()
+                .map(|(id, provider, dedupe, semantic)| ((provider, dedupe, semantic), id)),
+        );
+    }
+    Ok(stored)
+}
+
+/// For each duplicate delivery (by index), the first stored row with its dedupe key or its semantic key: one
+/// `SELECT` per provider (per 1,000 deliveries).
+fn find_duplicates(
+    conn: &mut DbConnection,
+    sealed: &[SealedDelivery<'_>],
+    duplicates: &[usize],
+) -> Result<Vec<(usize, InboxId)>> {
+    let mut by_provider: BTreeMap<&'static str, Vec<&NewInboxEvent>> = BTreeMap::new();
+    for &index in duplicates {
+        let event = sealed[index].event;
+        by_provider
+            .entry(event.provider.as_str())
+            .or_default()
+            .push(event);
+    }
+    let mut candidates: Vec<(i64, String, String, Option<String>)> = Vec::new();
+    for (provider, events) in by_provider {
+        for chunk in events.chunks(KEYS_PER_LOOKUP) {
+            let dedupe: Vec<&str> = chunk.iter().map(|e| e.dedupe_key.as_str()).collect();
+            let semantic: Vec<&str> = chunk.iter().filter_map(|e| e.semantic_key.as_deref()).collect();
+            let found: Vec<(i64, String, Option<String>)> = webhook_inbox::table
+                .filter(webhook_inbox::provider.eq(provider))
+                .filter(
+                    webhook_inbox::dedupe_key
+                        .eq_any(dedupe)
+                        .or(webhook_inbox::semantic_key.eq_any(semantic)),
+                )
+                .select((
+                    webhook_inbox::id,
+                    webhook_inbox::dedupe_key,
+                    webhook_inbox::semantic_key,
+                ))
+                .load(conn)?;
+            candidates.extend(
+                found
+                    .into_iter()
+                    .map(|(id, dedupe, semantic)| (id, provider.to_owned(), dedupe, semantic)),
+            );
+        }
+    }
+    duplicates
+        .iter()
+        .map(|&index| {
+            let event = sealed[index].event;
+            candidates
+                .iter()
+                .filter(|(_, provider, dedupe, semantic)| {
+                    provider == event.provider.as_str()
+                        && (*dedupe == event.dedupe_key
+                            || (semantic.is_some() && *semantic == event.semantic_key))
+                })
+                .map(|(id, ..)| *id)
+                .min()
+                .map(|id| (index, InboxId(id)))
+                .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))
+        })
+        .collect()
+}
+
+/// The order to insert a batch's rows in: by provider and dedupe key, input order among equals (so a repeated
+/// delivery is the duplicate of the first, and of two with one semantic key the smaller dedupe key is stored).
+fn row_order<'e>(events: impl Iterator<Item = &'e NewInboxEvent>) -> Vec<usize> {
+    let events: Vec<&NewInboxEvent> = events.collect();
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&index| (events[index].provider.as_str(), events[index].dedupe_key.as_str()));
     order
 }
 
@@ -183,6 +371,9 @@ mod tests {
             item(Provider::Whop, "a", Some("mem_1")),
             item(Provider::Whop, "a", Some("mem_2")),
         ];
-        assert_eq!(row_order(&batch), vec![1, 2, 4, 5, 0, 3]);
+        assert_eq!(
+            row_order(batch.iter().map(|(event, _)| event)),
+            vec![1, 2, 4, 5, 0, 3]
+        );
     }
 }

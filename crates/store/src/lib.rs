@@ -8,6 +8,7 @@ mod coordination;
 mod database_url;
 mod device;
 mod entitlement;
+mod entitlement_batch;
 mod error;
 mod ids;
 mod inbox;

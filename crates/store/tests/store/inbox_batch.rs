@@ -278,3 +278,307 @@ fn an_empty_batch_writes_nothing() {
         assert_eq!(db.store.list_inbox(&InboxFilter::default()).unwrap(), vec![]);
     });
 }
+
+fn delivery_at(provider: Provider, dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
+    NewInboxEvent {
+        provider,
+        ..delivery(dedupe, semantic)
+    }
+}
+
+fn activated_at(provider: Provider, external_id: &str, at_secs: i64) -> InboxEffect {
+    apply(tollgate_policy::ProviderEvent {
+        provider,
+        ..activated(external_id, at_secs)
+    })
+}
+
+#[test]
+fn rows_of_one_batch_that_share_a_dedupe_or_semantic_key_are_stored_once() {
+    both(|db| {
+        let batch = vec![
+            (delivery("k2", None), apply(activated("mem_a", 0))),
+            // The same dedupe key as the first, later in the batch: skipped by the multi-row insert.
+            (delivery("k2", None), cancel_scheduled("mem_a", 60)),
+            // One semantic key under two dedupe keys: the smaller dedupe key is stored, whatever the input order.
+            (
+                delivery("k9", Some("grant_1:delivered")),
+                apply(activated("mem_b", 0)),
+            ),
+            (delivery("k1", Some("grant_1:delivered")), InboxEffect::Ignore),
+            (delivery("k5", None), InboxEffect::Fail("bad".to_owned())),
+        ];
+        let outcomes: Vec<RecordOutcome> = db
+            .store
+            .record_webhooks(&batch)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let a = state_of(db, "mem_a");
+        assert_eq!(
+            outcomes[2],
+            RecordOutcome::Duplicate {
+                inbox_id: outcomes[3].inbox_id()
+            }
+        );
+        let mut others = outcomes.clone();
+        others.remove(2);
+        assert_eq!(
+            shapes(&others),
+            vec![
+                Shape::Applied {
+                    row_of: 0,
+                    state: a.clone()
+                },
+                Shape::Duplicate { of: 0 },
+                Shape::Stored {
+                    row_of: 2,
+                    status: InboxStatus::Ignored
+                },
+                Shape::Stored {
+                    row_of: 3,
+                    status: InboxStatus::Failed
+                },
+            ]
+        );
+        assert!(!a.cancel_at_period_end);
+        // The duplicate's entitlement was never created, as storing the deliveries one by one would not.
+        assert_eq!(db.store.find_entitlement(Provider::Whop, "mem_b").unwrap(), None);
+        let stored: Vec<(String, InboxStatus)> = db
+            .store
+            .list_inbox(&InboxFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.dedupe_key, e.status))
+            .collect();
+        assert_eq!(
+            stored,
+            vec![
+                ("k1".to_owned(), InboxStatus::Ignored),
+                ("k2".to_owned(), InboxStatus::Processed),
+                ("k5".to_owned(), InboxStatus::Failed),
+            ]
+        );
+        // A second batch of the same deliveries: every one is a duplicate of the stored rows.
+        let again: Vec<RecordOutcome> = db
+            .store
+            .record_webhooks(&batch)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let first_ids = |i: usize| outcomes[i].inbox_id();
+        assert_eq!(
+            again,
+            vec![
+                RecordOutcome::Duplicate {
+                    inbox_id: first_ids(0)
+                },
+                RecordOutcome::Duplicate {
+                    inbox_id: first_ids(0)
+                },
+                RecordOutcome::Duplicate {
+                    inbox_id: first_ids(3)
+                },
+                RecordOutcome::Duplicate {
+                    inbox_id: first_ids(3)
+                },
+                RecordOutcome::Duplicate {
+                    inbox_id: first_ids(4)
+                },
+            ]
+        );
+        assert_eq!(db.store.list_inbox(&InboxFilter::default()).unwrap().len(), 3);
+    });
+}
+
+#[test]
+fn two_deliveries_for_one_entitlement_in_a_batch_bump_its_version_twice_with_two_audit_rows() {
+    both(|db| {
+        let batch = vec![
+            (delivery("x2", None), cancel_scheduled("mem_a", 60)),
+            (delivery("x1", None), apply(activated("mem_a", 0))),
+        ];
+        let outcomes: Vec<RecordOutcome> = db
+            .store
+            .record_webhooks(&batch)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let versions: Vec<(i64, bool)> = outcomes
+            .iter()
+            .map(|outcome| match outcome {
+                RecordOutcome::Applied { entitlement, .. } => {
+                    (entitlement.version, entitlement.state.cancel_at_period_end)
+                }
+                other => panic!("expected Applied, got {other:?}"),
+            })
+            .collect();
+        // Folded in row order (x1, then x2): x2's outcome is the entitlement after both.
+        assert_eq!(versions, vec![(2, true), (1, false)]);
+        let stored = db
+            .store
+            .find_entitlement(Provider::Whop, "mem_a")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.version, 2);
+        let audit: Vec<(String, Option<InboxId>)> = db
+            .store
+            .list_audit(&stored.id, 10)
+            .unwrap()
+            .into_iter()
+            .map(|entry| (entry.action, entry.inbox_id))
+            .collect();
+        assert_eq!(
+            audit,
+            vec![
+                ("event.cancel_scheduled".to_owned(), Some(outcomes[0].inbox_id())),
+                ("event.activated".to_owned(), Some(outcomes[1].inbox_id())),
+            ]
+        );
+        for outcome in &outcomes {
+            let row = db.store.find_inbox_event(outcome.inbox_id()).unwrap().unwrap();
+            assert_eq!(
+                (row.status, row.attempts, row.entitlement_id.as_ref()),
+                (InboxStatus::Processed, 1, Some(&stored.id))
+            );
+        }
+    });
+}
+
+#[test]
+fn a_batch_mixes_new_and_existing_entitlements_of_every_provider() {
+    both(|db| {
+        let providers = [Provider::Whop, Provider::Dodo, Provider::Aghanim];
+        for provider in providers {
+            db.store
+                .record_webhook(
+                    &delivery_at(provider, "old", None),
+                    activated_at(provider, "ent_old", 0),
+                )
+                .unwrap();
+        }
+        let mut batch = Vec::new();
+        for provider in providers {
+            batch.push((
+                delivery_at(provider, "new", None),
+                activated_at(provider, "ent_new", 10),
+            ));
+            batch.push((
+                delivery_at(provider, "renew", None),
+                activated_at(provider, "ent_old", 20),
+            ));
+            // Already stored under this provider: a duplicate.
+            batch.push((
+                delivery_at(provider, "old", None),
+                activated_at(provider, "ent_old", 0),
+            ));
+        }
+        let outcomes: Vec<RecordOutcome> = db
+            .store
+            .record_webhooks(&batch)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let reference = fresh_like(db);
+        for provider in providers {
+            reference
+                .store
+                .record_webhook(
+                    &delivery_at(provider, "old", None),
+                    activated_at(provider, "ent_old", 0),
+                )
+                .unwrap();
+        }
+        let one_by_one: Vec<RecordOutcome> = batch
+            .iter()
+            .map(|(event, effect)| reference.store.record_webhook(event, effect.clone()).unwrap())
+            .collect();
+        assert_eq!(shapes(&outcomes), shapes(&one_by_one));
+        for provider in providers {
+            for external_id in ["ent_new", "ent_old"] {
+                let got = db.store.find_entitlement(provider, external_id).unwrap().unwrap();
+                let want = reference
+                    .store
+                    .find_entitlement(provider, external_id)
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    (got.state, got.version),
+                    (want.state, want.version),
+                    "{provider:?} {external_id}"
+                );
+                assert_eq!(
+                    db.store.list_audit(&got.id, 10).unwrap().len(),
+                    usize::try_from(want.version).unwrap()
+                );
+            }
+        }
+        assert!(matches!(outcomes[2], RecordOutcome::Duplicate { .. }));
+    });
+}
+
+thread_local! {
+    /// Statements run by this thread's diesel connections while counting.
+    static STATEMENTS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn count_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
+    Some(Box::new(|event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            STATEMENTS.with(|n| n.set(n.get().map(|n| n + 1)));
+        }
+    }))
+}
+
+#[test]
+fn a_batch_of_fifty_deliveries_runs_a_handful_of_statements() {
+    // Every connection opened from now on counts the statements run on this thread while counting is on.
+    diesel::connection::set_default_instrumentation(count_statements).unwrap();
+    both(|db| {
+        // Warm the pool: the batch below takes this connection, so no connection set-up is counted.
+        db.store
+            .record_webhook(&delivery("warm", None), InboxEffect::Ignore)
+            .unwrap();
+        let new: Vec<_> = (0..50)
+            .map(|i| {
+                (
+                    delivery(&format!("n{i:02}"), None),
+                    apply(activated(&format!("mem_{i:02}"), 0)),
+                )
+            })
+            .collect();
+        STATEMENTS.with(|n| n.set(Some(0)));
+        let outcomes = db.store.record_webhooks(&new);
+        let on_new = STATEMENTS.with(|n| n.replace(None)).unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Ok(RecordOutcome::Applied { .. })))
+        );
+        // The same 50 entitlements again, now existing.
+        let renewed: Vec<_> = (0..50)
+            .map(|i| {
+                (
+                    delivery(&format!("r{i:02}"), None),
+                    cancel_scheduled(&format!("mem_{i:02}"), 60),
+                )
+            })
+            .collect();
+        STATEMENTS.with(|n| n.set(Some(0)));
+        let outcomes = db.store.record_webhooks(&renewed);
+        let on_existing = STATEMENTS.with(|n| n.replace(None)).unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Ok(RecordOutcome::Applied { .. })))
+        );
+        // Begin, lock, insert the missing entitlements, insert the inbox rows, save, audit, commit (SQLite may
+        // add a statement or two around its write lock).
+        assert!(on_new < 15, "{on_new} statements for 50 new entitlements");
+        assert!(
+            on_existing < 15,
+            "{on_existing} statements for 50 existing entitlements"
+        );
+        assert!(on_new > 3, "{on_new}: the counter sees the batch's statements");
+    });
+}

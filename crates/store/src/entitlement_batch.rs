@@ -1,0 +1,205 @@
+//! Entitlements by the set, for group commit: lock (or create) every entitlement of a batch in a few statements,
+//! fold in memory ([`crate::entitlement::fold_row`]), then save every changed row in one statement.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use tollgate_policy::Provider;
+
+use crate::connection::DbConnection;
+use crate::entitlement::EntitlementRow;
+use crate::error::{Result, StoreError};
+use crate::keys::StoreKeys;
+use crate::schema::entitlements;
+
+/// Rows per statement: 22 columns a row stays under SQLite's 32766 binds (PostgreSQL allows 65535).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// An entitlement's key: its provider and the provider's id. Ordered as the locks are taken.
+pub(crate) type EntitlementKey<'a> = (&'static str, &'a str);
+
+/// A locked entitlement row of a batch, folded in memory.
+pub(crate) struct LockedEntitlement {
+    pub(crate) row: EntitlementRow,
+    /// Created by this transaction (and deleted again before commit if no delivery folds into it).
+    created: bool,
+    /// A change was folded into `row`: it must be saved.
+    pub(crate) changed: bool,
+}
+
+impl LockedEntitlement {
+    fn new(row: EntitlementRow, created: bool) -> Self {
+        LockedEntitlement {
+            row,
+            created,
+            changed: false,
+        }
+    }
+}
+
+/// Lock the entitlements of `wanted` for the rest of the write transaction, creating the missing ones as fresh
+/// pending rows: one `SELECT .. ORDER BY external_id FOR UPDATE` per provider (SQLite holds the write lock and
+/// needs no row lock), one multi-row `INSERT .. ON CONFLICT DO NOTHING` for the missing ones, in key order.
+///
+/// Every batch takes its entitlement locks first and in this order, before any inbox key, so two batches cannot
+/// wait on each other in a cycle through them. One rare case remains: an entitlement missing at the first select
+/// and created by another transaction before the insert is locked last, out of order; if that closes a cycle,
+/// PostgreSQL detects the deadlock, the batch rolls back and its deliveries are stored one by one.
+pub(crate) fn lock_or_create<'a>(
+    conn: &mut DbConnection,
+    keys: &StoreKeys,
+    wanted: impl IntoIterator<Item = EntitlementKey<'a>>,
+    at: DateTime<Utc>,
+) -> Result<BTreeMap<EntitlementKey<'a>, LockedEntitlement>> {
+    let mut by_provider: BTreeMap<&'static str, Vec<&'a str>> = BTreeMap::new();
+    for (provider, external_id) in wanted {
+        by_provider.entry(provider).or_default().push(external_id);
+    }
+    let mut locked = BTreeMap::new();
+    let mut missing = Vec::new();
+    for (provider, mut ids) in by_provider {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found: HashMap<String, EntitlementRow> = lock_rows(conn, provider, &ids)?
+            .into_iter()
+            .map(|row| (row.external_id.clone(), row))
+            .collect();
+        for external_id in ids {
+            match found.remove(external_id) {
+                Some(row) => {
+                    locked.insert((provider, external_id), LockedEntitlement::new(row, false));
+                }
+                None => missing.push((provider, external_id)),
+            }
+        }
+    }
+    let fresh = missing
+        .iter()
+        .map(|&(provider, external_id)| {
+            let provider: Provider = provider
+                .parse()
+                .map_err(|e| StoreError::corrupt("entitlement", format!("{e}")))?;
+            EntitlementRow::fresh(keys, provider, external_id, at)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let inserted = insert_missing(conn, &fresh)?;
+    let mut raced = Vec::new();
+    for (row, key) in fresh.into_iter().zip(missing) {
+        if inserted.contains(&row.id) {
+            locked.insert(key, LockedEntitlement::new(row, true));
+        } else {
+            raced.push(key);
+        }
+    }
+    // Created by a concurrent transaction since the first select: lock what it committed.
+    for (provider, external_id) in raced {
+        let row = lock_rows(conn, provider, &[external_id])?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("entitlement", external_id))?;
+        locked.insert((provider, external_id), LockedEntitlement::new(row, false));
+    }
+    Ok(locked)
+}
+
+/// Select and lock one provider's rows for these external ids (sorted), in external id order.
+fn lock_rows(conn: &mut DbConnection, provider: &str, external_ids: &[&str]) -> Result<Vec<EntitlementRow>> {
+    let mut rows = Vec::with_capacity(external_ids.len());
+    for chunk in external_ids.chunks(ROWS_PER_STATEMENT) {
+        let query = || {
+            entitlements::table
+                .filter(entitlements::provider.eq(provider))
+                .filter(entitlements::external_id.eq_any(chunk))
+                .order(entitlements::external_id.asc())
+        };
+        match conn {
+            DbConnection::Postgres(c) => {
+                rows.extend(query().select(EntitlementRow::as_select()).for_update().load(c)?)
+            }
+            DbConnection::Sqlite(c) => rows.extend(query().select(EntitlementRow::as_select()).load(c)?),
+        }
+    }
+    Ok(rows)
+}
+
+/// Insert fresh rows unless their key exists (a concurrent creator wins quietly); the ids of those inserted.
+fn insert_missing(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<Vec<String>> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let statement = diesel::insert_into(entitlements::table)
+            .values(chunk)
+            .on_conflict((entitlements::provider, entitlements::external_id))
+            .do_nothing()
+            .returning(entitlements::id);
+        match conn {
+            DbConnection::Postgres(c) => inserted.extend(statement.get_results::<String>(c)?),
+            DbConnection::Sqlite(c) => inserted.extend(statement.get_results::<String>(c)?),
+        }
+    }
+    Ok(inserted)
+}
+
+/// Write back every changed row, in one multi-row upsert on the primary key (per 1,000 rows), and delete the rows
+/// this transaction created that nothing was folded into (their deliveries were all duplicates: storing them alone
+/// would have created nothing). Every row was locked when it was read (PostgreSQL `FOR UPDATE`, SQLite's write
+/// lock), so it is still as read: the upsert always updates, never inserts.
+pub(crate) fn save(
+    conn: &mut DbConnection,
+    locked: BTreeMap<EntitlementKey<'_>, LockedEntitlement>,
+) -> Result<()> {
+    let (changed, unchanged): (Vec<LockedEntitlement>, Vec<LockedEntitlement>) =
+        locked.into_values().partition(|l| l.changed);
+    let changed: Vec<EntitlementRow> = changed.into_iter().map(|l| l.row).collect();
+    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+        upsert(conn, chunk)?;
+    }
+    let unused: Vec<&str> = unchanged
+        .iter()
+        .filter(|l| l.created)
+        .map(|l| l.row.id.as_str())
+        .collect();
+    for chunk in unused.chunks(ROWS_PER_STATEMENT) {
+        diesel::delete(entitlements::table.filter(entitlements::id.eq_any(chunk))).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// `INSERT .. ON CONFLICT (id) DO UPDATE SET <every column but the key and created_at> = excluded.<column>`.
+/// (diesel cannot add a `WHERE` to a multi-row upsert on SQLite; the row locks make a version check moot.)
+fn upsert(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<()> {
+    use crate::schema::entitlements::dsl as e;
+    let statement = diesel::insert_into(entitlements::table)
+        .values(rows)
+        .on_conflict(e::id)
+        .do_update()
+        .set((
+            (
+                e::subject.eq(excluded(e::subject)),
+                e::product.eq(excluded(e::product)),
+                e::lifecycle.eq(excluded(e::lifecycle)),
+                e::status.eq(excluded(e::status)),
+                e::end_reason.eq(excluded(e::end_reason)),
+                e::paid_through.eq(excluded(e::paid_through)),
+                e::cancel_at_period_end.eq(excluded(e::cancel_at_period_end)),
+                e::features.eq(excluded(e::features)),
+                e::access_clock.eq(excluded(e::access_clock)),
+                e::period_clock.eq(excluded(e::period_clock)),
+            ),
+            (
+                e::cancel_clock.eq(excluded(e::cancel_clock)),
+                e::details_clock.eq(excluded(e::details_clock)),
+                e::license_key_hash.eq(excluded(e::license_key_hash)),
+                e::license_key_last4.eq(excluded(e::license_key_last4)),
+                e::extras.eq(excluded(e::extras)),
+                e::version.eq(excluded(e::version)),
+                e::updated_at.eq(excluded(e::updated_at)),
+                e::synced_at.eq(excluded(e::synced_at)),
+            ),
+        ));
+    match conn {
+        DbConnection::Postgres(c) => statement.execute(c)?,
+        DbConnection::Sqlite(c) => statement.execute(c)?,
+    };
+    Ok(())
+}
