@@ -8,9 +8,10 @@
 //! takes no lock a reader or writer waits on, and copies only frames that are already committed: durability is
 //! unchanged (`synchronous=NORMAL` syncs the WAL before the copy, as the automatic checkpoint does).
 //!
-//! Commits wake the thread ([`Checkpointer::committed`]: an atomic add and a condvar notify, no lock). It reads how
-//! many frames wait from the WAL-index header in the `-shm` file and checkpoints when enough do, or after
-//! [`IDLE_WAKE`] without commits if any do. When the `-shm` file cannot be read it falls back to one checkpoint every
+//! Commits wake the thread ([`Checkpointer::committed`]: an atomic add, and a condvar notify at the commit the thread
+//! asked for; no lock). It reads how many frames wait from the WAL-index header in the `-shm` file and checkpoints
+//! when enough do, or after [`IDLE_WAKE`] without commits if any do; otherwise it estimates how many more commits
+//! will reach the threshold and sleeps until then. When the `-shm` file cannot be read it falls back to one checkpoint every
 //! [`FALLBACK_COMMITS`] commits. A database error is logged and retried at the next trigger.
 //!
 //! A checkpoint that ends with frames still waiting (writers committed while it ran) leaves the WAL unable to restart
@@ -79,6 +80,8 @@ impl WalCheckpoints {
 struct Shared {
     /// Bumped after every committed write transaction.
     commits: AtomicU64,
+    /// The commit count at which the thread wants to look at the WAL again.
+    wake_at: AtomicU64,
     checkpoints: AtomicU64,
     running: AtomicBool,
     /// Guards the waits; `stop` is set under it.
@@ -118,6 +121,7 @@ impl Checkpointer {
             shared: Arc::clone(&shared),
             manager,
             shm: PathBuf::from(shm),
+            shm_file: None,
             gate,
             conn: None,
         };
@@ -133,10 +137,13 @@ impl Checkpointer {
         })
     }
 
-    /// Record a committed write transaction and wake the thread. Takes no lock.
+    /// Record a committed write transaction, and wake the thread if it asked to look again at this commit. Takes no
+    /// lock.
     pub(crate) fn committed(&self) {
-        self.shared.commits.fetch_add(1, Ordering::Release);
-        self.shared.wake.notify_one();
+        let commits = self.shared.commits.fetch_add(1, Ordering::AcqRel) + 1;
+        if commits >= self.shared.wake_at.load(Ordering::Acquire) {
+            self.shared.wake.notify_one();
+        }
     }
 
     pub(crate) fn status(&self) -> WalCheckpoints {
@@ -160,6 +167,8 @@ struct Worker {
     shared: Arc<Shared>,
     manager: ConnectionManager,
     shm: PathBuf,
+    /// The `-shm` file, kept open between reads and reopened after a failed one.
+    shm_file: Option<File>,
     gate: Arc<WriteGate>,
     /// Opened on first use, and dropped after an error so the next attempt starts afresh.
     conn: Option<DbConnection>,
@@ -167,14 +176,19 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
-        // Commits counted when the last checkpoint started; commits seen at the last wake.
+        // Commits counted when the last checkpoint started, and at the last wake with the backlog read then.
         let mut checkpointed_at = 0;
         let mut seen = 0;
+        let mut last_backlog = None;
+        let mut pace = Pace::default();
         loop {
             let timed_out = {
                 let mut state = self.shared.state.lock();
-                // A commit between the load and the wait is caught by the next commit or by the idle wake.
-                while !state.stop && self.shared.commits.load(Ordering::Acquire) == seen {
+                // A commit between the load and the wait is caught by a later commit or by the idle wake.
+                while !state.stop
+                    && self.shared.commits.load(Ordering::Acquire)
+                        < self.shared.wake_at.load(Ordering::Acquire)
+                {
                     if self.shared.wake.wait_for(&mut state, IDLE_WAKE).timed_out() {
                         break;
                     }
@@ -184,19 +198,34 @@ impl Worker {
                 }
                 self.shared.commits.load(Ordering::Acquire) == seen
             };
-            seen = self.shared.commits.load(Ordering::Acquire);
+            let commits = self.shared.commits.load(Ordering::Acquire);
+            let backlog = self.wal_backlog();
+            if let (Some(before), Some(now)) = (last_backlog, backlog) {
+                pace.observe(commits - seen, before, now);
+            }
+            seen = commits;
             let since = seen - checkpointed_at;
-            let due = match wal_backlog(&self.shm) {
+            let due = match backlog {
                 Some(frames) => frames >= CHECKPOINT_PAGES || (timed_out && frames > 0),
                 None => since >= FALLBACK_COMMITS || (timed_out && since > 0),
             };
-            if due {
+            let wait = if due {
                 checkpointed_at = seen;
                 self.checkpoint();
-            }
+                last_backlog = None;
+                1
+            } else {
+                last_backlog = backlog;
+                match backlog {
+                    Some(frames) => pace.commits_until(CHECKPOINT_PAGES - frames),
+                    None => FALLBACK_COMMITS - since,
+                }
+            };
+            self.shared.wake_at.store(seen + wait, Ordering::Release);
         }
         // Close the database before reporting the exit.
         self.conn = None;
+        self.shm_file = None;
         let _state = self.shared.state.lock();
         self.shared.running.store(false, Ordering::Release);
         self.shared.progress.notify_all();
@@ -220,13 +249,25 @@ impl Worker {
     fn passive_then_remainder(&mut self) -> Result<()> {
         self.passive()?;
         // PASSIVE reports the WAL as it was when it started: frames committed while it ran show only in the header.
-        if wal_backlog(&self.shm) == Some(0) {
+        if self.wal_backlog() == Some(0) {
             return Ok(());
         }
         let gate = Arc::clone(&self.gate);
         let _turn = gate.enter()?;
         self.passive()?;
         Ok(())
+    }
+
+    fn wal_backlog(&mut self) -> Option<u32> {
+        let file = match &self.shm_file {
+            Some(file) => file,
+            None => self.shm_file.insert(File::open(&self.shm).ok()?),
+        };
+        let backlog = wal_backlog(file);
+        if backlog.is_none() {
+            self.shm_file = None;
+        }
+        backlog
     }
 
     fn passive(&mut self) -> Result<()> {
@@ -248,6 +289,35 @@ impl Worker {
     }
 }
 
+/// How many WAL frames a commit adds, learnt from the backlog at successive wakes, so that the thread sleeps through
+/// the commits it does not need to look at.
+#[derive(Debug, Default)]
+struct Pace {
+    /// Frames per commit over the last interval without a checkpoint; `None` until measured.
+    frames_per_commit: Option<u32>,
+}
+
+impl Pace {
+    /// At most this many commits between two looks, so a sudden run of bigger commits is caught early enough.
+    const MAX_COMMITS: u64 = 256;
+
+    fn observe(&mut self, commits: u64, before: u32, now: u32) {
+        // A checkpoint by another connection (or a restarted WAL) in between makes the interval meaningless.
+        if commits > 0 && now >= before {
+            let per_commit = u64::from(now - before).div_ceil(commits);
+            self.frames_per_commit = Some(u32::try_from(per_commit).unwrap_or(u32::MAX).max(1));
+        }
+    }
+
+    /// Commits expected to add `frames` frames: at least 1.
+    fn commits_until(&self, frames: u32) -> u64 {
+        match self.frames_per_commit {
+            Some(per_commit) => u64::from(frames.div_ceil(per_commit)).clamp(1, Self::MAX_COMMITS),
+            None => 1,
+        }
+    }
+}
+
 /// A row of `PRAGMA wal_checkpoint`: whether it was blocked, frames in the WAL, frames copied to the database.
 #[derive(Debug, diesel::QueryableByName)]
 struct CheckpointResult {
@@ -263,13 +333,41 @@ struct CheckpointResult {
 /// (<https://www.sqlite.org/walformat.html>, "The WAL-Index Format"): two copies of a 48-byte header whose `mxFrame`
 /// (the last valid frame) is at byte 16, then `nBackfill` (frames already checkpointed) at byte 96, all in native byte
 /// order. `None` if the file cannot be read or the copies differ (a write in progress): the caller falls back.
-fn wal_backlog(shm: &std::path::Path) -> Option<u32> {
+fn wal_backlog(shm: &File) -> Option<u32> {
     let mut header = [0u8; 100];
-    File::open(shm).ok()?.read_exact_at(&mut header, 0).ok()?;
+    shm.read_exact_at(&mut header, 0).ok()?;
     let word = |at: usize| u32::from_ne_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
     const WAL_INDEX_VERSION: u32 = 3_007_000;
     if word(0) != WAL_INDEX_VERSION || header[..48] != header[48..96] {
         return None;
     }
     Some(word(16).saturating_sub(word(96)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pace;
+
+    #[test]
+    fn pace_sleeps_through_the_commits_expected_to_stay_below_the_threshold() {
+        let mut pace = Pace::default();
+        assert_eq!(
+            pace.commits_until(1_000),
+            1,
+            "unmeasured: look at the next commit"
+        );
+        pace.observe(10, 100, 300);
+        assert_eq!(pace.commits_until(700), 35, "20 frames a commit");
+        pace.observe(5, 300, 200);
+        assert_eq!(
+            pace.commits_until(700),
+            35,
+            "a checkpoint in between teaches nothing"
+        );
+        pace.observe(0, 200, 200);
+        assert_eq!(pace.commits_until(700), 35, "no commits teach nothing");
+        pace.observe(1_000, 0, 10);
+        assert_eq!(pace.commits_until(1_000), 256, "1 frame a commit, capped");
+        assert_eq!(pace.commits_until(0), 1);
+    }
 }
