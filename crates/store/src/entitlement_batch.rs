@@ -1,7 +1,7 @@
 //! Entitlements by the set, for group commit: lock (or create) every entitlement of a batch in a few statements,
 //! fold in memory ([`crate::entitlement::fold_row`]), then save every changed row in one statement.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -124,8 +124,8 @@ fn lock_rows(conn: &mut DbConnection, provider: &str, external_ids: &[&str]) -> 
 }
 
 /// Insert fresh rows unless their key exists (a concurrent creator wins quietly); the ids of those inserted.
-fn insert_missing(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<Vec<String>> {
-    let mut inserted = Vec::with_capacity(rows.len());
+fn insert_missing(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let statement = diesel::insert_into(entitlements::table)
             .values(chunk)
