@@ -256,7 +256,7 @@ fn insert_rows(conn: &mut DbConnection, rows: &[NewInboxRow<'_>]) -> Result<Hash
 }
 
 /// For each duplicate delivery (by index), the first stored row with its dedupe key or its semantic key: one
-/// `SELECT` per provider (per 1,000 deliveries).
+/// `SELECT` per provider (per 1,000 deliveries), and one more when some have a semantic key.
 fn find_duplicates(
     conn: &mut DbConnection,
     sealed: &[SealedDelivery<'_>],
@@ -275,19 +275,28 @@ fn find_duplicates(
         for chunk in events.chunks(KEYS_PER_LOOKUP) {
             let dedupe: Vec<&str> = chunk.iter().map(|e| e.dedupe_key.as_str()).collect();
             let semantic: Vec<&str> = chunk.iter().filter_map(|e| e.semantic_key.as_deref()).collect();
-            let found: Vec<(i64, String, Option<String>)> = webhook_inbox::table
-                .filter(webhook_inbox::provider.eq(provider))
-                .filter(
-                    webhook_inbox::dedupe_key
-                        .eq_any(dedupe)
-                        .or(webhook_inbox::semantic_key.eq_any(semantic)),
-                )
-                .select((
-                    webhook_inbox::id,
-                    webhook_inbox::dedupe_key,
-                    webhook_inbox::semantic_key,
-                ))
+            // Two lookups, each by its own unique index: with `dedupe_key IN (..) OR semantic_key IN (..)` SQLite
+            // walks every row of the provider.
+            let by_provider = || {
+                webhook_inbox::table
+                    .filter(webhook_inbox::provider.eq(provider))
+                    .select((
+                        webhook_inbox::id,
+                        webhook_inbox::dedupe_key,
+                        webhook_inbox::semantic_key,
+                    ))
+                    .into_boxed()
+            };
+            let mut found: Vec<(i64, String, Option<String>)> = by_provider()
+                .filter(webhook_inbox::dedupe_key.eq_any(dedupe))
                 .load(conn)?;
+            if !semantic.is_empty() {
+                found.extend(
+                    by_provider()
+                        .filter(webhook_inbox::semantic_key.eq_any(semantic))
+                        .load::<(i64, String, Option<String>)>(conn)?,
+                );
+            }
             candidates.extend(
                 found
                     .into_iter()
