@@ -94,9 +94,11 @@ impl ConnectionManager {
             .map_err(|e| ConnectError(format!("cannot open SQLite database: {e}")))?;
         // busy_timeout first, so that switching to WAL waits for other connections instead of failing. The
         // automatic checkpoint is only a safety net: the store's checkpoint thread copies the WAL (see `checkpoint`).
+        // temp_store = MEMORY: a multi-row statement keeps a statement journal (to undo itself on a constraint
+        // error), which otherwise goes to a temporary file: 11% of the group-commit writer's CPU.
         let pragmas = format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {};",
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {}; PRAGMA temp_store = MEMORY;",
             self.busy_timeout.as_millis(),
             self.sync.pragma(),
             WRITER_AUTOCHECKPOINT_PAGES

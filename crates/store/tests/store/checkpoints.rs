@@ -28,6 +28,12 @@ struct AutoCheckpoint {
     wal_autocheckpoint: i32,
 }
 
+#[derive(diesel::QueryableByName)]
+struct TempStore {
+    #[diesel(sql_type = Integer)]
+    temp_store: i32,
+}
+
 fn big_delivery(n: u64) -> NewInboxEvent {
     NewInboxEvent {
         provider: Provider::Whop,
@@ -66,6 +72,11 @@ fn sqlite_writers_leave_wal_checkpoints_to_the_background_thread() {
         .get_result::<AutoCheckpoint>(&mut pooled)
         .unwrap();
     assert_eq!(setting.wal_autocheckpoint, 10_000);
+    // Multi-row statements keep their statement journal in memory (2 = MEMORY), not in a temporary file.
+    let temp_store = diesel::sql_query("PRAGMA temp_store")
+        .get_result::<TempStore>(&mut pooled)
+        .unwrap();
+    assert_eq!(temp_store.temp_store, 2);
     drop(pooled);
 
     // Each round passes the 1,000-frame threshold; the next starts once a checkpoint has finished during or after
@@ -104,7 +115,10 @@ fn only_sqlite_has_a_checkpoint_thread() {
 }
 
 /// Files of the temporary directory this process still has open.
-#[expect(clippy::unwrap_used, reason = "a test helper: an unreadable /proc fails the test")]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: an unreadable /proc fails the test"
+)]
 fn open_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
