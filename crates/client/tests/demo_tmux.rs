@@ -29,6 +29,7 @@ fn an_unreachable_server_shows_the_connectivity_message() {
         "tmux-machine".into(),
     ];
     let tmux = Tmux::start(&demo_binary(), &args);
+    let demo = tmux.pane_pid();
     tmux.wait_for(
         "This computer is not activated. Enter your license key to activate it.",
         Duration::from_secs(20),
@@ -45,7 +46,6 @@ fn an_unreachable_server_shows_the_connectivity_message() {
     tmux.wait_for(">", Duration::from_secs(5));
     tmux.type_line("status");
     tmux.type_line("quit");
-    // The demo exits at once on a quiet machine; one clean-clone CI run saw it take over 10 s under load (cause not
-    // found yet: see the issue note), so the wait for the process to end is generous. It still must end.
-    tmux.wait_for("Pane is dead", Duration::from_secs(45));
+    // The demo itself must exit promptly; tmux's own "Pane is dead" line is not waited for (see `wait_for_exit`).
+    tmux.wait_for_exit(demo, Duration::from_secs(10));
 }

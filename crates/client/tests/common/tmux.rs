@@ -79,6 +79,37 @@ impl Tmux {
         self.run(&["send-keys", "-t", "demo", "Enter"]);
     }
 
+    /// The process id of the program in the pane.
+    pub fn pane_pid(&self) -> u32 {
+        let out = self.run(&["display-message", "-p", "-t", "demo", "#{pane_pid}"]);
+        out.trim().parse().expect("tmux prints the pane's pid")
+    }
+
+    /// Polls until the program with this pid has exited (gone, or a zombie not yet reaped), panicking with the screen
+    /// after `timeout`. Checks the process itself rather than tmux's "Pane is dead" line: tmux 3.3a was seen leaving
+    /// an exited program unreaped (a zombie) and its pane undead for minutes.
+    pub fn wait_for_exit(&self, pid: u32, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let exited = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                // The state is the field after the parenthesised command name.
+                Ok(stat) => stat
+                    .rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+            };
+            if exited {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the program (pid {pid}) did not exit; the screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Polls the screen until it contains `text` (panics with the screen after `timeout`).
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
