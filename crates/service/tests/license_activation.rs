@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use serde_json::json;
-use tollgate_providers::CallContext;
 use tollgate_service::clock::Clock as _;
-use tollgate_service::license::{ActivateRequest, LicenseError, LicenseGrant};
+use tollgate_service::license::{LicenseError, LicenseGrant};
 use tollgate_store::EntitlementId;
 use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
 
@@ -23,12 +22,7 @@ const DODO_KEY: &str = "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b";
 const VALIDATE_PATH: &str = "/api/v2/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3/validate_license";
 
 async fn activate(env: &Env, key: &str, hwid: &str) -> Result<LicenseGrant, LicenseError> {
-    let req = ActivateRequest {
-        license_key: key.to_owned(),
-        hwid: hwid.to_owned(),
-        device_name: Some("Work laptop".to_owned()),
-    };
-    env.licensing.activate(&CallContext::default(), &req).await
+    env.activate(key, hwid, Some("Work laptop")).await
 }
 
 /// The metadata of each `validate_license` call the fake Whop received, in order.

@@ -9,7 +9,7 @@ use serde_json::json;
 use tollgate_providers::CallContext;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::license::{
-    ActivateRequest, DeactivateRequest, Deactivated, LicenseError, LicenseGrant, ProviderRelease,
+    DeactivateRequest, Deactivated, LicenseError, LicenseGrant, ProviderRelease,
 };
 use tollgate_store::{Actor, EntitlementId};
 use tollgate_testkit::{FakeLicenseKey, FakeMembership};
@@ -22,12 +22,7 @@ const TWO_DEVICES: &str = "[[products]]\nprovider = \"whop\"\nproduct = \"prod_f
                            [[products]]\nprovider = \"dodo\"\nproduct = \"pdt_fake\"\nmax_devices = 2\n";
 
 async fn activate(env: &Env, key: &str, hwid: &str) -> Result<LicenseGrant, LicenseError> {
-    let req = ActivateRequest {
-        license_key: key.to_owned(),
-        hwid: hwid.to_owned(),
-        device_name: None,
-    };
-    env.licensing.activate(&CallContext::default(), &req).await
+    env.activate(key, hwid, None).await
 }
 
 async fn deactivate(env: &Env, key: &str, hwid: &str) -> Result<Deactivated, LicenseError> {

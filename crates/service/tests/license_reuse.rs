@@ -16,8 +16,8 @@ use tollgate_providers::CallContext;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
 use tollgate_service::license::{
-    ActivateRequest, DeactivateRequest, LicenseError, LicenseGrant, LicenseProviders, Licensing,
-    LicensingOptions, ValidateRequest,
+    DeactivateRequest, LicenseError, LicenseGrant, LicenseProviders, Licensing, LicensingOptions,
+    ValidateRequest,
 };
 use tollgate_store::{Actor, EntitlementChange, EntitlementId, NewInboxEvent};
 use tollgate_testkit::{FakeMembership, FakeProvider as _};
@@ -29,15 +29,7 @@ const VALIDATE_PATH: &str = "/api/v2/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3/v
 const TEN_DEVICES: &str = "[[products]]\nprovider = \"whop\"\nproduct = \"prod_fake\"\nmax_devices = 10\n";
 
 async fn activate(env: &Env, hwid: &str) -> LicenseGrant {
-    let req = ActivateRequest {
-        license_key: KEY.to_owned(),
-        hwid: hwid.to_owned(),
-        device_name: None,
-    };
-    env.licensing
-        .activate(&CallContext::default(), &req)
-        .await
-        .unwrap()
+    env.activate(KEY, hwid, None).await.unwrap()
 }
 
 async fn validate_with(licensing: &Licensing, hwid: &str) -> Result<Arc<LicenseGrant>, LicenseError> {
@@ -49,7 +41,7 @@ async fn validate_with(licensing: &Licensing, hwid: &str) -> Result<Arc<LicenseG
 }
 
 async fn validate(env: &Env, hwid: &str) -> Result<Arc<LicenseGrant>, LicenseError> {
-    validate_with(&env.licensing, hwid).await
+    env.validate(KEY, hwid).await
 }
 
 fn reuse_for(secs: i64) -> LicensingOptions {

@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
-use tollgate_providers::CallContext;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::lease::LeaseError;
-use tollgate_service::license::{ActivateRequest, LicenseError, LicenseGrant, ValidateRequest};
+use tollgate_service::license::{LicenseError, LicenseGrant};
 use tollgate_store::{Actor, EntitlementChange, EntitlementId};
 use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
 
@@ -24,23 +23,11 @@ const DODO_KEY: &str = "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b";
 const VALIDATE_PATH: &str = "/api/v2/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3/validate_license";
 
 async fn activate(env: &Env, key: &str, hwid: &str) -> LicenseGrant {
-    let req = ActivateRequest {
-        license_key: key.to_owned(),
-        hwid: hwid.to_owned(),
-        device_name: None,
-    };
-    env.licensing
-        .activate(&CallContext::default(), &req)
-        .await
-        .unwrap()
+    env.activate(key, hwid, None).await.unwrap()
 }
 
 async fn validate(env: &Env, key: &str, hwid: &str) -> Result<Arc<LicenseGrant>, LicenseError> {
-    let req = ValidateRequest {
-        license_key: key.to_owned(),
-        hwid: hwid.to_owned(),
-    };
-    env.licensing.validate(&CallContext::default(), &req).await
+    env.validate(key, hwid).await
 }
 
 #[test]

@@ -17,12 +17,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use tollgate_policy::PolicySet;
-use tollgate_providers::ClientConfig;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::WhopClient;
+use tollgate_providers::{CallContext, ClientConfig};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
-use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions};
+use tollgate_service::license::{
+    ActivateRequest, LicenseError, LicenseGrant, LicenseProviders, Licensing, LicensingOptions,
+    ValidateRequest,
+};
 use tollgate_store::Store;
 pub use tollgate_store::test_support::TestDb;
 #[path = "backends.rs"]
@@ -124,5 +127,29 @@ impl Env {
 
     pub fn store(&self) -> &Store {
         &self.db.store
+    }
+
+    /// `Licensing::activate` for this key and hwid, as an app sends it.
+    pub async fn activate(
+        &self,
+        license_key: &str,
+        hwid: &str,
+        device_name: Option<&str>,
+    ) -> Result<LicenseGrant, LicenseError> {
+        let req = ActivateRequest {
+            license_key: license_key.to_owned(),
+            hwid: hwid.to_owned(),
+            device_name: device_name.map(str::to_owned),
+        };
+        self.licensing.activate(&CallContext::default(), &req).await
+    }
+
+    /// `Licensing::validate` for this key and hwid, as an app sends it.
+    pub async fn validate(&self, license_key: &str, hwid: &str) -> Result<Arc<LicenseGrant>, LicenseError> {
+        let req = ValidateRequest {
+            license_key: license_key.to_owned(),
+            hwid: hwid.to_owned(),
+        };
+        self.licensing.validate(&CallContext::default(), &req).await
     }
 }
