@@ -270,14 +270,16 @@ fn find_duplicates(
             .or_default()
             .push(event);
     }
-    let mut candidates: Vec<(i64, String, String, Option<String>)> = Vec::new();
+    // The first (lowest) stored id per (provider, dedupe key) and per (provider, semantic key).
+    let mut by_dedupe: HashMap<(&'static str, String), i64> = HashMap::new();
+    let mut by_semantic: HashMap<(&'static str, String), i64> = HashMap::new();
     for (provider, events) in by_provider {
         for chunk in events.chunks(KEYS_PER_LOOKUP) {
             let dedupe: Vec<&str> = chunk.iter().map(|e| e.dedupe_key.as_str()).collect();
             let semantic: Vec<&str> = chunk.iter().filter_map(|e| e.semantic_key.as_deref()).collect();
             // Two lookups, each by its own unique index: with `dedupe_key IN (..) OR semantic_key IN (..)` SQLite
             // walks every row of the provider.
-            let by_provider = || {
+            let provider_rows = || {
                 webhook_inbox::table
                     .filter(webhook_inbox::provider.eq(provider))
                     .select((
@@ -287,40 +289,48 @@ fn find_duplicates(
                     ))
                     .into_boxed()
             };
-            let mut found: Vec<(i64, String, Option<String>)> = by_provider()
+            let mut found: Vec<(i64, String, Option<String>)> = provider_rows()
                 .filter(webhook_inbox::dedupe_key.eq_any(dedupe))
                 .load(conn)?;
             if !semantic.is_empty() {
                 found.extend(
-                    by_provider()
+                    provider_rows()
                         .filter(webhook_inbox::semantic_key.eq_any(semantic))
                         .load::<(i64, String, Option<String>)>(conn)?,
                 );
             }
-            candidates.extend(
-                found
-                    .into_iter()
-                    .map(|(id, dedupe, semantic)| (id, provider.to_owned(), dedupe, semantic)),
-            );
+            for (id, dedupe, semantic) in found {
+                keep_lowest(&mut by_dedupe, (provider, dedupe), id);
+                if let Some(semantic) = semantic {
+                    keep_lowest(&mut by_semantic, (provider, semantic), id);
+                }
+            }
         }
     }
     duplicates
         .iter()
         .map(|&index| {
             let event = sealed[index].event;
-            candidates
-                .iter()
-                .filter(|(_, provider, dedupe, semantic)| {
-                    provider == event.provider.as_str()
-                        && (*dedupe == event.dedupe_key
-                            || (semantic.is_some() && *semantic == event.semantic_key))
-                })
-                .map(|(id, ..)| *id)
+            let provider = event.provider.as_str();
+            let by_key = by_dedupe.get(&(provider, event.dedupe_key.clone()));
+            let by_semantic_key = event
+                .semantic_key
+                .as_ref()
+                .and_then(|semantic| by_semantic.get(&(provider, semantic.clone())));
+            by_key
+                .into_iter()
+                .chain(by_semantic_key)
                 .min()
-                .map(|id| (index, InboxId(id)))
+                .map(|&id| (index, InboxId(id)))
                 .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))
         })
         .collect()
+}
+
+fn keep_lowest(ids: &mut HashMap<(&'static str, String), i64>, key: (&'static str, String), id: i64) {
+    ids.entry(key)
+        .and_modify(|lowest| *lowest = (*lowest).min(id))
+        .or_insert(id);
 }
 
 /// The order to insert a batch's rows in: by provider and dedupe key, input order among equals (so a repeated
