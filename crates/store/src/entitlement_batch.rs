@@ -12,6 +12,7 @@ use crate::connection::DbConnection;
 use crate::entitlement::EntitlementRow;
 use crate::error::{Result, StoreError};
 use crate::keys::StoreKeys;
+use crate::planned::PlannedEachTime;
 use crate::schema::entitlements;
 
 /// Rows per statement: 22 columns a row stays under SQLite's 32766 binds (PostgreSQL allows 65535).
@@ -115,7 +116,8 @@ fn lock_rows(conn: &mut DbConnection, provider: &str, external_ids: &[&str]) -> 
         };
         match conn {
             DbConnection::Postgres(c) => {
-                rows.extend(query().select(EntitlementRow::as_select()).for_update().load(c)?)
+                let query = query().select(EntitlementRow::as_select()).for_update();
+                rows.extend(PlannedEachTime(query).load(c)?)
             }
             DbConnection::Sqlite(c) => rows.extend(query().select(EntitlementRow::as_select()).load(c)?),
         }

@@ -13,6 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::ids::InboxId;
 use crate::inbox::{InboxEffect, InboxStatus, NewInboxEvent, NewInboxRow, RecordOutcome, SealedDelivery};
 use crate::keys::StoreKeys;
+use crate::planned::PlannedEachTime;
 use crate::schema::webhook_inbox;
 use crate::store::Store;
 use crate::time::now;
@@ -278,26 +279,30 @@ fn find_duplicates(
             let dedupe: Vec<&str> = chunk.iter().map(|e| e.dedupe_key.as_str()).collect();
             let semantic: Vec<&str> = chunk.iter().filter_map(|e| e.semantic_key.as_deref()).collect();
             // Two lookups, each by its own unique index: with `dedupe_key IN (..) OR semantic_key IN (..)` SQLite
-            // walks every row of the provider.
-            let provider_rows = || {
-                webhook_inbox::table
-                    .filter(webhook_inbox::provider.eq(provider))
-                    .select((
-                        webhook_inbox::id,
-                        webhook_inbox::dedupe_key,
-                        webhook_inbox::semantic_key,
-                    ))
-                    .into_boxed()
+            // walks every row of the provider. On PostgreSQL each is planned for its keys ([`PlannedEachTime`]).
+            let columns = (
+                webhook_inbox::id,
+                webhook_inbox::dedupe_key,
+                webhook_inbox::semantic_key,
+            );
+            let of_provider = webhook_inbox::table.filter(webhook_inbox::provider.eq(provider));
+            let by_key = of_provider
+                .filter(webhook_inbox::dedupe_key.eq_any(&dedupe))
+                .select(columns);
+            let mut found: Vec<(i64, String, Option<String>)> = match conn {
+                DbConnection::Postgres(c) => PlannedEachTime(by_key).load(c)?,
+                DbConnection::Sqlite(c) => by_key.load(c)?,
             };
-            let mut found: Vec<(i64, String, Option<String>)> = provider_rows()
-                .filter(webhook_inbox::dedupe_key.eq_any(dedupe))
-                .load(conn)?;
             if !semantic.is_empty() {
-                found.extend(
-                    provider_rows()
-                        .filter(webhook_inbox::semantic_key.eq_any(semantic))
-                        .load::<(i64, String, Option<String>)>(conn)?,
-                );
+                let by_semantic_key = of_provider
+                    .filter(webhook_inbox::semantic_key.eq_any(&semantic))
+                    .select(columns);
+                found.extend(match conn {
+                    DbConnection::Postgres(c) => {
+                        PlannedEachTime(by_semantic_key).load::<(i64, String, Option<String>)>(c)?
+                    }
+                    DbConnection::Sqlite(c) => by_semantic_key.load(c)?,
+                });
             }
             for (id, dedupe, semantic) in found {
                 keep_lowest(&mut by_dedupe, (provider, dedupe), id);

@@ -14,6 +14,7 @@ mod ids;
 mod inbox;
 mod inbox_batch;
 mod keys;
+mod planned;
 mod schema;
 mod signing_key;
 mod store;
