@@ -294,6 +294,13 @@ pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>
     folded.into_entitlement(keys)
 }
 
+impl EntitlementRow {
+    /// The values of its secondary-indexed columns that a fold may change: `subject` and `license_key_hash`.
+    pub(crate) fn index_keys(&self) -> (Option<&str>, Option<&str>) {
+        (self.subject.as_deref(), self.license_key_hash.as_deref())
+    }
+}
+
 /// Fold one change into a (locked) row in memory, as [`fold_in`] does before it saves the row: the policy fold,
 /// the license key, the extras, `synced_at`, the version up by one and `updated_at = at`. Returns the audit row to
 /// write for it.

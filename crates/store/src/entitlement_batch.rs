@@ -28,15 +28,30 @@ pub(crate) struct LockedEntitlement {
     created: bool,
     /// A change was folded into `row`: it must be saved.
     pub(crate) changed: bool,
+    /// `row`'s indexed `subject` and `license_key_hash` as stored (see [`save`]).
+    stored_index_keys: (Option<String>, Option<String>),
 }
 
 impl LockedEntitlement {
     fn new(row: EntitlementRow, created: bool) -> Self {
+        let (subject, license_key_hash) = row.index_keys();
+        let stored_index_keys = (subject.map(str::to_owned), license_key_hash.map(str::to_owned));
         LockedEntitlement {
             row,
             created,
             changed: false,
+            stored_index_keys,
         }
+    }
+
+    /// Its indexed columns still hold the stored values.
+    fn index_keys_unchanged(&self) -> bool {
+        let (subject, license_key_hash) = self.row.index_keys();
+        (subject, license_key_hash)
+            == (
+                self.stored_index_keys.0.as_deref(),
+                self.stored_index_keys.1.as_deref(),
+            )
     }
 }
 
@@ -146,15 +161,29 @@ fn insert_missing(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<Ha
 /// this transaction created that nothing was folded into (their deliveries were all duplicates: storing them alone
 /// would have created nothing). Every row was locked when it was read (PostgreSQL `FOR UPDATE`, SQLite's write
 /// lock), so it is still as read: the upsert always updates, never inserts.
+///
+/// On SQLite the rows whose `subject` and `license_key_hash` are unchanged (a renewal, a cancellation: most
+/// webhooks) are saved by a second upsert that does not SET those two columns: SQLite rewrites an index entry
+/// whenever its column is SET, even to the value it holds, and each rewrite dirties one more random page of the
+/// `entitlements_by_subject` and `entitlements_by_license_key` indexes (a WAL frame, then a checkpoint write).
+/// PostgreSQL compares the values itself (an unchanged indexed column keeps the update HOT), so it gets one upsert.
 pub(crate) fn save(
     conn: &mut DbConnection,
     locked: BTreeMap<EntitlementKey<'_>, LockedEntitlement>,
 ) -> Result<()> {
     let (changed, unchanged): (Vec<LockedEntitlement>, Vec<LockedEntitlement>) =
         locked.into_values().partition(|l| l.changed);
-    let changed: Vec<EntitlementRow> = changed.into_iter().map(|l| l.row).collect();
-    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-        upsert(conn, chunk)?;
+    let (rekeyed, same_keys): (Vec<LockedEntitlement>, Vec<LockedEntitlement>) = match conn {
+        DbConnection::Sqlite(_) => changed.into_iter().partition(|l| !l.index_keys_unchanged()),
+        DbConnection::Postgres(_) => (changed, Vec::new()),
+    };
+    let rekeyed: Vec<EntitlementRow> = rekeyed.into_iter().map(|l| l.row).collect();
+    for chunk in rekeyed.chunks(ROWS_PER_STATEMENT) {
+        upsert(conn, chunk, IndexKeys::Set)?;
+    }
+    let same_keys: Vec<EntitlementRow> = same_keys.into_iter().map(|l| l.row).collect();
+    for chunk in same_keys.chunks(ROWS_PER_STATEMENT) {
+        upsert(conn, chunk, IndexKeys::Keep)?;
     }
     let unused: Vec<&str> = unchanged
         .iter()
@@ -167,41 +196,85 @@ pub(crate) fn save(
     Ok(())
 }
 
-/// `INSERT .. ON CONFLICT (id) DO UPDATE SET <every column but the key and created_at> = excluded.<column>`.
+/// Whether an upsert SETs the secondary-indexed columns (`subject`, `license_key_hash`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexKeys {
+    Set,
+    /// Every row of the statement holds its stored values in them.
+    Keep,
+}
+
+/// `excluded.<column>` for each column, as the SET list of an upsert (nested tuples: diesel's tuples stop at 16).
+macro_rules! set_excluded {
+    ($([$($column:ident),+ $(,)?]),+ $(,)?) => {
+        ($(($(e::$column.eq(excluded(e::$column)),)+),)+)
+    };
+}
+
+/// `INSERT .. ON CONFLICT (id) DO UPDATE SET <every column but the key and created_at> = excluded.<column>`, with
+/// `subject` and `license_key_hash` left out for [`IndexKeys::Keep`].
 /// (diesel cannot add a `WHERE` to a multi-row upsert on SQLite; the row locks make a version check moot.)
-fn upsert(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<()> {
+fn upsert(conn: &mut DbConnection, rows: &[EntitlementRow], index_keys: IndexKeys) -> Result<()> {
     use crate::schema::entitlements::dsl as e;
-    let statement = diesel::insert_into(entitlements::table)
+    let insert = diesel::insert_into(entitlements::table)
         .values(rows)
         .on_conflict(e::id)
-        .do_update()
-        .set((
-            (
-                e::subject.eq(excluded(e::subject)),
-                e::product.eq(excluded(e::product)),
-                e::lifecycle.eq(excluded(e::lifecycle)),
-                e::status.eq(excluded(e::status)),
-                e::end_reason.eq(excluded(e::end_reason)),
-                e::paid_through.eq(excluded(e::paid_through)),
-                e::cancel_at_period_end.eq(excluded(e::cancel_at_period_end)),
-                e::features.eq(excluded(e::features)),
-                e::access_clock.eq(excluded(e::access_clock)),
-                e::period_clock.eq(excluded(e::period_clock)),
-            ),
-            (
-                e::cancel_clock.eq(excluded(e::cancel_clock)),
-                e::details_clock.eq(excluded(e::details_clock)),
-                e::license_key_hash.eq(excluded(e::license_key_hash)),
-                e::license_key_last4.eq(excluded(e::license_key_last4)),
-                e::extras.eq(excluded(e::extras)),
-                e::version.eq(excluded(e::version)),
-                e::updated_at.eq(excluded(e::updated_at)),
-                e::synced_at.eq(excluded(e::synced_at)),
-            ),
-        ));
-    match conn {
-        DbConnection::Postgres(c) => statement.execute(c)?,
-        DbConnection::Sqlite(c) => statement.execute(c)?,
+        .do_update();
+    macro_rules! run {
+        ($statement:expr) => {{
+            let statement = $statement;
+            match conn {
+                DbConnection::Postgres(c) => statement.execute(c)?,
+                DbConnection::Sqlite(c) => statement.execute(c)?,
+            }
+        }};
+    }
+    match index_keys {
+        IndexKeys::Set => run!(insert.set(set_excluded!(
+            [subject, license_key_hash],
+            [
+                product,
+                lifecycle,
+                status,
+                end_reason,
+                paid_through,
+                cancel_at_period_end,
+                features,
+                access_clock
+            ],
+            [
+                period_clock,
+                cancel_clock,
+                details_clock,
+                license_key_last4,
+                extras,
+                version,
+                updated_at,
+                synced_at
+            ],
+        ))),
+        IndexKeys::Keep => run!(insert.set(set_excluded!(
+            [
+                product,
+                lifecycle,
+                status,
+                end_reason,
+                paid_through,
+                cancel_at_period_end,
+                features,
+                access_clock
+            ],
+            [
+                period_clock,
+                cancel_clock,
+                details_clock,
+                license_key_last4,
+                extras,
+                version,
+                updated_at,
+                synced_at
+            ],
+        ))),
     };
     Ok(())
 }

@@ -445,6 +445,42 @@ fn two_deliveries_for_one_entitlement_in_a_batch_bump_its_version_twice_with_two
     });
 }
 
+/// The ids of the Whop entitlements of one customer, through the `(provider, subject)` index.
+fn ids_of_subject(db: &TestDb, subject: &str) -> Vec<String> {
+    db.store
+        .list_entitlements_by_subject(Provider::Whop, subject)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.state.external_id)
+        .collect()
+}
+
+/// On SQLite an existing entitlement whose subject and license key do not change is saved by an upsert that leaves
+/// those indexed columns alone; one whose subject changes, in the same batch, by the upsert that sets them.
+#[test]
+fn a_batch_saves_a_changed_subject_and_keeps_an_unchanged_one() {
+    both(|db| {
+        let first = vec![
+            (delivery("a1", None), apply(activated("mem_a", 0))),
+            (delivery("b1", None), apply(activated("mem_b", 0))),
+        ];
+        assert!(db.store.record_webhooks(&first).iter().all(Result::is_ok));
+        let mut moved = activated("mem_b", 60);
+        moved.subject = Some("user_2".to_owned());
+        let second = vec![
+            (delivery("a2", None), cancel_scheduled("mem_a", 60)),
+            (delivery("b2", None), apply(moved)),
+        ];
+        assert!(db.store.record_webhooks(&second).iter().all(Result::is_ok));
+        assert_eq!(ids_of_subject(db, "user_1"), vec!["mem_a".to_owned()]);
+        assert_eq!(ids_of_subject(db, "user_2"), vec!["mem_b".to_owned()]);
+        let a = state_of(db, "mem_a");
+        assert!(a.cancel_at_period_end);
+        assert_eq!(a.subject.as_deref(), Some("user_1"));
+        assert_eq!(state_of(db, "mem_b").subject.as_deref(), Some("user_2"));
+    });
+}
+
 #[test]
 fn a_batch_mixes_new_and_existing_entitlements_of_every_provider() {
     both(|db| {
