@@ -204,10 +204,10 @@ enum IndexKeys {
     Keep,
 }
 
-/// `excluded.<column>` for each column, as the SET list of an upsert (nested tuples: diesel's tuples stop at 16).
+/// `excluded.<column>` for each column: part of an upsert's SET list (diesel's tuples stop at 16).
 macro_rules! set_excluded {
-    ($([$($column:ident),+ $(,)?]),+ $(,)?) => {
-        ($(($(e::$column.eq(excluded(e::$column)),)+),)+)
+    ($($column:ident),+ $(,)?) => {
+        ($(e::$column.eq(excluded(e::$column)),)+)
     };
 }
 
@@ -220,6 +220,26 @@ fn upsert(conn: &mut DbConnection, rows: &[EntitlementRow], index_keys: IndexKey
         .values(rows)
         .on_conflict(e::id)
         .do_update();
+    let unindexed = (
+        set_excluded!(
+            product,
+            lifecycle,
+            status,
+            end_reason,
+            paid_through,
+            cancel_at_period_end,
+            features
+        ),
+        set_excluded!(
+            access_clock,
+            period_clock,
+            cancel_clock,
+            details_clock,
+            license_key_last4,
+            extras
+        ),
+        set_excluded!(version, updated_at, synced_at),
+    );
     macro_rules! run {
         ($statement:expr) => {{
             let statement = $statement;
@@ -230,51 +250,8 @@ fn upsert(conn: &mut DbConnection, rows: &[EntitlementRow], index_keys: IndexKey
         }};
     }
     match index_keys {
-        IndexKeys::Set => run!(insert.set(set_excluded!(
-            [subject, license_key_hash],
-            [
-                product,
-                lifecycle,
-                status,
-                end_reason,
-                paid_through,
-                cancel_at_period_end,
-                features,
-                access_clock
-            ],
-            [
-                period_clock,
-                cancel_clock,
-                details_clock,
-                license_key_last4,
-                extras,
-                version,
-                updated_at,
-                synced_at
-            ],
-        ))),
-        IndexKeys::Keep => run!(insert.set(set_excluded!(
-            [
-                product,
-                lifecycle,
-                status,
-                end_reason,
-                paid_through,
-                cancel_at_period_end,
-                features,
-                access_clock
-            ],
-            [
-                period_clock,
-                cancel_clock,
-                details_clock,
-                license_key_last4,
-                extras,
-                version,
-                updated_at,
-                synced_at
-            ],
-        ))),
+        IndexKeys::Set => run!(insert.set((set_excluded!(subject, license_key_hash), unindexed))),
+        IndexKeys::Keep => run!(insert.set(unindexed)),
     };
     Ok(())
 }
