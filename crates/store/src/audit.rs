@@ -142,8 +142,16 @@ impl<'a> NewAuditRow<'a> {
     }
 }
 
+/// Write one audit row: a single-row statement, which diesel prepares once per connection (a multi-row one is
+/// prepared again each time).
 pub(crate) fn insert_audit(conn: &mut DbConnection, entry: &NewAudit) -> Result<()> {
-    insert_audits(conn, std::slice::from_ref(entry))
+    let row = NewAuditRow::of(entry);
+    let statement = diesel::insert_into(audit_log::table).values(&row);
+    match conn {
+        DbConnection::Postgres(c) => statement.execute(c)?,
+        DbConnection::Sqlite(c) => statement.execute(c)?,
+    };
+    Ok(())
 }
 
 /// Write audit rows in their order, in one multi-row statement (per 4,000 rows).

@@ -119,13 +119,22 @@ pub(crate) fn lock_or_create<'a>(
     Ok(locked)
 }
 
-/// Select and lock one provider's rows for these external ids (sorted), in external id order.
+/// Select and lock one provider's rows for these external ids (sorted), in external id order. One id (an
+/// activation, a lone delivery) is looked up with `=`, a statement diesel prepares once per connection; a list
+/// with `IN (..)` on SQLite (prepared each time) and `= ANY($2)` on PostgreSQL ([`PlannedEachTime`]).
 fn lock_rows(conn: &mut DbConnection, provider: &str, external_ids: &[&str]) -> Result<Vec<EntitlementRow>> {
+    let of_provider = || entitlements::table.filter(entitlements::provider.eq(provider));
+    if let [external_id] = external_ids {
+        let query = || of_provider().filter(entitlements::external_id.eq(*external_id));
+        return Ok(match conn {
+            DbConnection::Postgres(c) => query().select(EntitlementRow::as_select()).for_update().load(c)?,
+            DbConnection::Sqlite(c) => query().select(EntitlementRow::as_select()).load(c)?,
+        });
+    }
     let mut rows = Vec::with_capacity(external_ids.len());
     for chunk in external_ids.chunks(ROWS_PER_STATEMENT) {
         let query = || {
-            entitlements::table
-                .filter(entitlements::provider.eq(provider))
+            of_provider()
                 .filter(entitlements::external_id.eq_any(chunk))
                 .order(entitlements::external_id.asc())
         };

@@ -556,14 +556,75 @@ fn a_batch_mixes_new_and_existing_entitlements_of_every_provider() {
 thread_local! {
     /// Statements run by this thread's diesel connections while counting.
     static STATEMENTS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    /// The SQL of the statements this thread's connections put in their prepared-statement cache while recording.
+    static CACHED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
 }
 
 fn count_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
-    Some(Box::new(|event: diesel::connection::InstrumentationEvent<'_>| {
-        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-            STATEMENTS.with(|n| n.set(n.get().map(|n| n + 1)));
-        }
-    }))
+    Some(Box::new(
+        |event: diesel::connection::InstrumentationEvent<'_>| match event {
+            diesel::connection::InstrumentationEvent::StartQuery { .. } => {
+                STATEMENTS.with(|n| n.set(n.get().map(|n| n + 1)));
+            }
+            diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } => CACHED.with(|cached| {
+                if let Some(cached) = cached.borrow_mut().as_mut() {
+                    cached.push(sql.to_owned());
+                }
+            }),
+            _ => {}
+        },
+    ))
+}
+
+/// A lone delivery (and an activation) locks its one entitlement, and a single audit row is written, with
+/// statements diesel prepares once per connection and keeps: an `IN (..)` list or a multi-row insert would be
+/// prepared again every time.
+#[test]
+fn a_lone_delivery_locks_by_one_key_and_one_audit_row_is_written_with_statements_kept_prepared() {
+    diesel::connection::set_default_instrumentation(count_statements).unwrap();
+    both(|db| {
+        CACHED.with(|cached| cached.replace(Some(Vec::new())));
+        db.store
+            .record_webhook(&delivery("a1", None), apply(activated("mem_a", 0)))
+            .unwrap();
+        let entitlement = db
+            .store
+            .find_entitlement(tollgate_policy::Provider::Whop, "mem_a")
+            .unwrap()
+            .unwrap();
+        db.store
+            .record_audit(&tollgate_store::NewAudit {
+                entitlement_id: Some(entitlement.id),
+                device_id: None,
+                at: t(10),
+                actor: tollgate_store::Actor::Admin,
+                action: "admin.note".to_owned(),
+                detail: None,
+                inbox_id: None,
+            })
+            .unwrap();
+        // SQLite quotes with backticks, PostgreSQL with double quotes.
+        let cached: Vec<String> = CACHED
+            .with(|cached| cached.replace(None))
+            .unwrap()
+            .into_iter()
+            .map(|sql| sql.replace('`', "\""))
+            .collect();
+        let lock = cached
+            .iter()
+            .filter(|sql| {
+                sql.contains(r#"FROM "entitlements" WHERE (("entitlements"."provider" = "#)
+                    && sql.contains(r#"AND ("entitlements"."external_id" = "#)
+                    && !sql.contains("LIMIT")
+            })
+            .count();
+        assert_eq!(lock, 1, "{cached:#?}");
+        let audit = cached
+            .iter()
+            .filter(|sql| sql.starts_with(r#"INSERT INTO "audit_log""#))
+            .count();
+        assert_eq!(audit, 1, "{cached:#?}");
+    });
 }
 
 #[test]
