@@ -154,8 +154,11 @@ pub(crate) fn insert_audit(conn: &mut DbConnection, entry: &NewAudit) -> Result<
     Ok(())
 }
 
-/// Write audit rows in their order, in one multi-row statement (per 4,000 rows).
+/// Write audit rows in their order, in one multi-row statement (per 4,000 rows); one row with [`insert_audit`].
 pub(crate) fn insert_audits(conn: &mut DbConnection, entries: &[NewAudit]) -> Result<()> {
+    if let [entry] = entries {
+        return insert_audit(conn, entry);
+    }
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<NewAuditRow<'_>> = chunk.iter().map(NewAuditRow::of).collect();
         let statement = diesel::insert_into(audit_log::table).values(&rows);
