@@ -620,39 +620,29 @@ fn a_batch_of_fifty_deliveries_runs_a_handful_of_statements() {
         db.store
             .record_webhook(&delivery("warm", None), InboxEffect::Ignore)
             .unwrap();
-        let new: Vec<_> = (0..50)
-            .map(|i| {
-                (
-                    delivery(&format!("n{i:02}"), None),
-                    apply(activated(&format!("mem_{i:02}"), 0)),
-                )
-            })
-            .collect();
-        STATEMENTS.with(|n| n.set(Some(0)));
-        let outcomes = db.store.record_webhooks(&new);
-        let on_new = STATEMENTS.with(|n| n.replace(None)).unwrap();
-        assert!(
-            outcomes
-                .iter()
-                .all(|o| matches!(o, Ok(RecordOutcome::Applied { .. })))
-        );
+        // Store 50 deliveries (`prefix` and a number) on mem_00..mem_49 in one batch; the statements it ran.
+        let statements_of_batch = |prefix: &str, effect: &dyn Fn(&str) -> InboxEffect| {
+            let batch: Vec<_> = (0..50)
+                .map(|i| {
+                    (
+                        delivery(&format!("{prefix}{i:02}"), None),
+                        effect(&format!("mem_{i:02}")),
+                    )
+                })
+                .collect();
+            STATEMENTS.with(|n| n.set(Some(0)));
+            let outcomes = db.store.record_webhooks(&batch);
+            let statements = STATEMENTS.with(|n| n.replace(None)).unwrap();
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|o| matches!(o, Ok(RecordOutcome::Applied { .. })))
+            );
+            statements
+        };
+        let on_new = statements_of_batch("n", &|id| apply(activated(id, 0)));
         // The same 50 entitlements again, now existing.
-        let renewed: Vec<_> = (0..50)
-            .map(|i| {
-                (
-                    delivery(&format!("r{i:02}"), None),
-                    cancel_scheduled(&format!("mem_{i:02}"), 60),
-                )
-            })
-            .collect();
-        STATEMENTS.with(|n| n.set(Some(0)));
-        let outcomes = db.store.record_webhooks(&renewed);
-        let on_existing = STATEMENTS.with(|n| n.replace(None)).unwrap();
-        assert!(
-            outcomes
-                .iter()
-                .all(|o| matches!(o, Ok(RecordOutcome::Applied { .. })))
-        );
+        let on_existing = statements_of_batch("r", &|id| cancel_scheduled(id, 60));
         // Begin, lock, insert the missing entitlements, insert the inbox rows, save, audit, commit (SQLite may
         // add a statement or two around its write lock).
         assert!(on_new < 15, "{on_new} statements for 50 new entitlements");
