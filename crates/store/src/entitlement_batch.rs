@@ -46,12 +46,8 @@ impl LockedEntitlement {
 
     /// Its indexed columns still hold the stored values.
     fn index_keys_unchanged(&self) -> bool {
-        let (subject, license_key_hash) = self.row.index_keys();
-        (subject, license_key_hash)
-            == (
-                self.stored_index_keys.0.as_deref(),
-                self.stored_index_keys.1.as_deref(),
-            )
+        let (subject, license_key_hash) = &self.stored_index_keys;
+        self.row.index_keys() == (subject.as_deref(), license_key_hash.as_deref())
     }
 }
 
