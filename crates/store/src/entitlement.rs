@@ -11,6 +11,7 @@ use crate::entitlement_batch;
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
 use crate::keys::{LicenseKeyHash, StoreKeys};
+use crate::planned::PlannedEachTime;
 use crate::schema::entitlements;
 use crate::store::Store;
 use crate::time::{from_db, now, opt_from_db, opt_to_db, to_db};
@@ -435,15 +436,23 @@ impl Store {
         Ok(entitlement)
     }
 
-    /// The entitlement for a provider's id, if known.
+    /// The entitlement for a provider's id, if known. On PostgreSQL it is planned for its id each time (see
+    /// `entitlement_batch::lock_rows`: a kept generic plan may scan the provider's every row).
     pub fn find_entitlement(&self, provider: Provider, external_id: &str) -> Result<Option<Entitlement>> {
         let mut conn = self.conn()?;
-        let row = entitlements::table
-            .filter(entitlements::provider.eq(provider.as_str()))
-            .filter(entitlements::external_id.eq(external_id))
-            .select(EntitlementRow::as_select())
-            .first(&mut *conn)
-            .optional()?;
+        let query = || {
+            entitlements::table
+                .filter(entitlements::provider.eq(provider.as_str()))
+                .filter(entitlements::external_id.eq(external_id))
+                .limit(1)
+        };
+        let row = match &mut *conn {
+            DbConnection::Postgres(c) => {
+                PlannedEachTime(query().select(EntitlementRow::as_select())).get_result(c)
+            }
+            DbConnection::Sqlite(c) => query().select(EntitlementRow::as_select()).get_result(c),
+        }
+        .optional()?;
         row.map(|r| r.into_entitlement(self.keys())).transpose()
     }
 

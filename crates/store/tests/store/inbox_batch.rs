@@ -576,11 +576,13 @@ fn count_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
     ))
 }
 
-/// A lone delivery (like an activation) locks its one entitlement and writes its one audit row with statements
-/// diesel prepares once per connection and keeps: an `IN (..)` list or a multi-row insert would be prepared again
-/// every time.
+/// A lone delivery (like an activation) writes its one audit row with a statement diesel prepares once per
+/// connection and keeps (a multi-row insert would be prepared again every time), and on SQLite locks its one
+/// entitlement with one too. On PostgreSQL the lock is planned for its key each time: a kept generic plan, chosen
+/// while the table was nearly empty, scanned the provider's every row.
 #[test]
-fn a_lone_delivery_locks_by_one_key_and_writes_one_audit_row_with_statements_kept_prepared() {
+fn a_lone_delivery_writes_its_audit_row_with_a_kept_statement_and_locks_by_one_key_planned_for_it_on_postgres()
+ {
     diesel::connection::set_default_instrumentation(count_statements).unwrap();
     both(|db| {
         CACHED.with(|cached| cached.replace(Some(Vec::new())));
@@ -602,7 +604,11 @@ fn a_lone_delivery_locks_by_one_key_and_writes_one_audit_row_with_statements_kep
                     && !sql.contains("LIMIT")
             })
             .count();
-        assert_eq!(lock, 1, "{cached:#?}");
+        let kept_lock = match db.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 0,
+        };
+        assert_eq!(lock, kept_lock, "{cached:#?}");
         let audit = cached
             .iter()
             .filter(|sql| sql.starts_with(r#"INSERT INTO "audit_log""#))
