@@ -283,12 +283,15 @@ pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>
     let at = now();
     let event = &fold.change.event;
     let key = (event.provider.as_str(), event.external_id.as_str());
-    let mut locked = entitlement_batch::lock_or_create(conn, keys, [key], at)?;
+    // A new entitlement is inserted with this fold already in it (and not written again).
+    let prefold = |_, row: &mut EntitlementRow| fold_row(keys, row, fold, at).map(|_| 1);
+    let mut locked = entitlement_batch::lock_or_create(conn, keys, [key], at, prefold)?;
     let entitlement = locked
         .get_mut(&key)
         .ok_or_else(|| StoreError::not_found("entitlement", event.external_id.clone()))?;
     let audit = fold_row(keys, &mut entitlement.row, fold, at)?;
-    entitlement.changed = true;
+    log_folded(&entitlement.row, fold.change);
+    entitlement.folded();
     let folded = entitlement.row.clone();
     entitlement_batch::save(conn, locked)?;
     insert_audit(conn, &audit)?;
@@ -304,7 +307,8 @@ impl EntitlementRow {
 
 /// Fold one change into a (locked) row in memory, as [`fold_in`] does before it saves the row: the policy fold,
 /// the license key, the extras, `synced_at`, the version up by one and `updated_at = at`. Returns the audit row to
-/// write for it.
+/// write for it. It logs nothing: a new row is folded twice (see `entitlement_batch::lock_or_create`), so the
+/// callers log the folds that count ([`log_folded`]).
 pub(crate) fn fold_row(
     keys: &StoreKeys,
     row: &mut EntitlementRow,
@@ -345,13 +349,6 @@ pub(crate) fn fold_row(
     if let Some(reason) = reason {
         detail = format!("{reason}: {detail}");
     }
-    log::debug!(
-        entitlement_id = row.id.as_str(),
-        provider = event.provider.as_str(),
-        status = after.lifecycle.as_str(),
-        event_type = event.kind.name();
-        "entitlement updated"
-    );
     Ok(NewAudit {
         entitlement_id: Some(EntitlementId::new(row.id.clone())),
         device_id: None,
@@ -361,6 +358,17 @@ pub(crate) fn fold_row(
         detail: Some(detail),
         inbox_id,
     })
+}
+
+/// The debug line for a change folded into `row` (after [`fold_row`]).
+pub(crate) fn log_folded(row: &EntitlementRow, change: &EntitlementChange) {
+    log::debug!(
+        entitlement_id = row.id.as_str(),
+        provider = change.event.provider.as_str(),
+        status = row.lifecycle.as_str(),
+        event_type = change.event.kind.name();
+        "entitlement updated"
+    );
 }
 
 fn last4(key: &str) -> Option<String> {

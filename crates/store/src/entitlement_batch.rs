@@ -23,25 +23,47 @@ pub(crate) type EntitlementKey<'a> = (&'static str, &'a str);
 
 /// A locked entitlement row of a batch, folded in memory.
 pub(crate) struct LockedEntitlement {
+    /// What the folds start from: the stored row, or for a row this transaction created, the fresh pending row.
     pub(crate) row: EntitlementRow,
     /// Created by this transaction (and deleted again before commit if no delivery folds into it).
     created: bool,
-    /// A change was folded into `row`: it must be saved.
-    pub(crate) changed: bool,
-    /// `row`'s indexed `subject` and `license_key_hash` as stored (see [`save`]).
+    /// Changes folded into `row` so far ([`LockedEntitlement::folded`]); any means it must be saved.
+    folds: usize,
+    /// For a created row: how many changes were folded in before its insert ([`lock_or_create`]'s `prefold`).
+    /// If exactly those are folded again, the inserted row already holds the final state.
+    inserted_with: usize,
+    /// The indexed `subject` and `license_key_hash` as stored (see [`save`]).
     stored_index_keys: (Option<String>, Option<String>),
 }
 
 impl LockedEntitlement {
-    fn new(row: EntitlementRow, created: bool) -> Self {
-        let (subject, license_key_hash) = row.index_keys();
-        let stored_index_keys = (subject.map(str::to_owned), license_key_hash.map(str::to_owned));
+    /// A row as stored.
+    fn existing(row: EntitlementRow) -> Self {
+        let stored_index_keys = owned_index_keys(&row);
         LockedEntitlement {
             row,
-            created,
-            changed: false,
+            created: false,
+            folds: 0,
+            inserted_with: 0,
             stored_index_keys,
         }
+    }
+
+    /// A row this transaction created: the fresh pending `row`, inserted as `inserted` (`row` with `folds`
+    /// changes folded in).
+    fn created(row: EntitlementRow, inserted: &EntitlementRow, folds: usize) -> Self {
+        LockedEntitlement {
+            row,
+            created: true,
+            folds: 0,
+            inserted_with: folds,
+            stored_index_keys: owned_index_keys(inserted),
+        }
+    }
+
+    /// Note that one more change was folded into `row`.
+    pub(crate) fn folded(&mut self) {
+        self.folds += 1;
     }
 
     /// Its indexed columns still hold the stored values.
@@ -49,11 +71,35 @@ impl LockedEntitlement {
         let (subject, license_key_hash) = &self.stored_index_keys;
         self.row.index_keys() == (subject.as_deref(), license_key_hash.as_deref())
     }
+
+    /// The database already holds `row`: nothing was folded into a stored row, or a created row was inserted with
+    /// the same changes folded in (in the same order, at the same time: the caller's `prefold` folds what it will
+    /// fold, in that order). Between the two, changes can only drop out (a delivery that turns out to be a
+    /// duplicate), never come in, so equal counts mean the same changes.
+    fn saved(&self) -> bool {
+        if self.created {
+            self.folds == self.inserted_with
+        } else {
+            self.folds == 0
+        }
+    }
 }
 
-/// Lock the entitlements of `wanted` for the rest of the write transaction, creating the missing ones as fresh
-/// pending rows: one `SELECT .. ORDER BY external_id FOR UPDATE` per provider (SQLite holds the write lock and
-/// needs no row lock), one multi-row `INSERT .. ON CONFLICT DO NOTHING` for the missing ones, in key order.
+fn owned_index_keys(row: &EntitlementRow) -> (Option<String>, Option<String>) {
+    let (subject, license_key_hash) = row.index_keys();
+    (subject.map(str::to_owned), license_key_hash.map(str::to_owned))
+}
+
+/// Lock the entitlements of `wanted` for the rest of the write transaction, creating the missing ones: one
+/// `SELECT .. ORDER BY external_id FOR UPDATE` per provider (SQLite holds the write lock and needs no row lock),
+/// one multi-row `INSERT .. ON CONFLICT DO NOTHING` for the missing ones, in key order.
+///
+/// A missing row is inserted with the changes the caller expects to fold into it already folded in (`prefold`
+/// folds them into the fresh pending row and returns how many), so a new entitlement is written once, in its
+/// final state, instead of inserted pending and then updated (on PostgreSQL a second row version with four new
+/// index entries, as its subject and license key change). The locked row handed back is still the fresh pending
+/// one: the caller folds into it as into any row, and [`save`] skips the row if the same number of changes was
+/// folded in (see [`LockedEntitlement::saved`]), or writes the caller's result over the insert if not.
 ///
 /// Every batch takes its entitlement locks first and in this order, before any inbox key, so two batches cannot
 /// wait on each other in a cycle through them. One rare case remains: an entitlement missing at the first select
@@ -64,6 +110,7 @@ pub(crate) fn lock_or_create<'a>(
     keys: &StoreKeys,
     wanted: impl IntoIterator<Item = EntitlementKey<'a>>,
     at: DateTime<Utc>,
+    prefold: impl Fn(EntitlementKey<'a>, &mut EntitlementRow) -> Result<usize>,
 ) -> Result<BTreeMap<EntitlementKey<'a>, LockedEntitlement>> {
     let mut by_provider: BTreeMap<&'static str, Vec<&'a str>> = BTreeMap::new();
     for (provider, external_id) in wanted {
@@ -81,26 +128,29 @@ pub(crate) fn lock_or_create<'a>(
         for external_id in ids {
             match found.remove(external_id) {
                 Some(row) => {
-                    locked.insert((provider, external_id), LockedEntitlement::new(row, false));
+                    locked.insert((provider, external_id), LockedEntitlement::existing(row));
                 }
                 None => missing.push((provider, external_id)),
             }
         }
     }
-    let fresh = missing
-        .iter()
-        .map(|&(provider, external_id)| {
-            let provider: Provider = provider
-                .parse()
-                .map_err(|e| StoreError::corrupt("entitlement", format!("{e}")))?;
-            EntitlementRow::fresh(keys, provider, external_id, at)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let inserted = insert_missing(conn, &fresh)?;
+    let mut fresh = Vec::with_capacity(missing.len());
+    let mut to_insert = Vec::with_capacity(missing.len());
+    for &(provider, external_id) in &missing {
+        let parsed: Provider = provider
+            .parse()
+            .map_err(|e| StoreError::corrupt("entitlement", format!("{e}")))?;
+        let row = EntitlementRow::fresh(keys, parsed, external_id, at)?;
+        let mut prefolded = row.clone();
+        let folds = prefold((provider, external_id), &mut prefolded)?;
+        fresh.push((row, folds));
+        to_insert.push(prefolded);
+    }
+    let inserted = insert_missing(conn, &to_insert)?;
     let mut raced = Vec::new();
-    for (row, key) in fresh.into_iter().zip(missing) {
+    for (((row, folds), stored), key) in fresh.into_iter().zip(&to_insert).zip(missing) {
         if inserted.contains(&row.id) {
-            locked.insert(key, LockedEntitlement::new(row, true));
+            locked.insert(key, LockedEntitlement::created(row, stored, folds));
         } else {
             raced.push(key);
         }
@@ -110,7 +160,7 @@ pub(crate) fn lock_or_create<'a>(
         let row = lock_rows(conn, provider, &[external_id])?
             .pop()
             .ok_or_else(|| StoreError::not_found("entitlement", external_id))?;
-        locked.insert((provider, external_id), LockedEntitlement::new(row, false));
+        locked.insert((provider, external_id), LockedEntitlement::existing(row));
     }
     Ok(locked)
 }
@@ -170,7 +220,8 @@ fn insert_missing(conn: &mut DbConnection, rows: &[EntitlementRow]) -> Result<Ha
 /// Write back every changed row, in one multi-row upsert on the primary key (per 1,000 rows), and delete the rows
 /// this transaction created that nothing was folded into (their deliveries were all duplicates: storing them alone
 /// would have created nothing). Every row was locked when it was read (PostgreSQL `FOR UPDATE`, SQLite's write
-/// lock), so it is still as read: the upsert always updates, never inserts.
+/// lock), so it is still as read: the upsert always updates, never inserts. A created row that was inserted with
+/// exactly its folds ([`lock_or_create`]) is not written again.
 ///
 /// On SQLite the rows whose `subject` and `license_key_hash` are unchanged (a renewal, a cancellation: most
 /// webhooks) are saved by a second upsert that does not SET those two columns: SQLite rewrites an index entry
@@ -181,8 +232,15 @@ pub(crate) fn save(
     conn: &mut DbConnection,
     locked: BTreeMap<EntitlementKey<'_>, LockedEntitlement>,
 ) -> Result<()> {
-    let (changed, unchanged): (Vec<LockedEntitlement>, Vec<LockedEntitlement>) =
-        locked.into_values().partition(|l| l.changed);
+    let mut unused = Vec::new();
+    let mut changed = Vec::new();
+    for entitlement in locked.into_values() {
+        if entitlement.created && entitlement.folds == 0 {
+            unused.push(entitlement.row.id);
+        } else if !entitlement.saved() {
+            changed.push(entitlement);
+        }
+    }
     let (rekeyed, same_keys): (Vec<LockedEntitlement>, Vec<LockedEntitlement>) = match conn {
         DbConnection::Sqlite(_) => changed.into_iter().partition(|l| !l.index_keys_unchanged()),
         DbConnection::Postgres(_) => (changed, Vec::new()),
@@ -195,11 +253,6 @@ pub(crate) fn save(
     for chunk in same_keys.chunks(ROWS_PER_STATEMENT) {
         upsert(conn, chunk, IndexKeys::Keep)?;
     }
-    let unused: Vec<&str> = unchanged
-        .iter()
-        .filter(|l| l.created)
-        .map(|l| l.row.id.as_str())
-        .collect();
     for chunk in unused.chunks(ROWS_PER_STATEMENT) {
         diesel::delete(entitlements::table.filter(entitlements::id.eq_any(chunk))).execute(conn)?;
     }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use crate::audit::{Actor, insert_audits};
 use crate::connection::DbConnection;
-use crate::entitlement::{EntitlementChange, Fold, fold_row};
+use crate::entitlement::{EntitlementChange, EntitlementRow, Fold, fold_row, log_folded};
 use crate::entitlement_batch::{self, EntitlementKey};
 use crate::error::{Result, StoreError};
 use crate::ids::InboxId;
@@ -133,9 +133,21 @@ pub(crate) fn write_batch(
     sealed: &[SealedDelivery<'_>],
 ) -> Result<Vec<RecordOutcome>> {
     let at = now();
-    let wanted = sealed.iter().filter_map(SealedDelivery::change).map(key_of);
-    let mut locked = entitlement_batch::lock_or_create(conn, keys, wanted, at)?;
     let order = row_order(sealed.iter().map(|delivery| delivery.event));
+    // Each entitlement's changes in the order step 3 folds them, assuming none is a duplicate: a new entitlement
+    // is inserted with them folded in, and not written again if that holds.
+    let mut expected: BTreeMap<EntitlementKey<'_>, Vec<&EntitlementChange>> = BTreeMap::new();
+    for change in order.iter().filter_map(|&index| sealed[index].change()) {
+        expected.entry(key_of(change)).or_default().push(change);
+    }
+    let prefold = |key, row: &mut EntitlementRow| {
+        let changes = expected.get(&key).map_or(&[][..], Vec::as_slice);
+        for change in changes {
+            fold_row(keys, row, &webhook_fold(change, None), at)?;
+        }
+        Ok(changes.len())
+    };
+    let mut locked = entitlement_batch::lock_or_create(conn, keys, expected.keys().copied(), at, prefold)?;
     let mut stored = {
         let rows: Vec<NewInboxRow<'_>> = order
             .iter()
@@ -186,16 +198,14 @@ pub(crate) fn write_batch(
         let entitlement = locked
             .get_mut(&key_of(change))
             .ok_or_else(|| StoreError::not_found("entitlement", change.event.external_id.clone()))?;
-        let fold = Fold {
-            change,
-            actor: Actor::Webhook,
-            reason: None,
-            inbox_id: Some(inbox_id),
-            merge_extras: false,
-            synced_at: None,
-        };
-        audits.push(fold_row(keys, &mut entitlement.row, &fold, at)?);
-        entitlement.changed = true;
+        audits.push(fold_row(
+            keys,
+            &mut entitlement.row,
+            &webhook_fold(change, Some(inbox_id)),
+            at,
+        )?);
+        log_folded(&entitlement.row, change);
+        entitlement.folded();
         outcomes[index] = Some(RecordOutcome::Applied {
             inbox_id,
             entitlement: Box::new(entitlement.row.clone().into_entitlement(keys)?),
@@ -212,6 +222,18 @@ pub(crate) fn write_batch(
             })
         })
         .collect()
+}
+
+/// How a webhook delivery's change is folded.
+fn webhook_fold(change: &EntitlementChange, inbox_id: Option<InboxId>) -> Fold<'_> {
+    Fold {
+        change,
+        actor: Actor::Webhook,
+        reason: None,
+        inbox_id,
+        merge_extras: false,
+        synced_at: None,
+    }
 }
 
 fn key_of(change: &EntitlementChange) -> EntitlementKey<'_> {

@@ -558,13 +558,20 @@ thread_local! {
     static STATEMENTS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
     /// The SQL of the statements this thread's connections put in their prepared-statement cache while recording.
     static CACHED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+    /// The SQL of the statements this thread's connections ran while counting.
+    static RAN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn count_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
     Some(Box::new(
         |event: diesel::connection::InstrumentationEvent<'_>| match event {
-            diesel::connection::InstrumentationEvent::StartQuery { .. } => {
-                STATEMENTS.with(|n| n.set(n.get().map(|n| n + 1)));
+            diesel::connection::InstrumentationEvent::StartQuery { query, .. } => {
+                STATEMENTS.with(|n| {
+                    if let Some(count) = n.get() {
+                        n.set(Some(count + 1));
+                        RAN.with(|ran| ran.borrow_mut().push(query.to_string()));
+                    }
+                });
             }
             diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } => CACHED.with(|cached| {
                 if let Some(cached) = cached.borrow_mut().as_mut() {
@@ -626,7 +633,8 @@ fn a_batch_of_fifty_deliveries_runs_a_handful_of_statements() {
         db.store
             .record_webhook(&delivery("warm", None), InboxEffect::Ignore)
             .unwrap();
-        // Store 50 deliveries (`prefix` and a number) on mem_00..mem_49 in one batch; the statements it ran.
+        // Store 50 deliveries (`prefix` and a number) on mem_00..mem_49 in one batch; how many statements it ran,
+        // and how many of them were upserts (`ON CONFLICT .. DO UPDATE`).
         let statements_of_batch = |prefix: &str, effect: &dyn Fn(&str) -> InboxEffect| {
             let batch: Vec<_> = (0..50)
                 .map(|i| {
@@ -636,6 +644,7 @@ fn a_batch_of_fifty_deliveries_runs_a_handful_of_statements() {
                     )
                 })
                 .collect();
+            RAN.with(|ran| ran.borrow_mut().clear());
             STATEMENTS.with(|n| n.set(Some(0)));
             let outcomes = db.store.record_webhooks(&batch);
             let statements = STATEMENTS.with(|n| n.replace(None)).unwrap();
@@ -644,11 +653,22 @@ fn a_batch_of_fifty_deliveries_runs_a_handful_of_statements() {
                     .iter()
                     .all(|o| matches!(o, Ok(RecordOutcome::Applied { .. })))
             );
-            statements
+            let upserts = RAN.with(|ran| {
+                ran.borrow()
+                    .iter()
+                    .filter(|sql| sql.contains("DO UPDATE"))
+                    .count()
+            });
+            (statements, upserts)
         };
-        let on_new = statements_of_batch("n", &|id| apply(activated(id, 0)));
-        // The same 50 entitlements again, now existing.
-        let on_existing = statements_of_batch("r", &|id| cancel_scheduled(id, 60));
+        let (on_new, upserts_on_new) = statements_of_batch("n", &|id| apply(activated(id, 0)));
+        // A new entitlement is inserted in its final state, never inserted pending and then updated.
+        assert_eq!(upserts_on_new, 0);
+        assert_eq!(state_of(db, "mem_07").lifecycle, Lifecycle::Active);
+        // The same 50 entitlements again, now existing: one upsert saves them all.
+        let (on_existing, upserts_on_existing) = statements_of_batch("r", &|id| cancel_scheduled(id, 60));
+        assert_eq!(upserts_on_existing, 1);
+        assert!(state_of(db, "mem_07").cancel_at_period_end);
         // Begin, lock, insert the missing entitlements, insert the inbox rows, save, audit, commit (SQLite may
         // add a statement or two around its write lock).
         assert!(on_new < 15, "{on_new} statements for 50 new entitlements");
