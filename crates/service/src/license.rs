@@ -455,19 +455,18 @@ impl Licensing {
             features: state.features.clone(),
         };
         let token = leases.sign(&claims)?;
-        Ok(LicenseGrant {
-            code: tollgate_policy::VALID_CODE,
-            entitlement: view,
-            device: DeviceRef {
+        Ok(LicenseGrant::new(
+            view,
+            DeviceRef {
                 id: device.id.to_string(),
                 activated_at: device.activated_at,
             },
-            lease: LeaseView {
+            LeaseView {
                 token,
                 expires_at: from_unix(claims.exp),
                 refresh_after: from_unix(claims.refresh_after),
             },
-        })
+        ))
     }
 }
 

@@ -107,6 +107,32 @@ fn a_revalidation_within_reuse_for_answers_the_same_lease_until_reuse_for_has_pa
     });
 }
 
+/// A reused lease's answer is serialized once (the HTTP layer sends `to_json`), and that JSON is the grant's.
+#[test]
+fn a_reused_answer_is_serialized_once_and_reads_as_the_grant() {
+    both(|db| async move {
+        let env = Env::new(db, "");
+        let (t0, _) = activated(&env).await;
+        env.clock.set(t0 + TimeDelta::seconds(5));
+        let first = validate(&env, "hw-1").await.unwrap();
+        let json = first.to_json().unwrap();
+        let answer: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(answer, serde_json::to_value(&*first).unwrap());
+        let fields: Vec<&String> = answer.as_object().unwrap().keys().collect();
+        assert_eq!(fields, ["code", "device", "entitlement", "lease"]);
+        assert_eq!(answer["lease"]["token"], first.lease.token.as_str());
+
+        env.clock.set(t0 + TimeDelta::seconds(6));
+        let again = validate(&env, "hw-1").await.unwrap();
+        assert!(same(&first, &again));
+        assert_eq!(
+            again.to_json().unwrap().as_ptr(),
+            json.as_ptr(),
+            "serialized once"
+        );
+    });
+}
+
 #[test]
 fn a_change_committed_through_the_store_shows_in_the_very_next_validation() {
     both(|db| async move {

@@ -9,13 +9,14 @@
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_providers::CallContext;
 use tollgate_service::license::{
-    ActivateRequest, DeactivateRequest, LicenseError, Licensing, ProviderRelease, ValidateRequest,
+    ActivateRequest, DeactivateRequest, LicenseError, LicenseGrant, Licensing, ProviderRelease,
+    ValidateRequest,
 };
 use tollgate_store::{AuditEntry, DeviceId, EntitlementId};
 
@@ -115,9 +116,19 @@ async fn activate(
     check_change(&state, &req, "/api/license/activate", &body.license_key)?;
     let licensing = licensing(&state).await?;
     match licensing.activate(&context(&req), &body).await {
-        Ok(grant) => Ok(HttpResponse::Ok().json(grant)),
+        Ok(grant) => granted(&grant),
         Err(e) => Err(from_license_error(e, state.clock().now())),
     }
+}
+
+/// The `200` answer of activate and validate, from the grant's JSON, which a reused lease serializes only once.
+fn granted(grant: &LicenseGrant) -> Result<HttpResponse, ApiError> {
+    let json = grant.to_json().map_err(|e| {
+        ApiError::internal().with_cause(format!("the license answer does not serialize: {e}"))
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(json.to_owned()))
 }
 
 async fn validate(
@@ -128,7 +139,7 @@ async fn validate(
     let body: ValidateRequest = json_body(&req, payload, LICENSE_BODY_LIMIT).await?;
     let licensing = licensing(&state).await?;
     let error = match licensing.validate(&context(&req), &body).await {
-        Ok(grant) => return Ok(HttpResponse::Ok().json(&*grant)),
+        Ok(grant) => return granted(&grant),
         Err(e) => e,
     };
     // Only a failure the client caused counts (a denial or a bad request), never an outage.

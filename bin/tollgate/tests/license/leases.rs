@@ -48,8 +48,16 @@ async fn the_lease_verifies_against_the_served_jwks_and_a_tampered_one_does_not(
     both_with_fakes(&[], async |env| {
         env.whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
         let app = app(&env.srv.state).await;
-        let grant = license(&app, "activate", WHOP_KEY, "hw-1").await.json();
+        let activated = license(&app, "activate", WHOP_KEY, "hw-1").await;
+        assert_eq!(activated.status, StatusCode::OK);
+        assert_eq!(activated.headers.get("content-type").unwrap(), "application/json");
+        let grant = activated.json();
         let token = grant["lease"]["token"].as_str().unwrap();
+        // A revalidation moments later answers the same lease, as the same JSON document.
+        let validated = license(&app, "validate", WHOP_KEY, "hw-1").await;
+        assert_eq!(validated.status, StatusCode::OK);
+        assert_eq!(validated.headers.get("content-type").unwrap(), "application/json");
+        assert_eq!(validated.json()["lease"]["token"], token);
 
         let reply = get(&app, "/.well-known/jwks.json", None).await;
         assert_eq!(reply.status, StatusCode::OK);
