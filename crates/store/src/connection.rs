@@ -92,20 +92,51 @@ impl ConnectionManager {
             .ok_or_else(|| ConnectError("the SQLite path is not valid UTF-8".to_owned()))?;
         let mut conn = SqliteConnection::establish(path)
             .map_err(|e| ConnectError(format!("cannot open SQLite database: {e}")))?;
-        // busy_timeout first, so that switching to WAL waits for other connections instead of failing. The
+        // busy_timeout first, so that switching to WAL waits for other connections where SQLite lets it wait. The
         // automatic checkpoint is only a safety net: the store's checkpoint thread copies the WAL (see `checkpoint`).
         // temp_store = MEMORY: a multi-row statement keeps a statement journal (to undo itself on a constraint
         // error), which otherwise goes to a temporary file: 11% of the group-commit writer's CPU.
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {};",
+            self.busy_timeout.as_millis()
+        ))
+        .map_err(|e| ConnectError(format!("cannot configure SQLite connection: {e}")))?;
+        use_wal(&mut conn, self.busy_timeout)?;
         let pragmas = format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {}; PRAGMA temp_store = MEMORY;",
-            self.busy_timeout.as_millis(),
+            "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {}; \
+             PRAGMA temp_store = MEMORY;",
             self.sync.pragma(),
             WRITER_AUTOCHECKPOINT_PAGES
         );
         conn.batch_execute(&pragmas)
             .map_err(|e| ConnectError(format!("cannot configure SQLite connection: {e}")))?;
         Ok(DbConnection::Sqlite(conn))
+    }
+}
+
+/// How long a connection waits between attempts to switch a new database file to WAL.
+const WAL_SWITCH_RETRY: Duration = Duration::from_millis(5);
+
+/// `PRAGMA journal_mode = WAL` (kept in the file: a no-op once done). While a new file is switched, or written by a
+/// connection that switched it, another connection's switch fails at once with "database is locked": SQLite gives
+/// up without calling the busy handler where waiting could deadlock. A new store opens several connections at once
+/// (its pool's, the checkpoint thread's) while it migrates, so the switch is tried again until `busy_timeout`.
+fn use_wal(conn: &mut SqliteConnection, busy_timeout: Duration) -> Result<(), ConnectError> {
+    let deadline = std::time::Instant::now() + busy_timeout;
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Ok(()) => return Ok(()),
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("database is locked") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(WAL_SWITCH_RETRY);
+            }
+            Err(e) => {
+                return Err(ConnectError(format!(
+                    "cannot switch the SQLite database to WAL mode: {e}"
+                )));
+            }
+        }
     }
 }
 
@@ -327,6 +358,50 @@ mod tests {
         });
         increment(&gate, &mut conn).unwrap();
         assert_eq!(count(&mut conn), 1);
+    }
+}
+
+#[cfg(test)]
+mod setup_tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    /// A fresh database file opened by many connections at once (a new pool's workers, the checkpoint thread):
+    /// every one is set up. Switching a new file to WAL takes an exclusive lock, and two connections switching at
+    /// once can fail at once with "database is locked" without waiting (SQLite's deadlock avoidance), which logged
+    /// an r2d2 ERROR on a fresh install's first start.
+    #[test]
+    fn many_connections_opening_a_fresh_database_at_once_are_all_set_up() {
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let url =
+                DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("fresh.db").display())).unwrap();
+            let manager = ConnectionManager::new(url, Duration::from_secs(5), SqliteSync::Normal);
+            let start = Barrier::new(8);
+            let failures: Vec<String> = std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..8)
+                    .map(|i| {
+                        let (start, manager) = (&start, &manager);
+                        scope.spawn(move || {
+                            start.wait();
+                            let mut conn = match r2d2::ManageConnection::connect(manager) {
+                                Ok(conn) => conn,
+                                Err(e) => return Some(e.to_string()),
+                            };
+                            // Like the migrations, which run while the pool opens its other connections.
+                            conn.batch_execute(&format!(
+                                "BEGIN IMMEDIATE; CREATE TABLE t{i} (x INTEGER); COMMIT;"
+                            ))
+                            .err()
+                            .map(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                opened.into_iter().filter_map(|t| t.join().unwrap()).collect()
+            });
+            assert_eq!(failures, Vec::<String>::new(), "round {round}");
+        }
     }
 }
 
