@@ -2,6 +2,7 @@
 
 mod activation;
 mod backend;
+mod batch_statements;
 mod checkpoints;
 mod common;
 mod concurrency;
