@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
-use crate::checkpoint::WRITER_AUTOCHECKPOINT_PAGES;
+use crate::checkpoint::{DEFAULT_CHECKPOINT_PAGES, WRITER_AUTOCHECKPOINT_FACTOR};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Result, StoreError};
 
@@ -65,6 +65,8 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     busy_timeout: Duration,
     sync: SqliteSync,
+    /// `PRAGMA wal_autocheckpoint` of each SQLite connection.
+    wal_autocheckpoint: u32,
 }
 
 impl fmt::Debug for ConnectionManager {
@@ -73,17 +75,31 @@ impl fmt::Debug for ConnectionManager {
             .field("url", &self.url)
             .field("busy_timeout", &self.busy_timeout)
             .field("sync", &self.sync)
+            .field("wal_autocheckpoint", &self.wal_autocheckpoint)
             .finish()
     }
 }
 
 impl ConnectionManager {
+    /// A manager whose SQLite connections checkpoint themselves only as the safety net behind a checkpoint thread
+    /// with the default threshold (see [`ConnectionManager::behind_checkpoints_of`]).
     pub fn new(url: DatabaseUrl, busy_timeout: Duration, sync: SqliteSync) -> Self {
         ConnectionManager {
             url,
             busy_timeout,
             sync,
+            wal_autocheckpoint: DEFAULT_CHECKPOINT_PAGES.saturating_mul(WRITER_AUTOCHECKPOINT_FACTOR),
         }
+    }
+
+    /// Set SQLite's automatic checkpoint (`PRAGMA wal_autocheckpoint`) as the safety net behind a checkpoint thread
+    /// that copies the WAL once `checkpoint_pages` frames wait: a connection checkpoints inside its own commit only
+    /// when the thread has fallen several times that far behind.
+    pub fn behind_checkpoints_of(mut self, checkpoint_pages: u32) -> Self {
+        self.wal_autocheckpoint = checkpoint_pages
+            .max(1)
+            .saturating_mul(WRITER_AUTOCHECKPOINT_FACTOR);
+        self
     }
 
     fn open_sqlite(&self, path: &std::path::Path) -> Result<DbConnection, ConnectError> {
@@ -106,7 +122,7 @@ impl ConnectionManager {
             "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = {}; \
              PRAGMA temp_store = MEMORY;",
             self.sync.pragma(),
-            WRITER_AUTOCHECKPOINT_PAGES
+            self.wal_autocheckpoint
         );
         conn.batch_execute(&pragmas)
             .map_err(|e| ConnectError(format!("cannot configure SQLite connection: {e}")))?;

@@ -25,7 +25,7 @@ mod versions;
 
 pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, NewAudit};
-pub use checkpoint::WalCheckpoints;
+pub use checkpoint::{DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection as _;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::checkpoint::{Checkpointer, WalCheckpoints};
+use crate::checkpoint::{Checkpointer, DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
 use crate::connection::{ConnectionManager, DbConnection, SqliteSync, WriteGate, write_transaction};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Result, StoreError};
@@ -37,10 +37,15 @@ pub struct StoreConfig {
     pub busy_timeout: Duration,
     /// SQLite's `synchronous` setting in WAL mode.
     pub sqlite_sync: SqliteSync,
+    /// SQLite: the store's checkpoint thread copies the WAL into the database once this many frames (pages) wait;
+    /// the WAL file grows to about this many 4 KiB pages under load. Lower it to keep the `-wal` file small, at the
+    /// cost of ingest throughput (see docs/storage.md). Ignored on PostgreSQL.
+    pub sqlite_checkpoint_pages: u32,
 }
 
 impl StoreConfig {
-    /// The defaults for `url`: 16 connections, 1 kept idle, 5 s connection and busy timeouts, WAL + `NORMAL`.
+    /// The defaults for `url`: 16 connections, 1 kept idle, 5 s connection and busy timeouts, WAL + `NORMAL`, a
+    /// checkpoint every [`DEFAULT_CHECKPOINT_PAGES`] WAL frames.
     pub fn new(url: impl Into<String>) -> Self {
         StoreConfig {
             url: url.into(),
@@ -49,6 +54,7 @@ impl StoreConfig {
             connection_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
             sqlite_sync: SqliteSync::Normal,
+            sqlite_checkpoint_pages: DEFAULT_CHECKPOINT_PAGES,
         }
     }
 }
@@ -98,20 +104,24 @@ impl Store {
     pub fn open(config: &StoreConfig, keys: StoreKeys) -> Result<Store> {
         let url = DatabaseUrl::parse(&config.url)?;
         let is_postgres = matches!(url, DatabaseUrl::Postgres(_));
-        let manager = ConnectionManager::new(url.clone(), config.busy_timeout, config.sqlite_sync);
+        let manager = || {
+            ConnectionManager::new(url.clone(), config.busy_timeout, config.sqlite_sync)
+                .behind_checkpoints_of(config.sqlite_checkpoint_pages)
+        };
         let pool = r2d2::Pool::builder()
             .max_size(config.max_connections.max(1))
             .min_idle(config.min_idle)
             .connection_timeout(config.connection_timeout)
             // A SQLite file never drops a connection; a PostgreSQL server may restart under us.
             .test_on_check_out(is_postgres)
-            .build_unchecked(manager);
+            .build_unchecked(manager());
         let write_gate = Arc::new(WriteGate::new(config.busy_timeout));
         let checkpointer = match &url {
             DatabaseUrl::Sqlite(path) => Some(Arc::new(Checkpointer::start(
-                ConnectionManager::new(url.clone(), config.busy_timeout, config.sqlite_sync),
+                manager(),
                 path.clone(),
                 Arc::clone(&write_gate),
+                config.sqlite_checkpoint_pages,
             )?)),
             DatabaseUrl::Postgres(_) => None,
         };

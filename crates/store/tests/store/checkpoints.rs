@@ -7,17 +7,19 @@ use diesel::RunQueryDsl as _;
 use diesel::sql_types::Integer;
 use tollgate_policy::Provider;
 use tollgate_store::{
-    ConnectionManager, DatabaseUrl, DbConnection, InboxStatus, NewInboxEvent, SqliteSync, Store, StoreConfig,
-    StoreKeys,
+    ConnectionManager, DEFAULT_CHECKPOINT_PAGES, DatabaseUrl, DbConnection, InboxStatus, NewInboxEvent,
+    SqliteSync, Store, StoreConfig, StoreKeys,
 };
 
-use crate::common::{Backend, both, sqlite_db, t};
+use crate::common::{Backend, both, t};
 
 /// Long enough for any checkpoint on a loaded test machine; the waits return as soon as it has run.
 const WAIT: Duration = Duration::from_secs(60);
 /// A WAL frame: a 24-byte header and a 4 KiB page.
 const FRAME_BYTES: u64 = 24 + 4096;
-/// Deliveries of `BODY_BYTES` per round: about 1,100 WAL frames, past the checkpointer's 1,000-frame threshold.
+/// The checkpoint threshold of the test's store: the default (10,000 frames) would need 40 MB per round.
+const THRESHOLD: u32 = 1_000;
+/// Deliveries of `BODY_BYTES` per round: about 1,100 WAL frames, past the test store's 1,000-frame threshold.
 const ROUND: u64 = 80;
 const ROUNDS: u64 = 6;
 const BODY_BYTES: usize = 32 * 1024;
@@ -55,29 +57,45 @@ fn wal_bytes(db_path: &Path) -> u64 {
 }
 
 #[test]
-fn sqlite_writers_leave_wal_checkpoints_to_the_background_thread() {
-    let db = sqlite_db();
-    let status = db.store.wal_checkpoints().unwrap();
-
-    // A connection as the pool makes them: its automatic checkpoint is only the 10,000-page safety net.
-    let manager = ConnectionManager::new(
-        DatabaseUrl::parse(&db.url()).unwrap(),
-        Duration::from_secs(30),
-        SqliteSync::Normal,
-    );
-    let DbConnection::Sqlite(mut pooled) = r2d2::ManageConnection::connect(&manager).unwrap() else {
-        panic!("not SQLite");
+fn pooled_connections_checkpoint_themselves_only_far_behind_the_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("net.db").display())).unwrap();
+    let pragma = |manager: ConnectionManager| {
+        let DbConnection::Sqlite(mut conn) = r2d2::ManageConnection::connect(&manager).unwrap() else {
+            panic!("not SQLite");
+        };
+        let setting = diesel::sql_query("PRAGMA wal_autocheckpoint")
+            .get_result::<AutoCheckpoint>(&mut conn)
+            .unwrap();
+        // Multi-row statements keep their statement journal in memory (2 = MEMORY), not in a temporary file.
+        let temp_store = diesel::sql_query("PRAGMA temp_store")
+            .get_result::<TempStore>(&mut conn)
+            .unwrap();
+        assert_eq!(temp_store.temp_store, 2);
+        setting.wal_autocheckpoint
     };
-    let setting = diesel::sql_query("PRAGMA wal_autocheckpoint")
-        .get_result::<AutoCheckpoint>(&mut pooled)
-        .unwrap();
-    assert_eq!(setting.wal_autocheckpoint, 10_000);
-    // Multi-row statements keep their statement journal in memory (2 = MEMORY), not in a temporary file.
-    let temp_store = diesel::sql_query("PRAGMA temp_store")
-        .get_result::<TempStore>(&mut pooled)
-        .unwrap();
-    assert_eq!(temp_store.temp_store, 2);
-    drop(pooled);
+    let manager = || ConnectionManager::new(url.clone(), Duration::from_secs(30), SqliteSync::Normal);
+
+    // Four times the thread's threshold: 10,000 frames by default (about 40 MB of WAL), so 40,000.
+    assert_eq!(DEFAULT_CHECKPOINT_PAGES, 10_000);
+    assert_eq!(
+        StoreConfig::new("sqlite://x.db").sqlite_checkpoint_pages,
+        DEFAULT_CHECKPOINT_PAGES
+    );
+    assert_eq!(pragma(manager()), 40_000);
+    assert_eq!(pragma(manager().behind_checkpoints_of(1_000)), 4_000);
+}
+
+#[test]
+fn sqlite_writers_leave_wal_checkpoints_to_the_background_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let mut config = StoreConfig::new(format!("sqlite://{}", path.display()));
+    config.busy_timeout = WAIT;
+    config.sqlite_checkpoint_pages = THRESHOLD;
+    let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
+    store.migrate().unwrap();
+    let status = store.wal_checkpoints().unwrap();
 
     // Each round passes the 1,000-frame threshold; the next starts once a checkpoint has finished during or after
     // it. A finished checkpoint leaves the WAL fully copied, so the next write restarts it: the WAL never holds more
@@ -85,25 +103,22 @@ fn sqlite_writers_leave_wal_checkpoints_to_the_background_thread() {
     for round in 0..ROUNDS {
         let started = status.count();
         for n in round * ROUND..(round + 1) * ROUND {
-            db.store.record_webhook(&big_delivery(n), None).unwrap();
+            store.record_webhook(&big_delivery(n), None).unwrap();
         }
         let done = status.wait_for_count(started + 1, WAIT);
         assert!(done > started, "round {round}: no checkpoint");
     }
 
     // Everything written would be a WAL of over 15 MB without checkpoints, and writers checkpoint themselves only at
-    // 10,000 frames (about 40 MB): the WAL restarted after the thread's checkpoints and stayed within two rounds.
+    // 4,000 frames (about 16 MB): the WAL restarted after the thread's checkpoints and stayed within two rounds.
     let written = ROUNDS * ROUND * BODY_BYTES as u64;
-    let wal = wal_bytes(&db.sqlite_path());
+    let wal = wal_bytes(&path);
     assert!(
         wal < 2_500 * FRAME_BYTES,
         "WAL of {wal} bytes after writing {written}"
     );
     assert!(wal < written / 2, "WAL of {wal} bytes after writing {written}");
-    assert_eq!(
-        db.store.count_inbox(InboxStatus::Ignored).unwrap(),
-        ROUNDS * ROUND
-    );
+    assert_eq!(store.count_inbox(InboxStatus::Ignored).unwrap(), ROUNDS * ROUND);
 }
 
 #[test]
