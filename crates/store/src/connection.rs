@@ -88,8 +88,9 @@ impl ConnectionManager {
             url,
             busy_timeout,
             sync,
-            wal_autocheckpoint: DEFAULT_CHECKPOINT_PAGES.saturating_mul(WRITER_AUTOCHECKPOINT_FACTOR),
+            wal_autocheckpoint: 0,
         }
+        .behind_checkpoints_of(DEFAULT_CHECKPOINT_PAGES)
     }
 
     /// Set SQLite's automatic checkpoint (`PRAGMA wal_autocheckpoint`) as the safety net behind a checkpoint thread
