@@ -3,9 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::app::{AppState, Mode};
 use crate::http::error::ApiError;
 use crate::http::metrics::CONTENT_TYPE;
 
@@ -15,8 +16,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+/// The answer of `GET /healthz`.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Always `ok`: the process answers.
+    status: &'static str,
+    /// `serve`, or `dev` under `tollgate dev` (fake providers, generated secrets: never for real licenses).
+    mode: Mode,
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        mode: state.mode(),
+    })
 }
 
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+#[cfg(feature = "dev")]
+pub mod dev;
 pub mod entitlements;
 pub mod error;
 pub mod health;
