@@ -29,7 +29,7 @@ use licensing::{LicensingSlot, ProviderClients};
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
 /// Which command is serving: `tollgate serve`, or `tollgate dev` with fake providers (`GET /healthz` says which).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]

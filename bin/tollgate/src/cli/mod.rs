@@ -109,6 +109,14 @@ pub enum Command {
     )]
     Reconcile(reconcile::ReconcileArgs),
 
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one the server serves at GET /openapi.json).
+    #[command(
+        after_help = "Needs no configuration and no database: the document is generated from the code. \
+                      docs/openapi.json is this output, and a test fails when it is stale.\n\nExample:\n  \
+                      tollgate openapi > docs/openapi.json"
+    )]
+    Openapi,
+
     /// Run a complete local world to try Tollgate: fake Whop, Dodo and Aghanim, demo license keys, generated
     /// secrets, and the server on a SQLite file.
     #[cfg(feature = "dev")]
@@ -309,6 +317,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(SimulateCommand::Webhook(args)) => simulate::run(&load_settings(config)?, &args),
         Command::Keys(command) => keys::run(&load_settings(config)?, &command),
         Command::Reconcile(args) => reconcile::run(&load_settings(config)?, &args),
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::document_json());
+            Ok(())
+        }
         #[cfg(feature = "dev")]
         Command::Dev(args) => dev::run(&args),
     }

@@ -9,6 +9,7 @@
     reason = "test helpers outside #[test] functions: a failed unwrap is a failed test"
 )]
 
+mod contract;
 mod loopback;
 mod quickstart;
 mod support;
