@@ -30,6 +30,7 @@ fn the_help_of_every_command_teaches_with_an_example() {
         &["entitlements", "show"],
         &["verify-webhook"],
         &["simulate", "webhook"],
+        &["openapi"],
     ];
     if cfg!(feature = "dev") {
         commands.push(&["dev"]);
