@@ -7,3 +7,4 @@ pub mod license;
 pub mod query;
 pub mod reconcile;
 pub mod view;
+mod whop_mirror;

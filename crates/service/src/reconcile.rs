@@ -78,6 +78,8 @@ pub struct ReconcileOptions {
     pub page_size: u32,
     /// Dodo entitlements (`ent_...`) whose grants to list, besides the ones derived from stored grants.
     pub dodo_entitlement_ids: Vec<String>,
+    /// Write again the Whop device bindings whose last write failed (off when bindings are not mirrored).
+    pub mirror_whop_bindings: bool,
 }
 
 impl ReconcileOptions {
@@ -88,6 +90,7 @@ impl ReconcileOptions {
             lock_ttl: TimeDelta::minutes(5),
             page_size: 100,
             dodo_entitlement_ids: Vec::new(),
+            mirror_whop_bindings: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod activation;
 mod audit;
+mod binding_mirror;
 mod checkpoint;
 mod connection;
 mod coordination;
@@ -25,6 +26,7 @@ mod versions;
 
 pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, NewAudit};
+pub use binding_mirror::{BindingMirror, MirrorState};
 pub use checkpoint::{DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
 pub use coordination::LockHolder;

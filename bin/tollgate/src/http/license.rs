@@ -275,6 +275,7 @@ fn release_name(release: ProviderRelease) -> &'static str {
         ProviderRelease::NotNeeded => "not_needed",
         ProviderRelease::Released => "released",
         ProviderRelease::SkippedNoLicenseKey => "skipped_no_license_key",
+        ProviderRelease::Pending => "pending",
         _ => "other",
     }
 }

@@ -3,6 +3,7 @@
 //! SQLite file or key file is reported, not made.
 
 mod checks;
+mod online;
 mod providers;
 mod report;
 
@@ -13,7 +14,12 @@ pub use report::{Check, Report};
 use crate::cli::{CliError, DoctorArgs, load_settings};
 
 pub fn run(config: Option<&Path>, args: &DoctorArgs) -> Result<(), CliError> {
-    let report = Report::new(collect(config)?);
+    let mut checks = collect(config)?;
+    if args.online {
+        let settings = load_settings(config)?;
+        checks.extend(online::probe(&settings)?);
+    }
+    let report = Report::new(checks);
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::Failed(format!("cannot print the report as JSON: {e}")))?;
