@@ -109,6 +109,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        token_binding -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(devices -> entitlements (entitlement_id));
 diesel::joinable!(transfers -> entitlements (entitlement_id));
 
@@ -121,4 +130,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     reconcile_cursors,
     locks,
+    console_sessions,
 );
