@@ -111,17 +111,17 @@ pub fn reason(e: &EntitlementView) -> String {
                 String::new()
             };
             format!(
-                "Access is allowed: {} says the license is `{status}`{until}.{ending}",
+                "Access is allowed: {} says the license is \"{status}\"{until}.{ending}",
                 e.provider
             )
         }
         "LICENSE_INACTIVE" => format!(
-            "Access is refused: the license is not active ({} status `{status}`). It expired, was canceled, \
+            "Access is refused: the license is not active ({} status \"{status}\"). It expired, was canceled, \
              refunded or revoked, or was never delivered. The customer needs a new purchase or a renewal.",
             e.provider
         ),
         "PAYMENT_ISSUE" => format!(
-            "Access is refused: the payment is on hold ({} status `{status}`) beyond the grace the policy \
+            "Access is refused: the payment is on hold ({} status \"{status}\") beyond the grace the policy \
              allows. Access comes back by itself once the customer pays.",
             e.provider
         ),
