@@ -21,11 +21,18 @@ const ADMIN_TOKEN: &str = "browser-admin-token-0123456789";
 const LICENSE_KEY: &str = "BROWSER-7K2Q-9XWD-4MPL-TEST";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The server process, killed when the test ends.
@@ -54,7 +61,10 @@ async fn start(database: &str, whop: &FakeWhop, workdir: &Path) -> (Server, Stri
         .env("TOLLGATE_ADMIN__TOKEN", ADMIN_TOKEN)
         .env("TOLLGATE_PROVIDERS__WHOP__API_BASE", &whop_base)
         .env("TOLLGATE_PROVIDERS__WHOP__API_KEY", FakeWhop::API_KEY)
-        .env("TOLLGATE_PROVIDERS__WHOP__WEBHOOK_SECRET", FakeWhop::WEBHOOK_SECRET)
+        .env(
+            "TOLLGATE_PROVIDERS__WHOP__WEBHOOK_SECRET",
+            FakeWhop::WEBHOOK_SECRET,
+        )
         .env("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", "2")
         // One sign-in a minute per address: the suite's throttling check is exact. Its other browsers come from
         // their own addresses (X-Forwarded-For, trusted here).
@@ -65,8 +75,14 @@ async fn start(database: &str, whop: &FakeWhop, workdir: &Path) -> (Server, Stri
         .stderr(Stdio::inherit());
     if database.starts_with("postgres") {
         command
-            .env("TOLLGATE_DATABASE__PEPPER", "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTAxMjM=")
-            .env("TOLLGATE_DATABASE__DATA_KEY", "ZGF0YWtleS1kYXRha2V5LWRhdGFrZXktZGF0YWtleTA=");
+            .env(
+                "TOLLGATE_DATABASE__PEPPER",
+                "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTAxMjM=",
+            )
+            .env(
+                "TOLLGATE_DATABASE__DATA_KEY",
+                "ZGF0YWtleS1kYXRha2V5LWRhdGFrZXktZGF0YWtleTA=",
+            );
     }
     let mut server = Server(command.spawn().unwrap());
     let client = reqwest::Client::new();
@@ -78,7 +94,10 @@ async fn start(database: &str, whop: &FakeWhop, workdir: &Path) -> (Server, Stri
         {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the server did not come up");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not come up"
+        );
         assert!(matches!(server.0.try_wait(), Ok(None)), "the server exited early");
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
@@ -108,7 +127,9 @@ async fn seed(base: &str, whop: &FakeWhop) {
     let hook = WebhookBuilder::new(WebhookFormat::WhopCurrent, FakeWhop::WEBHOOK_SECRET, UNPARSEABLE)
         .timestamp(Utc::now().timestamp())
         .sign();
-    let mut request = client.post(format!("{base}/api/webhooks/whop")).body(hook.body.clone());
+    let mut request = client
+        .post(format!("{base}/api/webhooks/whop"))
+        .body(hook.body.clone());
     for (name, value) in &hook.headers {
         request = request.header(name.as_str(), value.as_str());
     }
@@ -136,7 +157,10 @@ fn run_suite(base: &str, backend: &str, screenshots: Option<&Path>) {
         command.env("TOLLGATE_SCREENSHOTS", path);
     }
     let status = command.status().unwrap();
-    assert!(status.success(), "the browser suite failed on {backend}: {status}");
+    assert!(
+        status.success(),
+        "the browser suite failed on {backend}: {status}"
+    );
 }
 
 #[actix_web::test]
