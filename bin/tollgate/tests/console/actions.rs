@@ -246,17 +246,8 @@ async fn an_inbox_body_is_shown_only_on_request_and_replays_are_audited() {
         );
         let events = crate::common::inbox(&app, "status=failed").await;
         assert_eq!(events[0]["attempts"], 3);
-        let audit = env
-            .srv
-            .state
-            .store()
-            .recent_audit(&tollgate_store::AuditQuery {
-                action: None,
-                actor: Some(tollgate_store::Actor::Console),
-                limit: 10,
-                scan: 100,
-            })
-            .unwrap();
+        let audit =
+            crate::support::recent_audit(env.srv.state.store(), None, Some(tollgate_store::Actor::Console));
         let rows: Vec<(&str, Option<i64>)> = audit
             .iter()
             .map(|a| (a.action.as_str(), a.inbox_id.map(|i| i.0)))
@@ -302,17 +293,7 @@ async fn a_reconciliation_run_from_the_console_is_shown_and_audited() {
             page.contains("reconcile.created") || page.contains("Latest changes by reconciliation"),
             "{page}"
         );
-        let audit = env
-            .srv
-            .state
-            .store()
-            .recent_audit(&tollgate_store::AuditQuery {
-                action: Some("reconcile.run"),
-                actor: None,
-                limit: 10,
-                scan: 100,
-            })
-            .unwrap();
+        let audit = crate::support::recent_audit(env.srv.state.store(), Some("reconcile.run"), None);
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].actor, tollgate_store::Actor::Console);
         let overview = browser.get(&app, "/console/").await.text();

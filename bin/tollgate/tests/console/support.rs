@@ -79,7 +79,7 @@ where
     let mut req = TestRequest::post()
         .uri(uri)
         .peer_addr(peer.parse::<SocketAddr>().unwrap())
-        .set_form(form.iter().copied().collect::<Vec<_>>());
+        .set_form(form.to_vec());
     if !cookies.is_empty() {
         req = req.insert_header(("Cookie", cookies.to_owned()));
     }
@@ -156,4 +156,20 @@ impl Browser {
     {
         get(app, uri, Some(&self.session)).await
     }
+}
+
+/// The newest audit rows with this action and/or actor, newest first, from anywhere in the trail.
+pub fn recent_audit(
+    store: &tollgate_store::Store,
+    action: Option<&str>,
+    actor: Option<tollgate_store::Actor>,
+) -> Vec<tollgate_store::AuditEntry> {
+    store
+        .recent_audit(&tollgate_store::AuditQuery {
+            action,
+            actor,
+            limit: 20,
+            scan: 1_000,
+        })
+        .unwrap()
 }

@@ -1,7 +1,6 @@
 //! The webhook inbox: newest first, filtered by provider, status and type; an event's metadata, its body only on an
 //! explicit **Show body** (a POST, audited); **Replay** one event, and **Replay all failed**.
 
-use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use tollgate_store::{InboxId, InboxPage, InboxStatus};
 
 use super::error::ConsoleError;
 use super::session::{CsrfForm, Session};
-use super::views::{EventRow, Layout, url_encode};
+use super::views::{EventRow, Layout, html, parse_provider, see_other, url_encode};
 use crate::app::AppState;
 
 /// Events per inbox page.
@@ -67,26 +66,6 @@ fn parse_status(name: &str) -> Result<Option<InboxStatus>, ConsoleError> {
             ));
         }
     }))
-}
-
-fn parse_provider(name: &str) -> Result<Option<Provider>, ConsoleError> {
-    match name.trim() {
-        "" => Ok(None),
-        other => other
-            .parse()
-            .map(Some)
-            .map_err(|_| ConsoleError::Invalid("Pick a provider: whop, dodo or aghanim.".to_owned())),
-    }
-}
-
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::html()).body(body)
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 /// `GET /console/inbox`.
@@ -250,7 +229,7 @@ async fn replay(
         IngestOutcome::Failed { .. } => "failed",
         _ => "duplicate",
     };
-    Ok(see_other(format!("/console/inbox/{id}?done={done}")))
+    Ok(see_other(&format!("/console/inbox/{id}?done={done}")))
 }
 
 /// `POST /console/inbox/replay-failed`: **Replay all failed**.
@@ -273,7 +252,7 @@ async fn replay_failed(
         session = session.name.as_str();
         "failed inbox events replayed in the console"
     );
-    Ok(see_other(format!(
+    Ok(see_other(&format!(
         "/console/inbox?status=failed&done=replayed-{}-{applied}",
         results.len()
     )))

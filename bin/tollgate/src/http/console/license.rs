@@ -4,7 +4,6 @@
 //! The key search is a POST, so the key never appears in a URL, the browser history or an access log line; it is
 //! hashed for the look-up (`Store::list_entitlements_by_license_key`) and neither stored nor logged nor echoed.
 
-use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use tollgate_store::{Actor, DeviceId, EntitlementId};
 
 use super::error::ConsoleError;
 use super::session::{CsrfForm, Session};
-use super::views::{AuditRow, DeviceRow, EntitlementRow, Layout, fields_of};
+use super::views::{AuditRow, DeviceRow, EntitlementRow, Layout, fields_of, html, parse_provider, see_other};
 use crate::app::AppState;
 use crate::http::request::request_id;
 
@@ -54,20 +53,6 @@ impl FindPage {
             subject: String::new(),
         }
     }
-}
-
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::html()).body(body)
-}
-
-fn parse_provider(name: &str) -> Result<Option<Provider>, ConsoleError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Ok(None);
-    }
-    name.parse()
-        .map(Some)
-        .map_err(|_| ConsoleError::Invalid("Pick a provider: whop, dodo or aghanim.".to_owned()))
 }
 
 /// At most this long for an id or subject typed into a search.
@@ -150,12 +135,6 @@ async fn find_by_key(
     page.searched = Some("the license key you typed".to_owned());
     page.results = found.iter().map(EntitlementRow::from).collect();
     Ok(html(page.render()?))
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_owned()))
-        .finish()
 }
 
 #[derive(Template)]

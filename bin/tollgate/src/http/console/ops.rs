@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{self, ContentType};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use tollgate_policy::Provider;
@@ -12,7 +12,7 @@ use tollgate_store::Actor;
 
 use super::error::ConsoleError;
 use super::session::{CsrfForm, Session};
-use super::views::{AuditRow, Layout, fields_of, when};
+use super::views::{AuditRow, Layout, fields_of, html, when};
 use crate::app::AppState;
 use crate::cli::doctor::{Status, checklist};
 use crate::http::request::request_id;
@@ -24,10 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reconciliation", web::get().to(reconciliation))
         .route("/reconciliation/run", web::post().to(run_now))
         .route("/policy", web::get().to(policy));
-}
-
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::html()).body(body)
 }
 
 /// `GET /console` goes to `/console/`.

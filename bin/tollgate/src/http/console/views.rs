@@ -1,11 +1,16 @@
 //! The pages' templates (`templates/console/*.html`, compiled in by askama) and the rows they show, with times,
 //! decisions and reasons already turned into words. askama escapes every value for HTML.
 
+use actix_web::HttpResponse;
+use actix_web::http::header::{self, ContentType};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tollgate_policy::Provider;
 use tollgate_service::query::{AuditView, DeviceView, InboxItem};
 use tollgate_service::support::RecentEntry;
+
+use super::error::ConsoleError;
 use tollgate_service::view::EntitlementView;
 
 /// The frame of every page.
@@ -31,6 +36,29 @@ pub struct SignInPage {
     pub layout: Layout,
     pub next: String,
     pub message: Option<String>,
+}
+
+/// A `200` HTML page.
+pub fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type(ContentType::html()).body(body)
+}
+
+/// `303 See Other` to `location` (after a form, so a reload does not post it again).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
+
+/// A provider picked in a form; empty is none.
+pub fn parse_provider(name: &str) -> Result<Option<Provider>, ConsoleError> {
+    match name.trim() {
+        "" => Ok(None),
+        other => other
+            .parse()
+            .map(Some)
+            .map_err(|_| ConsoleError::Invalid("Pick a provider: whop, dodo or aghanim.".to_owned())),
+    }
 }
 
 /// A time as the pages show it.
