@@ -221,6 +221,7 @@ async fn an_inbox_body_is_shown_only_on_request_and_replays_are_audited() {
             .text();
         assert!(list.contains("<a href=\"/console/inbox/1\">1</a>"), "{list}");
         assert!(list.contains(">Replay all failed</button>"));
+        assert_eq!(list.matches(">Replay</button>").count(), 1, "one per event");
         let overview = browser.get(&app, "/console/").await.text();
         assert!(overview.contains("1 failed"), "{overview}");
 

@@ -318,6 +318,7 @@ async fn the_console_is_off_without_an_admin_token_or_when_disabled() {
             let reply = get(&app, uri, None).await;
             assert_eq!(reply.status, StatusCode::NOT_FOUND, "{env:?} {uri}");
             assert!(reply.text().contains("The console is off"), "{}", reply.text());
+            assert_security_headers(&reply, uri);
         }
     }
 }

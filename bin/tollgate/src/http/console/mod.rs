@@ -87,6 +87,7 @@ impl ConsoleState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/console")
+            .wrap(actix_web::middleware::from_fn(error::only_when_enabled))
             .wrap(
                 DefaultHeaders::new()
                     .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
@@ -96,7 +97,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .add(("Cross-Origin-Opener-Policy", "same-origin"))
                     .add(("Cache-Control", "no-store")),
             )
-            .wrap(actix_web::middleware::from_fn(error::only_when_enabled))
             .route("", web::get().to(ops::to_overview))
             .route("/", web::get().to(ops::overview))
             .route("/assets/console.css", web::get().to(assets::stylesheet))
