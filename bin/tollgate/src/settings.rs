@@ -16,7 +16,7 @@ pub const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// The top-level sections an environment variable may address. `TOLLGATE_` variables outside these (for example
 /// `TOLLGATE_TEST_DATABASE_URL`, used by the test suite) are not configuration and are left alone.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "listen",
     "database",
     "admin",
@@ -27,6 +27,7 @@ const SECTIONS: [&str; 10] = [
     "reconcile",
     "policy",
     "lease",
+    "console",
 ];
 
 /// A secret value. `Debug` and `Display` print `[redacted]`, so it cannot leak through a log line or an error.
@@ -125,6 +126,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub reconcile: ReconcileSettings,
     pub lease: LeaseSettings,
+    pub console: ConsoleSettings,
     #[serde(default)]
     pub policy: PolicySet,
 }
@@ -263,6 +265,34 @@ pub struct LeaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct ReconcileSettings {
     pub every: HumanDuration,
+}
+
+/// The browser console at `/console` (signed in with the admin token).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// `false`: every `/console` path answers 404.
+    pub enabled: bool,
+    /// A session unused for this long is signed out.
+    pub idle_timeout: HumanDuration,
+    /// A session is signed out this long after sign-in, however busy.
+    pub max_session: HumanDuration,
+    /// When the session cookie gets `Secure`: `auto` (the request came over TLS, as the server or, with
+    /// `trust_forwarded_proto`, the proxy's `X-Forwarded-Proto: https` says), `always`, or `never`.
+    pub secure_cookies: SecureCookies,
+    /// Believe the proxy's `X-Forwarded-Proto` header (set this only behind a TLS proxy that sets it).
+    pub trust_forwarded_proto: bool,
+    /// Sign-in attempts per client IP per minute (also the burst), right or wrong.
+    pub sign_in_per_minute: u32,
+}
+
+/// `console.secure_cookies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    Auto,
+    Always,
+    Never,
 }
 
 /// A configuration problem, naming the key and saying how to fix it.
@@ -452,6 +482,18 @@ impl Settings {
             return Err(SettingsError::new(
                 "reconcile.every",
                 "must be at least 60s; providers rate-limit their APIs",
+            ));
+        }
+        if self.console.idle_timeout.as_secs() < 60 || self.console.max_session < self.console.idle_timeout {
+            return Err(SettingsError::new(
+                "console.idle_timeout",
+                "must be at least 1m and at most console.max_session",
+            ));
+        }
+        if self.console.sign_in_per_minute == 0 {
+            return Err(SettingsError::new(
+                "console.sign_in_per_minute",
+                "must be at least 1",
             ));
         }
         self.policy

@@ -117,6 +117,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        token_binding -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(devices -> entitlements (entitlement_id));
 diesel::joinable!(binding_mirrors -> entitlements (entitlement_id));
 diesel::joinable!(transfers -> entitlements (entitlement_id));
@@ -131,4 +140,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     reconcile_cursors,
     locks,
     binding_mirrors,
+    console_sessions,
 );

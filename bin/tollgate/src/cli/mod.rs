@@ -2,7 +2,7 @@
 //! returns a [`CliError`] whose exit code is [`CliError::exit_code`] (1 for a failed operation, 2 for a usage or
 //! configuration problem).
 
-mod doctor;
+pub mod doctor;
 mod entitlements;
 mod error;
 mod guide;

@@ -101,6 +101,21 @@ impl Licensing {
         admin: &str,
         license_key: Option<&str>,
     ) -> Result<DeviceReset, LicenseError> {
+        self.reset_device_by(ctx, entitlement_id, device_id, Actor::Admin, admin, license_key)
+            .await
+    }
+
+    /// [`Licensing::reset_device`] by another actor (the browser console resets as [`Actor::Console`]): the same
+    /// checks, provider release and audit row, with `actor` and `admin` in it.
+    pub async fn reset_device_by(
+        &self,
+        ctx: &CallContext,
+        entitlement_id: &EntitlementId,
+        device_id: &DeviceId,
+        actor: Actor,
+        admin: &str,
+        license_key: Option<&str>,
+    ) -> Result<DeviceReset, LicenseError> {
         let now = self.now();
         let (id, dev) = (entitlement_id.clone(), device_id.clone());
         let (entitlement, device) = self
@@ -130,7 +145,7 @@ impl Licensing {
         let removed = self
             .blocking(move |l| {
                 Ok(l.store()
-                    .remove_device_by_id(&device_id, Actor::Admin, now)?
+                    .remove_device_by_id(&device_id, actor, now)?
                     .ok_or(LicenseError::DeviceNotActivated)?)
             })
             .await
@@ -143,7 +158,7 @@ impl Licensing {
             entitlement_id: Some(removed.entitlement_id.clone()),
             device_id: Some(removed.id.clone()),
             at: now,
-            actor: Actor::Admin,
+            actor,
             action: "device.reset".to_owned(),
             detail: Some(format!("reset by {admin}; provider: {}", release_name(release))),
             inbox_id: None,

@@ -9,9 +9,10 @@ mod report;
 
 use std::path::Path;
 
-pub use report::{Check, Report};
+pub use report::{Check, Report, Status};
 
 use crate::cli::{CliError, DoctorArgs, load_settings};
+use crate::settings::Settings;
 
 pub fn run(config: Option<&Path>, args: &DoctorArgs) -> Result<(), CliError> {
     let mut checks = collect(config)?;
@@ -61,10 +62,17 @@ fn collect(config: Option<&Path>) -> Result<Vec<Check>, CliError> {
             "layers: embedded defaults, {file}, TOLLGATE_* environment variables"
         )),
     ];
-    checks.extend(checks::database_and_keys(&settings));
-    checks.extend(providers::providers(&settings));
-    checks.extend(checks::tokens(&settings));
-    checks.extend(checks::policy(&settings));
-    checks.extend(checks::server(&settings));
+    checks.extend(checklist(&settings));
     Ok(checks)
+}
+
+/// The checks of loaded settings: database and keys, providers, tokens, policy, server (the console's Overview
+/// shows them too). Blocking: it probes the database.
+pub fn checklist(settings: &Settings) -> Vec<Check> {
+    let mut checks = checks::database_and_keys(settings);
+    checks.extend(providers::providers(settings));
+    checks.extend(checks::tokens(settings));
+    checks.extend(checks::policy(settings));
+    checks.extend(checks::server(settings));
+    checks
 }
