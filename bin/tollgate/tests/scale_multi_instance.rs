@@ -76,30 +76,7 @@ fn two_instances_on_one_postgres_apply_every_event_once_and_admit_exactly_max_de
     let checked_at = started.elapsed().as_secs_f64();
 
     // The device race: 20 hwids at once, alternating between the instances.
-    let outcomes = rt.block_on(async {
-        let mut racers = tokio::task::JoinSet::new();
-        for i in 0..RACE_DEVICES {
-            let (http, url) = (http.clone(), format!("{}/api/license/activate", targets[i % 2]));
-            racers.spawn(async move {
-                let body = json!({"license_key": RACE_KEY, "hwid": format!("hw-race-{i:02}")});
-                // 20 activations on one entitlement row queue on its lock; on a loaded debug build the last ones
-                // can wait past the lock timeout and get 503 STORAGE_UNAVAILABLE, which an app retries (the client
-                // treats it as "try again"). The retry is bounded; the counts below stay exact.
-                let mut answer = (0, String::new());
-                for _ in 0..RETRY_ROUNDS {
-                    let reply = http.post(&url).json(&body).send().await.unwrap();
-                    let status = reply.status().as_u16();
-                    let value: serde_json::Value = reply.json().await.unwrap();
-                    answer = (status, value["code"].as_str().unwrap_or("").to_owned());
-                    if !(answer.0 == 503 && answer.1 == "STORAGE_UNAVAILABLE") {
-                        break;
-                    }
-                }
-                (i, answer.0, answer.1)
-            });
-        }
-        racers.join_all().await
-    });
+    let outcomes = race(&rt, &http, &targets, RACE_KEY, "hw-race");
     let admitted: Vec<usize> = outcomes
         .iter()
         .filter(|(_, status, _)| *status == 200)
@@ -172,27 +149,7 @@ fn two_instances_racing_for_a_node_locked_whop_key_admit_one_and_whop_holds_the_
     let targets = [a.base_url(), b.base_url()];
     let rt = runtime();
     let http = client(RACE_DEVICES);
-    let outcomes = rt.block_on(async {
-        let mut racers = tokio::task::JoinSet::new();
-        for i in 0..RACE_DEVICES {
-            let (http, url) = (http.clone(), format!("{}/api/license/activate", targets[i % 2]));
-            racers.spawn(async move {
-                let body = json!({"license_key": LOCKED_KEY, "hwid": format!("hw-lock-{i:02}")});
-                let mut answer = (0, String::new());
-                for _ in 0..RETRY_ROUNDS {
-                    let reply = http.post(&url).json(&body).send().await.unwrap();
-                    let status = reply.status().as_u16();
-                    let value: serde_json::Value = reply.json().await.unwrap();
-                    answer = (status, value["code"].as_str().unwrap_or("").to_owned());
-                    if !(answer.0 == 503 && answer.1 == "STORAGE_UNAVAILABLE") {
-                        break;
-                    }
-                }
-                (i, answer.0, answer.1)
-            });
-        }
-        racers.join_all().await
-    });
+    let outcomes = race(&rt, &http, &targets, LOCKED_KEY, "hw-lock");
     let admitted: Vec<usize> = outcomes
         .iter()
         .filter(|(_, status, _)| *status == 200)
@@ -223,4 +180,38 @@ fn two_instances_racing_for_a_node_locked_whop_key_admit_one_and_whop_holds_the_
         "only the winner writes"
     );
     assert_eq!(whop.retired_calls(), 0);
+}
+
+/// [`RACE_DEVICES`] activations of `key` at once, hwids `{prefix}-00`.., alternating between the instances: each
+/// `(i, status, code)`. 20 activations on one entitlement row queue on its lock; on a loaded debug build the last
+/// ones can wait past the lock timeout and get 503 STORAGE_UNAVAILABLE, which an app retries (the client treats it as
+/// "try again"). The retry is bounded; the counts stay exact.
+fn race(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    targets: &[String; 2],
+    key: &'static str,
+    prefix: &'static str,
+) -> Vec<(usize, u16, String)> {
+    rt.block_on(async {
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..RACE_DEVICES {
+            let (http, url) = (http.clone(), format!("{}/api/license/activate", targets[i % 2]));
+            racers.spawn(async move {
+                let body = json!({"license_key": key, "hwid": format!("{prefix}-{i:02}")});
+                let mut answer = (0, String::new());
+                for _ in 0..RETRY_ROUNDS {
+                    let reply = http.post(&url).json(&body).send().await.unwrap();
+                    let status = reply.status().as_u16();
+                    let value: serde_json::Value = reply.json().await.unwrap();
+                    answer = (status, value["code"].as_str().unwrap_or("").to_owned());
+                    if !(answer.0 == 503 && answer.1 == "STORAGE_UNAVAILABLE") {
+                        break;
+                    }
+                }
+                (i, answer.0, answer.1)
+            });
+        }
+        racers.join_all().await
+    })
 }
