@@ -118,7 +118,7 @@ pub fn admin_routes(api: &mut Api) {
 }
 
 /// The license use cases, loading the lease keys first if the database was unreachable at start.
-async fn licensing(state: &AppState) -> Result<Licensing, ApiError> {
+pub(crate) async fn licensing(state: &AppState) -> Result<Licensing, ApiError> {
     if let Some(licensing) = state.licensing().get() {
         return Ok(licensing.clone());
     }
@@ -407,6 +407,7 @@ fn release_name(release: ProviderRelease) -> &'static str {
         ProviderRelease::NotNeeded => "not_needed",
         ProviderRelease::Released => "released",
         ProviderRelease::SkippedNoLicenseKey => "skipped_no_license_key",
+        ProviderRelease::Pending => "pending",
         _ => "other",
     }
 }

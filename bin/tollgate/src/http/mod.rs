@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod console;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod entitlements;
@@ -22,9 +23,11 @@ use actix_web::web;
 
 use crate::http::error::ApiError;
 
-/// Every route group, served. Each group's file has one `routes(api)` function.
+/// Every route group, served. Each API group's file has one `routes(api)` function; the HTML console (pages for
+/// people, not part of the OpenAPI document by design) registers its own.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     api_routes(&mut openapi::Api::serve(cfg));
+    console::routes(cfg);
 }
 
 /// The route table: served by [`routes`], documented by [`openapi::build`] (see `http/openapi.rs`).

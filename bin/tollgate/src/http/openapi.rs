@@ -314,7 +314,10 @@ fn meaning(code: &str) -> &'static str {
             "too many activation or deactivation attempts, or failed validations, from this IP or for this key; retry after `Retry-After`"
         }
         "LICENSE_NOT_FOUND" => "no provider knows this license key",
-        "DEVICE_MISMATCH" => "a node-locked license (1 device) is bound to another device",
+        "DEVICE_MISMATCH" => {
+            "a node-locked license (1 device) is bound to another device, or Whop binds the key to another device (a \
+             reset in Whop frees it)"
+        }
         "DEVICE_LIMIT_REACHED" => "the license is active on `max_devices` devices already",
         "LICENSE_INACTIVE" => "the license expired, was canceled or revoked",
         "PAYMENT_ISSUE" => "the provider holds the license for a payment problem",

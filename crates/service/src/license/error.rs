@@ -15,6 +15,10 @@ pub enum LicenseError {
     LicenseNotFound,
     #[error("node-locked license is bound to another device")]
     DeviceMismatch,
+    /// Whop's metadata binds the key to another device (an older integration's binding): only a reset in Whop
+    /// frees it.
+    #[error("the key is bound to another device at Whop")]
+    BoundAtWhop,
     #[error("device limit reached")]
     DeviceLimitReached,
     #[error("license inactive")]
@@ -46,7 +50,7 @@ impl LicenseError {
     pub fn code(&self) -> &'static str {
         match self {
             LicenseError::LicenseNotFound => "LICENSE_NOT_FOUND",
-            LicenseError::DeviceMismatch => "DEVICE_MISMATCH",
+            LicenseError::DeviceMismatch | LicenseError::BoundAtWhop => "DEVICE_MISMATCH",
             LicenseError::DeviceLimitReached => "DEVICE_LIMIT_REACHED",
             LicenseError::LicenseInactive => "LICENSE_INACTIVE",
             LicenseError::PaymentIssue => "PAYMENT_ISSUE",
@@ -64,7 +68,9 @@ impl LicenseError {
     pub fn status(&self) -> u16 {
         match self {
             LicenseError::LicenseNotFound => 404,
-            LicenseError::DeviceMismatch | LicenseError::DeviceLimitReached => 409,
+            LicenseError::DeviceMismatch | LicenseError::BoundAtWhop | LicenseError::DeviceLimitReached => {
+                409
+            }
             LicenseError::LicenseInactive
             | LicenseError::PaymentIssue
             | LicenseError::DeviceNotActivated
@@ -92,6 +98,10 @@ impl LicenseError {
             }
             LicenseError::DeviceMismatch => {
                 "This license key is already in use on another computer. Deactivate it there, or contact support."
+            }
+            LicenseError::BoundAtWhop => {
+                "This license key is bound to another computer in Whop. Reset the key in your Whop account (Reset Key \
+                 on the purchase), then activate it here again."
             }
             LicenseError::DeviceLimitReached => {
                 "This license key is active on the maximum number of devices. Deactivate it on one of them, or contact support."
@@ -157,6 +167,7 @@ impl LicenseError {
         vec![
             LicenseError::LicenseNotFound,
             LicenseError::DeviceMismatch,
+            LicenseError::BoundAtWhop,
             LicenseError::DeviceLimitReached,
             LicenseError::LicenseInactive,
             LicenseError::PaymentIssue,
@@ -200,22 +211,23 @@ mod tests {
         match error {
             LicenseError::LicenseNotFound => 0,
             LicenseError::DeviceMismatch => 1,
-            LicenseError::DeviceLimitReached => 2,
-            LicenseError::LicenseInactive => 3,
-            LicenseError::PaymentIssue => 4,
-            LicenseError::DeviceNotActivated => 5,
-            LicenseError::TransferNotAllowed => 6,
-            LicenseError::TransferCooldown { .. } => 7,
-            LicenseError::InvalidRequest(_) => 8,
-            LicenseError::ProviderUnavailable => 9,
-            LicenseError::Storage(_) => 10,
-            LicenseError::Lease(_) => 11,
+            LicenseError::BoundAtWhop => 2,
+            LicenseError::DeviceLimitReached => 3,
+            LicenseError::LicenseInactive => 4,
+            LicenseError::PaymentIssue => 5,
+            LicenseError::DeviceNotActivated => 6,
+            LicenseError::TransferNotAllowed => 7,
+            LicenseError::TransferCooldown { .. } => 8,
+            LicenseError::InvalidRequest(_) => 9,
+            LicenseError::ProviderUnavailable => 10,
+            LicenseError::Storage(_) => 11,
+            LicenseError::Lease(_) => 12,
         }
     }
 
     #[test]
     fn one_of_each_has_every_variant_once() {
         let positions: Vec<usize> = LicenseError::one_of_each().iter().map(position).collect();
-        assert_eq!(positions, (0..12).collect::<Vec<_>>());
+        assert_eq!(positions, (0..13).collect::<Vec<_>>());
     }
 }
