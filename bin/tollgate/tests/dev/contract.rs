@@ -12,12 +12,14 @@ use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 use crate::schema::{Contract, closed_components};
 use crate::support::{Dev, PATIENCE};
 
-/// A signed delivery for a webhook route.
-fn signed(format: WebhookFormat, secret: &str, body: &Value) -> (Vec<(String, String)>, Vec<u8>) {
+/// Deliver `body` to the provider's webhook route, signed as that provider signs it.
+fn deliver(c: &mut Contract, provider: &str, format: WebhookFormat, secret: &str, body: &Value) -> Vec<u8> {
     let hook = WebhookBuilder::json(format, secret, body).sign();
     let mut headers = hook.headers.clone();
     headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    (headers, hook.body)
+    let path = format!("/api/webhooks/{provider}");
+    c.exchange("POST", &path, &path, None, &headers, Some(hook.body.clone()), 200);
+    hook.body
 }
 
 #[test]
@@ -211,16 +213,7 @@ fn every_answer_matches_the_served_document() {
         at: now,
     }
     .body();
-    let (headers, body) = signed(WebhookFormat::WhopCurrent, &secret("whop"), &whop);
-    c.exchange(
-        "POST",
-        "/api/webhooks/whop",
-        "/api/webhooks/whop",
-        None,
-        &headers,
-        Some(body.clone()),
-        200,
-    );
+    let body = deliver(&mut c, "whop", WebhookFormat::WhopCurrent, &secret("whop"), &whop);
     let unsigned = [("content-type".to_owned(), "application/json".to_owned())];
     c.exchange(
         "POST",
@@ -241,30 +234,14 @@ fn every_answer_matches_the_served_document() {
         at: now,
     }
     .body();
-    let (headers, body) = signed(WebhookFormat::Dodo, &secret("dodo"), &dodo);
-    c.exchange(
-        "POST",
-        "/api/webhooks/dodo",
-        "/api/webhooks/dodo",
-        None,
-        &headers,
-        Some(body),
-        200,
-    );
+    deliver(&mut c, "dodo", WebhookFormat::Dodo, &secret("dodo"), &dodo);
     // Authentic JSON that no parser understands is stored as failed (and answered 200): replay-failed has work.
-    let (headers, body) = signed(
+    deliver(
+        &mut c,
+        "dodo",
         WebhookFormat::Dodo,
         &secret("dodo"),
         &json!({"type": "entitlement_grant.delivered", "business_id": "bus_1", "timestamp": now.to_rfc3339(), "data": "not an object"}),
-    );
-    c.exchange(
-        "POST",
-        "/api/webhooks/dodo",
-        "/api/webhooks/dodo",
-        None,
-        &headers,
-        Some(body),
-        200,
     );
     let aghanim = AghanimSubscription {
         subscription_id: "sub_contract_1",
@@ -277,15 +254,12 @@ fn every_answer_matches_the_served_document() {
         at: now,
     }
     .body();
-    let (headers, body) = signed(WebhookFormat::Aghanim, &secret("aghanim"), &aghanim);
-    c.exchange(
-        "POST",
-        "/api/webhooks/aghanim",
-        "/api/webhooks/aghanim",
-        None,
-        &headers,
-        Some(body),
-        200,
+    deliver(
+        &mut c,
+        "aghanim",
+        WebhookFormat::Aghanim,
+        &secret("aghanim"),
+        &aghanim,
     );
 
     // The service API.
