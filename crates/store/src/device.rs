@@ -29,7 +29,7 @@ pub struct Device {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = devices)]
-struct DeviceRow {
+pub(crate) struct DeviceRow {
     id: String,
     entitlement_id: String,
     hwid_hash: String,

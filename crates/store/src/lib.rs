@@ -7,6 +7,7 @@ mod connection;
 mod coordination;
 mod database_url;
 mod device;
+mod device_repair;
 mod entitlement;
 mod entitlement_batch;
 mod error;

@@ -131,10 +131,11 @@ fn a_fresh_database_reports_its_pending_migrations() {
         store.pending_migrations().unwrap(),
         vec![
             "2026-11-22-000001_initial".to_owned(),
-            "2026-11-23-000001_inbox_delivery".to_owned()
+            "2026-11-23-000001_inbox_delivery".to_owned(),
+            "2026-12-05-000002_aghanim_dedupe_scope".to_owned(),
         ]
     );
     assert!(!store.is_migrated().unwrap());
-    assert_eq!(store.migrate().unwrap().len(), 2);
+    assert_eq!(store.migrate().unwrap().len(), 3);
     assert!(store.is_migrated().unwrap());
 }
