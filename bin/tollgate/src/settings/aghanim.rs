@@ -64,3 +64,60 @@ pub fn options(providers: &ProvidersSettings) -> AghanimOptions {
         ..AghanimOptions::with_items(&providers.aghanim.item_skus)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+    use crate::settings::{ConfigFile, Settings};
+
+    fn load(toml_text: &str, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(toml_text.as_bytes()).unwrap();
+        let env = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::load_from(ConfigFile::Explicit(file.path()), env)
+    }
+
+    #[test]
+    fn item_skus_and_sandbox_come_from_toml_or_the_environment() {
+        let defaults = load("", &[]).unwrap();
+        assert!(defaults.providers.aghanim.item_skus.is_empty());
+        assert!(!defaults.providers.aghanim.accept_sandbox);
+        assert_eq!(options(&defaults.providers), AghanimOptions::default());
+
+        let toml_text =
+            "[providers.aghanim]\nitem_skus = [\"pro_unlock\", \" dlc_1 \"]\naccept_sandbox = true\n";
+        let from_toml = load(toml_text, &[]).unwrap();
+        assert_eq!(from_toml.providers.aghanim.item_skus, ["pro_unlock", "dlc_1"]);
+        let from_env = load(
+            "",
+            &[
+                ("TOLLGATE_PROVIDERS__AGHANIM__ITEM_SKUS", "pro_unlock, dlc_1,"),
+                ("TOLLGATE_PROVIDERS__AGHANIM__ACCEPT_SANDBOX", "true"),
+            ],
+        )
+        .unwrap();
+        for settings in [from_toml, from_env] {
+            let options = options(&settings.providers);
+            assert!(options.accept_sandbox);
+            assert!(options.grants_item("pro_unlock") && options.grants_item("dlc_1"));
+            assert_eq!(options.item_skus.len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_aghanim_keys_belong_under_aghanim_and_skus_are_distinct() {
+        let error = load("[providers.whop]\nitem_skus = [\"x\"]\n", &[]).unwrap_err();
+        assert_eq!(error.key, "providers.whop.item_skus");
+        assert_eq!(
+            error.message,
+            "is an Aghanim setting: move it to providers.aghanim.item_skus"
+        );
+        let error = load("", &[("TOLLGATE_PROVIDERS__DODO__ACCEPT_SANDBOX", "true")]).unwrap_err();
+        assert_eq!(error.key, "providers.dodo.accept_sandbox");
+        let error = load("[providers.aghanim]\nitem_skus = [\"a\", \"b\", \"a\"]\n", &[]).unwrap_err();
+        assert_eq!(error.key, "providers.aghanim.item_skus");
+        assert_eq!(error.message, "lists `a` twice");
+    }
+}
