@@ -45,10 +45,10 @@ pub const SANDBOX_NOTE: &str = "sandbox event (sandbox: true): stored, not appli
 
 /// The effect of a parsed delivery, or why it is refused.
 pub(super) fn effect_of(parsed: &ParsedWebhook, aghanim: &AghanimOptions) -> Result<InboxEffect, Refusal> {
-    effect(&parsed.outcome, aghanim, false)
+    effect(&parsed.outcome, aghanim)
 }
 
-fn effect(outcome: &Outcome, aghanim: &AghanimOptions, sandbox: bool) -> Result<InboxEffect, Refusal> {
+fn effect(outcome: &Outcome, aghanim: &AghanimOptions) -> Result<InboxEffect, Refusal> {
     match outcome {
         Outcome::Apply(change) => Ok(InboxEffect::Apply(store_change(change))),
         Outcome::Items(items) => match items.refusal(|sku| aghanim.grants_item(sku)) {
@@ -58,7 +58,7 @@ fn effect(outcome: &Outcome, aghanim: &AghanimOptions, sandbox: bool) -> Result<
             )),
         },
         Outcome::Refused(refusal) => Err(refusal.clone()),
-        Outcome::Sandbox(inner) if aghanim.accept_sandbox || sandbox => effect(inner, aghanim, true),
+        Outcome::Sandbox(inner) if aghanim.accept_sandbox => effect(inner, aghanim),
         Outcome::Sandbox(inner) => match inner.as_ref() {
             Outcome::Items(items) => Err(Refusal::new(
                 RefusalCode::SandboxNotAccepted,
