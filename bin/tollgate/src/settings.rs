@@ -70,6 +70,12 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// A list of secrets from a TOML array or from one comma-separated string (the environment's only form).
 fn secret_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>, D::Error> {
+    Ok(string_list(deserializer)?.into_iter().map(Secret).collect())
+}
+
+/// A list of strings from a TOML array or from one comma-separated string (the environment's only form); each is
+/// trimmed and blank ones are dropped.
+fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany {
@@ -82,8 +88,8 @@ fn secret_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>
     };
     Ok(values
         .into_iter()
-        .map(|v| Secret(v.trim().to_owned()))
-        .filter(Secret::is_set)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
         .collect())
 }
 
@@ -196,7 +202,7 @@ pub struct ProviderSettings {
     /// The provider API client's timeout for a whole request, per attempt.
     pub request_timeout: HumanDuration,
     /// Aghanim only: the item SKUs an `item.add` grants as entitlements (see `settings/aghanim.rs`).
-    #[serde(default, deserialize_with = "aghanim::string_list")]
+    #[serde(default, deserialize_with = "string_list")]
     pub item_skus: Vec<String>,
     /// Aghanim only: whether `sandbox: true` events change access.
     #[serde(default)]

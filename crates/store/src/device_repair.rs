@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use tollgate_policy::Provider;
 
-use crate::audit::{Actor, NewAudit, insert_audit};
-use crate::connection::DbConnection;
-use crate::device::{Device, DeviceRow};
+use crate::audit::Actor;
+use crate::device::{Device, audit_device, find_device_by_id};
 use crate::entitlement::{Entitlement, EntitlementRow};
 use crate::error::Result;
 use crate::ids::{DeviceId, EntitlementId};
@@ -56,26 +55,7 @@ impl Store {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Device>> {
-        let mut conn = self.conn()?;
-        let released = self.write_transaction(&mut conn, |conn| {
-            let device = devices::table
-                .find(device_id.as_str())
-                .filter(devices::provider_instance_id.eq(instance_id))
-                .select(DeviceRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(Device::from);
-            let Some(device) = device else {
-                return Ok(None);
-            };
-            diesel::delete(devices::table.find(device.id.as_str())).execute(conn)?;
-            audit_with_detail(conn, &device, actor, "device.removed", detail, now)?;
-            Ok(Some(device))
-        })?;
-        if let Some(device) = &released {
-            self.changed(&device.entitlement_id);
-        }
-        Ok(released)
+        self.remove_device_if(device_id, Some(instance_id), actor, Some(detail), now)
     }
 
     /// Rename a device, with an audit row (`device.renamed`, `detail` saying why). False when it is gone.
@@ -89,19 +69,13 @@ impl Store {
     ) -> Result<bool> {
         let mut conn = self.conn()?;
         let renamed = self.write_transaction(&mut conn, |conn| {
-            let device = devices::table
-                .find(device_id.as_str())
-                .select(DeviceRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(Device::from);
-            let Some(device) = device else {
+            let Some(device) = find_device_by_id(conn, device_id)? else {
                 return Ok(None);
             };
             diesel::update(devices::table.find(device.id.as_str()))
                 .set(devices::name.eq(Some(name)))
                 .execute(conn)?;
-            audit_with_detail(conn, &device, actor, "device.renamed", detail, now)?;
+            audit_device(conn, &device, actor, "device.renamed", Some(detail), now)?;
             Ok(Some(device.entitlement_id))
         })?;
         if let Some(entitlement_id) = &renamed {
@@ -109,26 +83,4 @@ impl Store {
         }
         Ok(renamed.is_some())
     }
-}
-
-fn audit_with_detail(
-    conn: &mut DbConnection,
-    device: &Device,
-    actor: Actor,
-    action: &str,
-    detail: &str,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    insert_audit(
-        conn,
-        &NewAudit {
-            entitlement_id: Some(device.entitlement_id.clone()),
-            device_id: Some(device.id.clone()),
-            at,
-            actor,
-            action: action.to_owned(),
-            detail: Some(detail.to_owned()),
-            inbox_id: None,
-        },
-    )
 }

@@ -2,31 +2,10 @@
 //! and `accept_sandbox` (whether `sandbox: true` events change access). The struct they live in is shared by all
 //! three providers, so setting them under Whop or Dodo is an error that says where they belong.
 
-use serde::{Deserialize, Deserializer};
 use tollgate_policy::Provider;
 use tollgate_service::ingest::AghanimOptions;
 
 use super::{ProvidersSettings, SettingsError};
-
-/// A list of strings from a TOML array or from one comma-separated string (the environment's only form); blank
-/// entries are dropped and the rest trimmed.
-pub(super) fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Joined(String),
-        List(Vec<String>),
-    }
-    let values = match OneOrMany::deserialize(deserializer)? {
-        OneOrMany::Joined(joined) => joined.split(',').map(str::to_owned).collect(),
-        OneOrMany::List(list) => list,
-    };
-    Ok(values
-        .into_iter()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect())
-}
 
 /// The item SKUs are distinct, and the Aghanim keys are set only under Aghanim.
 pub(super) fn validate(providers: &ProvidersSettings) -> Result<(), SettingsError> {

@@ -196,14 +196,8 @@ async fn free(
         .db(move |s| s.release_device(&device_id, &instance_id, Actor::Reconcile, &note, now))
         .await?;
     if released.is_some() {
-        log::info!(entitlement_id = entitlement.id.as_str(), device_id = device.id.as_str(); "{detail}");
         pass.report.devices_freed += 1;
-        pass.report.repairs.push(Repair {
-            kind: RepairKind::DeviceFreed,
-            entitlement_id: entitlement.id.to_string(),
-            external_id: entitlement.state.external_id.clone(),
-            detail,
-        });
+        repaired(pass, entitlement, device, RepairKind::DeviceFreed, detail);
     }
     Ok(())
 }
@@ -226,14 +220,25 @@ async fn rename(
         .db(move |s| s.rename_device(&device_id, &new_name, Actor::Reconcile, &note, now))
         .await?;
     if renamed {
-        log::info!(entitlement_id = entitlement.id.as_str(), device_id = device.id.as_str(); "{detail}");
         pass.report.devices_renamed += 1;
-        pass.report.repairs.push(Repair {
-            kind: RepairKind::DeviceRenamed,
-            entitlement_id: entitlement.id.to_string(),
-            external_id: entitlement.state.external_id.clone(),
-            detail,
-        });
+        repaired(pass, entitlement, device, RepairKind::DeviceRenamed, detail);
     }
     Ok(())
+}
+
+/// Log a device repair and add it to the report.
+fn repaired(
+    pass: &mut Pass<'_>,
+    entitlement: &Entitlement,
+    device: &Device,
+    kind: RepairKind,
+    detail: String,
+) {
+    log::info!(entitlement_id = entitlement.id.as_str(), device_id = device.id.as_str(); "{detail}");
+    pass.report.repairs.push(Repair {
+        kind,
+        entitlement_id: entitlement.id.to_string(),
+        external_id: entitlement.state.external_id.clone(),
+        detail,
+    });
 }
