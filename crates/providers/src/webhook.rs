@@ -71,6 +71,12 @@ pub enum Outcome {
     Apply(Box<EntitlementChange>),
     /// Record the event (it is authentic and answered 2xx) but change no access.
     NotActedOn { reason: &'static str },
+    /// Record the event like [`Outcome::NotActedOn`]; then re-read this entitlement (the provider's id for it) from
+    /// the provider's API, if Tollgate knows it (Whop `payment.succeeded`: its membership).
+    Refresh {
+        external_id: String,
+        reason: &'static str,
+    },
     /// Aghanim `item.add` / `item.remove`: Tollgate grants (or revokes) only the item SKUs the operator lists, so
     /// the caller decides between [`ItemDelivery::changes`] and a refusal ([`ItemDelivery::refusal`]).
     Items(Box<ItemDelivery>),

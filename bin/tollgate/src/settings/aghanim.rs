@@ -14,13 +14,13 @@ pub(super) fn validate(providers: &ProvidersSettings) -> Result<(), SettingsErro
         if !settings.item_skus.is_empty() {
             return Err(SettingsError::new(
                 format!("providers.{provider}.item_skus"),
-                "is an Aghanim setting: move it to providers.aghanim.item_skus",
+                "is an Aghanim setting; set providers.aghanim.item_skus instead",
             ));
         }
         if settings.accept_sandbox {
             return Err(SettingsError::new(
                 format!("providers.{provider}.accept_sandbox"),
-                "is an Aghanim setting: move it to providers.aghanim.accept_sandbox",
+                "is an Aghanim setting; set providers.aghanim.accept_sandbox instead",
             ));
         }
     }
@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(error.key, "providers.whop.item_skus");
         assert_eq!(
             error.message,
-            "is an Aghanim setting: move it to providers.aghanim.item_skus"
+            "is an Aghanim setting; set providers.aghanim.item_skus instead"
         );
         let error = load("", &[("TOLLGATE_PROVIDERS__DODO__ACCEPT_SANDBOX", "true")]).unwrap_err();
         assert_eq!(error.key, "providers.dodo.accept_sandbox");

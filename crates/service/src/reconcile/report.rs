@@ -69,6 +69,13 @@ pub struct ProviderReport {
     pub errors: Vec<String>,
     /// What was repaired, as written to the audit trail.
     pub repairs: Vec<Repair>,
+    /// Device bindings written again at the provider after an earlier write failed (Whop metadata).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mirrors_repaired: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ProviderReport {
@@ -85,6 +92,7 @@ impl ProviderReport {
             devices_renamed: 0,
             notes: Vec::new(),
             errors: Vec::new(),
+            mirrors_repaired: 0,
             repairs: Vec::new(),
         }
     }
