@@ -15,6 +15,7 @@ mod inbox;
 mod inbox_batch;
 mod keys;
 mod planned;
+mod pool_errors;
 mod schema;
 mod signing_key;
 mod store;
@@ -26,7 +27,10 @@ mod versions;
 pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, NewAudit};
 pub use checkpoint::{DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
-pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
+pub use connection::{
+    ConnectError, ConnectionManager, DbConnection, PRIVATE_FILE_MODE, SqliteSync, loose_mode, restrict_files,
+    sqlite_files,
+};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
 pub use device::{Admission, Device, NewDevice, Transfer, TransferOutcome};
@@ -34,6 +38,6 @@ pub use entitlement::{Entitlement, EntitlementChange};
 pub use error::{Cause, Result, StoreError};
 pub use ids::{DeviceId, EntitlementId, InboxId};
 pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome};
-pub use keys::{HwidHash, LicenseKeyHash, StoreKeys};
+pub use keys::{HwidHash, LicenseKeyHash, StoreKeys, StoredData};
 pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
 pub use store::{PoolUse, Store, StoreConfig};

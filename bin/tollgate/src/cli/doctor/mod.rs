@@ -1,8 +1,11 @@
 //! `tollgate doctor`: a setup checklist that separates what is done from what is pending, says how to fix each
 //! pending item, and exits non-zero only when something is broken. It works offline and creates nothing: a missing
-//! SQLite file or key file is reported, not made.
+//! SQLite file or key file is reported, not made. It checks by doing where it can: it writes (and removes) a probe
+//! file where the database lives, opens the database, decrypts the stored data with the keys, and connects to the
+//! listen address.
 
 mod checks;
+mod probes;
 mod providers;
 mod report;
 
@@ -55,6 +58,7 @@ fn collect(config: Option<&Path>) -> Result<Vec<Check>, CliError> {
             "layers: embedded defaults, {file}, TOLLGATE_* environment variables"
         )),
     ];
+    checks.extend(probes::data_files(&settings));
     checks.extend(checks::database_and_keys(&settings));
     checks.extend(providers::providers(&settings));
     checks.extend(checks::tokens(&settings));
