@@ -161,9 +161,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartupError> {
             StoreKeys::load_or_create(&path)?
         }
     };
-    let mut config = store_config(settings);
-    config.url = db.url.expose().to_owned();
-    Ok(Store::open(&config, keys)?)
+    Ok(Store::open(&store_config(settings), keys)?)
 }
 
 /// The store configuration from `database.*`.
