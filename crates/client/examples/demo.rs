@@ -147,25 +147,31 @@ fn show_activation(activation: &Activation) {
     }
 }
 
-fn show_access(access: &Access) {
-    match &access.reason {
-        AccessReason::LeaseFresh => println!("✔ Licensed (checked offline, no network needed)."),
-        AccessReason::Revalidated => println!("✔ Licensed (just checked with the server)."),
+/// The first lines of an allowed check: why access is allowed, and what to tell the person.
+fn access_headline(reason: &AccessReason) -> Vec<String> {
+    match reason {
+        AccessReason::LeaseFresh => vec!["✔ Licensed (checked offline, no network needed).".into()],
+        AccessReason::Revalidated => vec!["✔ Licensed (just checked with the server).".into()],
         // The server answered that it (or the store behind it) is unavailable: this computer is online.
         AccessReason::Offline {
             cause: cause @ ClientError::ServiceUnavailable { .. },
-        } => {
-            println!("✔ Licensed. The license service could not check it just now.");
-            println!("  ! {}", cause.message());
-        }
+        } => vec![
+            "✔ Licensed. The license service could not check it just now.".into(),
+            format!("  ! {}", cause.message()),
+        ],
         AccessReason::Offline { cause } => {
-            println!("✔ Licensed, offline.");
-            println!("  ! {}", cause.message());
+            vec!["✔ Licensed, offline.".into(), format!("  ! {}", cause.message())]
         }
         AccessReason::RevalidationNeedsKey => {
-            println!("✔ Licensed, offline. A check with the server is due: use `revalidate`.")
+            vec!["✔ Licensed, offline. A check with the server is due: use `revalidate`.".into()]
         }
-        other => println!("✔ Licensed ({other:?})."),
+        other => vec![format!("✔ Licensed ({other:?}).")],
+    }
+}
+
+fn show_access(access: &Access) {
+    for line in access_headline(&access.reason) {
+        println!("{line}");
     }
     show_license(&access.license);
 }
@@ -401,6 +407,28 @@ mod tests {
         ] {
             assert_eq!(span(span_of), reads, "{span_of}");
         }
+    }
+
+    #[test]
+    fn a_service_outage_is_not_shown_as_being_offline() {
+        let outage = AccessReason::Offline {
+            cause: ClientError::ServiceUnavailable {
+                keep_working_until: None,
+            },
+        };
+        assert_eq!(
+            access_headline(&outage),
+            [
+                "✔ Licensed. The license service could not check it just now.",
+                "  ! The license service is temporarily unavailable. Try again in a few minutes."
+            ]
+        );
+        let offline = AccessReason::Offline {
+            cause: ClientError::ServerUnreachable {
+                keep_working_until: None,
+            },
+        };
+        assert_eq!(access_headline(&offline)[0], "✔ Licensed, offline.");
     }
 
     #[test]
