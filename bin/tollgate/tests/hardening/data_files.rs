@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
-use crate::support::{Server, command, mode, run};
+use crate::support::{Server, command, doctor_check, free_port, mode, run};
 
 fn files(dir: &std::path::Path) -> Vec<PathBuf> {
     [
@@ -37,14 +37,13 @@ fn the_database_wal_shm_and_key_file_are_private() {
     for file in files(dir.path()) {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let doctor = run(command(dir.path(), &["doctor", "--json"], &[]));
-    let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "database.file_modes")
-        .unwrap_or_else(|| panic!("no database.file_modes check: {report}"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let doctor = run(command(
+        dir.path(),
+        &["doctor", "--json"],
+        &[("TOLLGATE_LISTEN", &listen)],
+    ));
+    let check = doctor_check(&doctor.stdout, "database.file_modes");
     assert_eq!(check["status"], "pending", "{check}");
     assert!(
         check["summary"]

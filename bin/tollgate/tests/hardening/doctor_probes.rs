@@ -6,18 +6,7 @@ use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 
-use crate::support::{Server, command, free_port, run};
-
-fn check(report: &str, id: &str) -> serde_json::Value {
-    let report: serde_json::Value = serde_json::from_str(report).unwrap();
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {id} check: {report}"))
-}
+use crate::support::{Server, command, doctor_check, free_port, run};
 
 #[test]
 fn the_listen_check_connects() {
@@ -28,7 +17,7 @@ fn the_listen_check_connects() {
         &["doctor", "--json"],
         &[("TOLLGATE_LISTEN", &nobody)],
     ));
-    let listen = check(&done.stdout, "listen");
+    let listen = doctor_check(&done.stdout, "listen");
     assert_eq!(listen["status"], "pending", "{listen}");
     assert!(
         listen["summary"]
@@ -46,7 +35,7 @@ fn the_listen_check_connects() {
         &["doctor", "--json"],
         &[("TOLLGATE_LISTEN", &other_addr)],
     ));
-    let listen = check(&done.stdout, "listen");
+    let listen = doctor_check(&done.stdout, "listen");
     assert_eq!(listen["status"], "broken", "{listen}");
     assert!(!done.status.success());
 
@@ -57,7 +46,7 @@ fn the_listen_check_connects() {
         &["doctor", "--json"],
         &[("TOLLGATE_LISTEN", &addr)],
     ));
-    let listen = check(&done.stdout, "listen");
+    let listen = doctor_check(&done.stdout, "listen");
     assert_eq!(listen["status"], "done", "{listen}");
     assert_eq!(
         listen["summary"],
@@ -93,7 +82,7 @@ fn a_data_directory_the_server_cannot_write_is_broken() {
     }
     let done = run(doctor);
     assert!(!done.status.success(), "{}", done.stdout);
-    let directory = check(&done.stdout, "database.directory");
+    let directory = doctor_check(&done.stdout, "database.directory");
     assert_eq!(directory["status"], "broken", "{directory}");
     assert!(
         directory["summary"].as_str().unwrap().starts_with(&format!(

@@ -11,10 +11,10 @@ use tollgate::settings::{ConfigFile, Settings};
 use tollgate_service::clock::SystemClock;
 use tollgate_store::{Store, StoreConfig, StoreKeys};
 
-use crate::support::{Server, command, free_port, run};
+use crate::support::{self, Server, command, free_port, run};
 
 /// The check of `id` in `tollgate doctor --json`, run in `dir`.
-fn doctor_check(dir: &std::path::Path, id: &str) -> (bool, serde_json::Value) {
+fn doctor(dir: &std::path::Path, id: &str) -> (bool, serde_json::Value) {
     // A free listen address: nothing else on this machine decides the outcome.
     let listen = format!("127.0.0.1:{}", free_port());
     let done = run(command(
@@ -22,15 +22,7 @@ fn doctor_check(dir: &std::path::Path, id: &str) -> (bool, serde_json::Value) {
         &["doctor", "--json"],
         &[("TOLLGATE_LISTEN", &listen)],
     ));
-    let report: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {id} check: {report}"));
-    (done.status.success(), check)
+    (done.status.success(), support::doctor_check(&done.stdout, id))
 }
 
 #[test]
@@ -41,7 +33,7 @@ fn a_missing_or_foreign_key_file_over_data_stops_the_start_and_the_backup_restor
     let mut server = Server::start(dir.path(), &[]);
     server.stop();
     let backup = std::fs::read(&keys).unwrap();
-    let (ok, check) = doctor_check(dir.path(), "database.keys_open_data");
+    let (ok, check) = doctor(dir.path(), "database.keys_open_data");
     assert!(ok);
     assert_eq!(check["status"], "done", "{check}");
 
@@ -61,7 +53,7 @@ fn a_missing_or_foreign_key_file_over_data_stops_the_start_and_the_backup_restor
         "{log}"
     );
     assert!(!keys.exists(), "a new key file was created over the data");
-    let (ok, check) = doctor_check(dir.path(), "database.keys");
+    let (ok, check) = doctor(dir.path(), "database.keys");
     assert!(!ok);
     assert_eq!(check["status"], "broken", "{check}");
     assert!(
@@ -83,7 +75,7 @@ fn a_missing_or_foreign_key_file_over_data_stops_the_start_and_the_backup_restor
         log.contains("the configured store keys do not open the stored data (cannot decrypt signing key"),
         "{log}"
     );
-    let (ok, check) = doctor_check(dir.path(), "database.keys_open_data");
+    let (ok, check) = doctor(dir.path(), "database.keys_open_data");
     assert!(!ok);
     assert_eq!(check["status"], "broken", "{check}");
 

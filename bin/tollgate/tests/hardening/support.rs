@@ -238,3 +238,15 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// The check `id` of a `tollgate doctor --json` report.
+pub fn doctor_check(report: &str, id: &str) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {id} check: {report}"))
+}
