@@ -77,7 +77,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<AppState, StartupError> {
         let ingest = Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
-            .map_err(ingest_startup_error)?;
+            .map_err(ingest_startup_error)?
+            .with_aghanim(crate::settings::aghanim::options(&settings.providers));
         let committer = Committer::start(store.clone(), commit_settings(&settings, store.database_url()))
             .map(Arc::new)
             .map_err(StartupError::Io)?;
@@ -266,6 +267,7 @@ pub fn build_state(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Result<App
         }
         Err(e) => return Err(StartupError::Store(e)),
     }
+    crate::startup::check_keys_open_data(&store)?;
     AppState::new(store, settings, clock)
 }
 

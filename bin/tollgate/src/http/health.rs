@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
+use tollgate_store::StoreError;
 
 use crate::app::{AppState, Mode};
 use crate::http::error::ApiError;
@@ -13,7 +14,7 @@ use crate::http::openapi::Api;
 pub fn routes(api: &mut Api) {
     api.add(__path_healthz, healthz);
     api.add(__path_readyz, readyz)
-        .errors(|| vec![migrations_pending(), database_unreachable()]);
+        .errors(|| vec![migrations_pending(), keys_do_not_open(), database_unreachable()]);
     api.add(__path_metrics, metrics);
 }
 
@@ -44,6 +45,16 @@ pub fn migrations_pending() -> ApiError {
     )
 }
 
+/// `503 NOT_READY`: the store keys do not open the stored data.
+pub fn keys_do_not_open() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "NOT_READY",
+        "the store keys do not open the stored data: restore the key file (or database.pepper and \
+         database.data_key) this database was written with (see the server log)",
+    )
+}
+
 /// `503 NOT_READY`: the database does not answer.
 pub fn database_unreachable() -> ApiError {
     ApiError::new(
@@ -70,20 +81,29 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-/// The database answers and every migration is applied (readiness).
+/// Ready when the database answers, every migration is applied, and the store keys open the stored data (the lease
+/// signing keys and a stored webhook body decrypt).
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     operation_id = "readyz",
-    summary = "Readiness: the database answers and is migrated",
+    summary = "Readiness: the database answers, is migrated, and the keys open it",
     responses((status = 200, description = "Ready to serve", body = Ready, example = json!({"status": "ready"})))
 )]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store().clone();
-    let migrated = web::block(move || store.is_migrated()).await?;
+    let migrated = web::block(move || {
+        let migrated = store.is_migrated()?;
+        if migrated {
+            store.check_keys()?;
+        }
+        Ok::<_, StoreError>(migrated)
+    })
+    .await?;
     match migrated {
         Ok(true) => Ok(HttpResponse::Ok().json(Ready { status: "ready" })),
+        Err(e @ StoreError::Decrypt { .. }) => Err(keys_do_not_open().with_cause(e)),
         Ok(false) => Err(migrations_pending()),
         Err(e) => Err(database_unreachable().with_cause(e)),
     }

@@ -4,5 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod demo;
+mod keep_alive;
 mod license;
 mod server;

@@ -193,7 +193,13 @@ impl World {
             "admin": { "token": s.admin_token },
             "service": { "token": s.service_token },
             "providers": {
-                "whop": provider(&s.whop_api_key, &s.whop_webhook_secret, self.whop.base_url()),
+                "whop": {
+                    "api_key": s.whop_api_key,
+                    "webhook_secret": s.whop_webhook_secret,
+                    "api_base": self.whop.base_url(),
+                    // Reconciliation lists the company's memberships: the fake's company.
+                    "company_id": FakeWhop::COMPANY_ID,
+                },
                 "dodo": provider(&s.dodo_api_key, &s.dodo_webhook_secret, self.dodo.base_url()),
                 "aghanim": provider(&s.aghanim_api_key, &s.aghanim_webhook_secret, self.aghanim.base_url()),
             },
