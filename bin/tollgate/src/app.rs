@@ -2,6 +2,7 @@
 
 pub mod licensing;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
@@ -27,6 +28,24 @@ use licensing::{LicensingSlot, ProviderClients};
 /// How long a graceful shutdown waits for in-flight requests.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 
+/// Which command is serving: `tollgate serve`, or `tollgate dev` with fake providers (`GET /healthz` says which).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Serve,
+    Dev,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Serve => "serve",
+            Mode::Dev => "dev",
+        }
+    }
+}
+
 /// Everything a handler needs. Cheap to clone: every field is shared.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -44,6 +63,7 @@ pub struct AppState {
     licensing: Arc<LicensingSlot>,
     rate_limits: Arc<RateLimits>,
     reconciler: Reconciler,
+    mode: Mode,
     console: Arc<crate::http::console::ConsoleState>,
 }
 
@@ -97,8 +117,19 @@ impl AppState {
             licensing: Arc::new(licensing),
             rate_limits: Arc::new(rate_limits),
             reconciler,
+            mode: Mode::Serve,
             console: Arc::new(console),
         })
+    }
+
+    /// The same state, serving as `mode` (`tollgate dev` sets [`Mode::Dev`]).
+    pub fn with_mode(mut self, mode: Mode) -> AppState {
+        self.mode = mode;
+        self
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// The same state with another ingest (tests stand in an older release's parser this way).
@@ -243,14 +274,48 @@ pub fn build_state(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Result<App
 /// Every route, the middleware (request id, access log, latency) and the JSON error handlers. `main` and the
 /// tests build the `App` with this one function.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
+    configure_with(cfg, state, |_| {});
+}
+
+/// [`configure`] with more routes behind the same middleware (`tollgate dev` adds its `/dev/...` routes).
+pub fn configure_with(
+    cfg: &mut web::ServiceConfig,
+    state: AppState,
+    more: impl FnOnce(&mut web::ServiceConfig),
+) {
     cfg.app_data(web::Data::new(state));
     http::extractor_configs(cfg);
     cfg.service(
         web::scope("")
             .wrap(from_fn(http::request::request_context))
             .configure(http::routes)
+            .configure(more)
             .default_service(web::to(http::not_found)),
     );
+}
+
+/// More routes for [`serve_with`], registered on every worker.
+pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// Called once the listener is bound, with its address and the state, before requests are served.
+pub type OnListening = Box<dyn FnOnce(SocketAddr, &AppState) -> Result<(), StartupError>>;
+
+/// What [`serve_with`] adds to a plain `serve`.
+#[derive(Default)]
+pub struct ServeOptions {
+    pub mode: Mode,
+    pub routes: Option<ExtraRoutes>,
+    pub on_listening: Option<OnListening>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("mode", &self.mode)
+            .field("routes", &self.routes.is_some())
+            .field("on_listening", &self.on_listening.is_some())
+            .finish()
+    }
 }
 
 /// What is not configured yet, one line each (for the start-up log).
@@ -282,12 +347,17 @@ pub fn pending_setup(settings: &Settings) -> Vec<String> {
 /// Run the server until SIGTERM or SIGINT; in-flight requests then get up to 30 s to finish. Must run inside an
 /// actix system (`#[actix_web::main]` or `actix_web::rt::System::new().block_on(..)`).
 pub async fn serve(settings: Settings) -> Result<(), StartupError> {
+    serve_with(settings, ServeOptions::default()).await
+}
+
+/// [`serve`] as `options.mode`, with `options.routes` added and `options.on_listening` called once bound.
+pub async fn serve_with(settings: Settings, options: ServeOptions) -> Result<(), StartupError> {
     let addr = settings.listen_addr()?;
     let settings = Arc::new(settings);
     for line in pending_setup(&settings) {
         log::warn!("not configured yet: {line}");
     }
-    let state = build_state(settings.clone(), Arc::new(SystemClock))?;
+    let state = build_state(settings.clone(), Arc::new(SystemClock))?.with_mode(options.mode);
     let backend = state.store().database_url().backend();
     let rate_limits = state.rate_limits.clone();
     let state_reconciler = state.reconciler.clone();
@@ -298,17 +368,34 @@ pub async fn serve(settings: Settings) -> Result<(), StartupError> {
             rate_limits.retain_recent();
         }
     });
+    let routes = options.routes.clone();
+    let serving = state.clone();
     let server = HttpServer::new(move || {
-        let state = state.clone();
-        App::new().configure(move |cfg| configure(cfg, state))
+        let state = serving.clone();
+        let routes = routes.clone();
+        App::new().configure(move |cfg| {
+            configure_with(cfg, state, |cfg| {
+                if let Some(routes) = routes {
+                    routes(cfg);
+                }
+            });
+        })
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .bind(addr)?;
+    // `listen` may ask for port 0: log (and report) the address the listener really got.
+    let addr = server.addrs().first().copied().unwrap_or(addr);
     log::info!(
         listen = addr.to_string().as_str(),
         database = backend;
         "tollgate listening on http://{addr}"
     );
+    if let Some(on_listening) = options.on_listening
+        && let Err(e) = on_listening(addr, &state)
+    {
+        pruning.abort();
+        return Err(e);
+    }
     let (stop_reconciling, shutdown) = tokio::sync::watch::channel(false);
     let reconciling = (!state_reconciler.providers().is_empty()).then(|| {
         let every = std::time::Duration::from_secs(settings.reconcile.every.as_secs().unsigned_abs());

@@ -10,6 +10,7 @@ use crate::provider::Provider;
 
 /// How the product is sold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlanModel {
     /// Access lasts while the subscription is paid: leases never outlive `paid_through + offline_grace`.
@@ -20,6 +21,7 @@ pub enum PlanModel {
 
 /// Who may free a device so the license can move to another one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TransferMode {
     /// Only an admin frees a device.
@@ -30,6 +32,7 @@ pub enum TransferMode {
 
 /// What a cancellation does to access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Revocation {
     /// A deactivation or revocation ends access at once.
@@ -40,6 +43,7 @@ pub enum Revocation {
 
 /// How a provider status string maps to access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessClass {
     /// Access is granted.
@@ -52,6 +56,7 @@ pub enum AccessClass {
 
 /// The effective policy for one product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub plan_model: PlanModel,

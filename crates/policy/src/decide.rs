@@ -86,9 +86,11 @@ pub fn decide_entitlement(entitlement: &EntitlementState, policy: &Policy, now: 
 
 /// The service API's view of an access decision: `{"allowed", "code", "until"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntitlementAccess {
     pub allowed: bool,
     /// `VALID` when allowed, else the [`DenyCode`] string.
+    #[cfg_attr(feature = "openapi", schema(example = "VALID"))]
     pub code: &'static str,
     /// The lease expiry when allowed: how long the answer may be relied on without asking again.
     pub until: Option<DateTime<Utc>>,

@@ -92,6 +92,24 @@ impl Serialize for HumanDuration {
     }
 }
 
+/// A duration is written as a string: a number and a unit (`90s`, `15m`, `24h`, `7d`).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for HumanDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9]+(s|m|h|d)$"))
+            .description(Some(
+                "A duration: a number and a unit (s, m, h or d), e.g. `90s`, `15m`, `24h`, `7d`.",
+            ))
+            .examples(["24h"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for HumanDuration {}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;

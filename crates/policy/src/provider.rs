@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A payment provider whose webhooks and APIs Tollgate understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Whop,

@@ -63,12 +63,14 @@ pub struct LeaseClaims {
 
 /// The public keys leases are verified with: `GET /.well-known/jwks.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
 /// One Ed25519 public key as a JWK (RFC 8037).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// `OKP`
     pub kty: String,

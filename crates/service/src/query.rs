@@ -33,6 +33,7 @@ pub struct Query {
 
 /// One entitlement with everything an operator needs to understand it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntitlementDetail {
     #[serde(flatten)]
     pub entitlement: EntitlementView,
@@ -49,6 +50,7 @@ pub struct EntitlementDetail {
 
 /// An activated device. The hwid is never shown, not even hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceView {
     pub id: String,
     pub name: Option<String>,
@@ -71,6 +73,7 @@ impl From<&Device> for DeviceView {
 
 /// One audit row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditView {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -97,6 +100,7 @@ impl From<&AuditEntry> for AuditView {
 
 /// One stored webhook delivery. `body` is present only when asked for (the admin's single-event lookup).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InboxItem {
     pub id: i64,
     pub provider: Provider,
@@ -143,6 +147,7 @@ impl InboxItem {
 
 /// The configured policy: the default, each product rule as written, and what each rule resolves to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyView {
     pub default: Policy,
     pub products: Vec<ProductPolicyView>,
@@ -150,6 +155,7 @@ pub struct PolicyView {
 
 /// One product rule and the effective policy it gives.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductPolicyView {
     pub provider: Provider,
     pub product: String,

@@ -79,6 +79,7 @@ pub fn policy_for(policies: &PolicySet, entitlement: &Entitlement) -> Policy {
 
 /// One entitlement with its access decision: product.md's `GET /api/entitlements` item.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntitlementView {
     pub id: String,
     pub provider: Provider,

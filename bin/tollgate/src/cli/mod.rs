@@ -2,6 +2,8 @@
 //! returns a [`CliError`] whose exit code is [`CliError::exit_code`] (1 for a failed operation, 2 for a usage or
 //! configuration problem).
 
+#[cfg(feature = "dev")]
+pub mod dev;
 pub mod doctor;
 mod entitlements;
 mod error;
@@ -9,6 +11,7 @@ mod guide;
 mod inbox;
 mod inbox_import;
 mod keys;
+pub mod loopback;
 mod migrate;
 mod reconcile;
 mod signing;
@@ -106,6 +109,31 @@ pub enum Command {
                       tollgate reconcile\n  tollgate reconcile --provider whop --json"
     )]
     Reconcile(reconcile::ReconcileArgs),
+
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one the server serves at GET /openapi.json).
+    #[command(
+        after_help = "Needs no configuration and no database: the document is generated from the code. \
+                      docs/openapi.json is this output, and a test fails when it is stale.\n\nExample:\n  \
+                      tollgate openapi > docs/openapi.json"
+    )]
+    Openapi,
+
+    /// Run a complete local world to try Tollgate: fake Whop, Dodo and Aghanim, demo license keys, generated
+    /// secrets, and the server on a SQLite file.
+    #[cfg(feature = "dev")]
+    #[command(
+        after_help = "Needs no configuration (it reads neither tollgate.toml nor TOLLGATE_ variables): the fakes run \
+                      in this process on 127.0.0.1, every provider api_base points at them, and no request can reach \
+                      a real provider. The banner prints the server URL, the admin and service tokens, the demo keys \
+                      and the exact commands to activate one with curl, with the JS and Python SDKs and with the Rust \
+                      demo app. `POST /dev/providers/{whop|dodo|aghanim}/outage` with the admin token and \
+                      {\"down\": true} makes a fake answer 503 until {\"down\": false}. GET /healthz says \
+                      \"mode\":\"dev\". Stops on Ctrl-C or SIGTERM.\n\nExamples:\n  tollgate dev\n  tollgate \
+                      dev --listen 127.0.0.1:0 --dir /tmp/tg-dev --json\n  curl -s -X POST \
+                      http://127.0.0.1:8080/api/license/activate -H 'Content-Type: application/json' -d \
+                      '{\"license_key\":\"TGDEV-ACTV-7Q2M-K9XD\",\"hwid\":\"dev-laptop-1\"}'"
+    )]
+    Dev(dev::DevArgs),
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +324,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(SimulateCommand::Webhook(args)) => simulate::run(&load_settings(config)?, &args),
         Command::Keys(command) => keys::run(&load_settings(config)?, &command),
         Command::Reconcile(args) => reconcile::run(&load_settings(config)?, &args),
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::document_json());
+            Ok(())
+        }
+        #[cfg(feature = "dev")]
+        Command::Dev(args) => dev::run(&args),
     }
 }
 

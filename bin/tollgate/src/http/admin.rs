@@ -4,39 +4,88 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tollgate_policy::Provider;
 use tollgate_service::ingest::{IngestError, IngestOutcome};
+use tollgate_service::query::{EntitlementDetail, InboxItem, PolicyView};
 use tollgate_store::{InboxFilter, InboxId, InboxStatus};
 
 use crate::app::AppState;
 use crate::http::auth::AdminAuth;
 use crate::http::entitlements::SubjectQuery;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Api, storage};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/admin")
-            .route("/entitlements", web::get().to(entitlements_of_subject))
-            .route(
-                "/entitlements/{provider}/{external_id}",
-                web::get().to(entitlement),
-            )
-            .route("/inbox", web::get().to(inbox))
-            .route("/inbox/replay-failed", web::post().to(replay_failed))
-            .route("/inbox/{id}", web::get().to(inbox_event))
-            .route("/inbox/{id}/replay", web::post().to(replay))
-            .route("/policy", web::get().to(policy))
-            .configure(crate::http::license::admin_routes)
-            .configure(crate::http::reconcile::admin_routes),
-    );
+/// Every admin route (all under `/admin`, all with the admin token).
+pub fn routes(api: &mut Api) {
+    api.add(__path_entitlements_of_subject, entitlements_of_subject)
+        .admin()
+        .errors(|| {
+            vec![
+                ApiError::invalid_request(
+                    "`subject` is required: the Whop user id, Dodo customer id or Aghanim player_id",
+                ),
+                storage(),
+            ]
+        });
+    api.add(__path_entitlement, entitlement).admin().errors(|| {
+        vec![
+            unknown_provider(),
+            ApiError::not_found("no whop entitlement with external id `mem_unknown`"),
+            storage(),
+        ]
+    });
+    api.add(__path_inbox, inbox).admin().errors(|| {
+        vec![
+            ApiError::invalid_request(
+                "unknown `status`: expected one of received, processed, ignored, failed",
+            ),
+            storage(),
+        ]
+    });
+    api.add(__path_replay_failed, replay_failed)
+        .admin()
+        .errors(|| vec![unknown_provider(), storage()]);
+    api.add(__path_inbox_event, inbox_event).admin().errors(|| {
+        vec![
+            ApiError::invalid_request("invalid value in the request path"),
+            ApiError::not_found("no inbox event 42"),
+            storage(),
+        ]
+    });
+    api.add(__path_replay, replay).admin().errors(|| {
+        vec![
+            ApiError::invalid_request("invalid value in the request path"),
+            ApiError::not_found("no inbox event 42"),
+            storage(),
+        ]
+    });
+    api.add(__path_policy, policy).admin();
+    crate::http::license::admin_routes(api);
+    crate::http::reconcile::admin_routes(api);
+}
+
+fn unknown_provider() -> ApiError {
+    ApiError::invalid_request("unknown provider: expected one of whop, dodo, aghanim")
 }
 
 fn parse_provider(name: &str) -> Result<Provider, ApiError> {
-    name.parse()
-        .map_err(|_| ApiError::invalid_request("unknown provider: expected one of whop, dodo, aghanim"))
+    name.parse().map_err(|_| unknown_provider())
 }
 
+/// One entitlement by its provider id (membership, grant or subscription id), with its policy, devices and audit
+/// trail.
+#[utoipa::path(
+    get,
+    path = "/admin/entitlements/{provider}/{external_id}",
+    tag = "admin",
+    operation_id = "admin_entitlement",
+    summary = "One entitlement with devices and audit trail",
+    params(
+        ("provider" = Provider, Path, description = "whop, dodo or aghanim"),
+        ("external_id" = String, Path, description = "The provider's id: `mem_...` (Whop), `entg_...` or `lic_...` (Dodo), `sub_...` (Aghanim)", example = "mem_7Hq2LwZp0aXkR1"),
+    ),
+    responses((status = 200, description = "The entitlement", body = EntitlementDetail))
+)]
 async fn entitlement(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -56,6 +105,16 @@ async fn entitlement(
     }
 }
 
+/// A subject's entitlements, each with its policy, devices and audit trail.
+#[utoipa::path(
+    get,
+    path = "/admin/entitlements",
+    tag = "admin",
+    operation_id = "admin_entitlements_of_subject",
+    summary = "A subject's entitlements with devices and audit trails",
+    params(SubjectQuery),
+    responses((status = 200, description = "The subject's entitlements (an empty list when there are none)", body = EntitlementDetails))
+)]
 async fn entitlements_of_subject(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -64,16 +123,36 @@ async fn entitlements_of_subject(
     let (provider, subject) = query.parse()?;
     let lookup = state.query().clone();
     let entitlements = web::block(move || lookup.entitlement_details_of(provider, &subject)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "entitlements": entitlements })))
+    Ok(HttpResponse::Ok().json(EntitlementDetails { entitlements }))
+}
+
+/// A subject's entitlements in full.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntitlementDetails {
+    entitlements: Vec<EntitlementDetail>,
 }
 
 /// `GET /admin/inbox` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InboxQuery {
+    /// Only this status: `received`, `processed`, `ignored` or `failed`.
     status: Option<String>,
+    /// Only this provider: `whop`, `dodo` or `aghanim`.
     provider: Option<String>,
+    /// Only events with a greater id (the previous page's `next_after`).
     after: Option<i64>,
+    /// At most this many events (default 100, at most 500).
     limit: Option<u32>,
+}
+
+/// One page of the inbox.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InboxPage {
+    /// Oldest first, without bodies.
+    events: Vec<InboxItem>,
+    /// The last event's id: pass it as `after` for the next page (`null` when the page is empty).
+    next_after: Option<i64>,
 }
 
 fn parse_status(name: &str) -> Result<InboxStatus, ApiError> {
@@ -88,6 +167,16 @@ fn parse_status(name: &str) -> Result<InboxStatus, ApiError> {
     }
 }
 
+/// The stored webhook deliveries, oldest first, without their bodies.
+#[utoipa::path(
+    get,
+    path = "/admin/inbox",
+    tag = "admin",
+    operation_id = "admin_inbox",
+    summary = "List stored webhook deliveries",
+    params(InboxQuery),
+    responses((status = 200, description = "One page of deliveries", body = InboxPage))
+)]
 async fn inbox(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -112,9 +201,19 @@ async fn inbox(
     let lookup = state.query().clone();
     let events = web::block(move || lookup.list_inbox(&filter)).await??;
     let next_after = events.last().map(|e| e.id);
-    Ok(HttpResponse::Ok().json(json!({ "events": events, "next_after": next_after })))
+    Ok(HttpResponse::Ok().json(InboxPage { events, next_after }))
 }
 
+/// One stored delivery with its decrypted body (customer data: for debugging only).
+#[utoipa::path(
+    get,
+    path = "/admin/inbox/{id}",
+    tag = "admin",
+    operation_id = "admin_inbox_event",
+    summary = "One stored webhook delivery with its body",
+    params(("id" = i64, Path, description = "The inbox id", example = 42)),
+    responses((status = 200, description = "The delivery and its body", body = InboxItem))
+)]
 async fn inbox_event(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -129,9 +228,12 @@ async fn inbox_event(
 }
 
 /// What a replay did, as JSON.
-#[derive(Debug, Serialize)]
-struct ReplayView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReplayView {
     id: i64,
+    /// `applied`, `duplicate`, `ignored`, `failed` (the parser still refuses it: see `error`), `storage_unavailable`
+    /// or `error`.
+    #[schema(example = "applied")]
     outcome: &'static str,
     event_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,6 +270,17 @@ impl ReplayView {
     }
 }
 
+/// Apply one stored delivery again with this release's parser (idempotent: an applied event changes nothing).
+#[utoipa::path(
+    post,
+    path = "/admin/inbox/{id}/replay",
+    tag = "admin",
+    operation_id = "admin_inbox_replay",
+    summary = "Replay one stored webhook delivery",
+    params(("id" = i64, Path, description = "The inbox id", example = 42)),
+    responses((status = 200, description = "What the replay did", body = ReplayView,
+        example = json!({"id": 42, "outcome": "applied", "event_type": "membership.activated", "entitlement_id": "ent_1f0c9a"})))
+)]
 async fn replay(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -186,11 +299,33 @@ async fn replay(
     Ok(HttpResponse::Ok().json(ReplayView::of(id, &Ok(outcome))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReplayFailedQuery {
+    /// Only this provider's failed deliveries: `whop`, `dodo` or `aghanim`.
     provider: Option<String>,
 }
 
+/// What replaying every failed delivery did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReplayedFailed {
+    /// How many failed deliveries were replayed.
+    replayed: usize,
+    /// How many of them applied now.
+    applied: usize,
+    results: Vec<ReplayView>,
+}
+
+/// Apply every failed delivery again (after an upgrade fixed what made them fail).
+#[utoipa::path(
+    post,
+    path = "/admin/inbox/replay-failed",
+    tag = "admin",
+    operation_id = "admin_inbox_replay_failed",
+    summary = "Replay every failed webhook delivery",
+    params(ReplayFailedQuery),
+    responses((status = 200, description = "What each replay did", body = ReplayedFailed))
+)]
 async fn replay_failed(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -207,9 +342,22 @@ async fn replay_failed(
     let views: Vec<ReplayView> = results.iter().map(|(id, r)| ReplayView::of(*id, r)).collect();
     let applied = views.iter().filter(|v| v.outcome == "applied").count();
     log::info!(replayed = views.len(), applied = applied; "failed inbox events replayed");
-    Ok(HttpResponse::Ok().json(json!({ "replayed": views.len(), "applied": applied, "results": views })))
+    Ok(HttpResponse::Ok().json(ReplayedFailed {
+        replayed: views.len(),
+        applied,
+        results: views,
+    }))
 }
 
+/// The configured policy: the default, and what each product rule resolves to.
+#[utoipa::path(
+    get,
+    path = "/admin/policy",
+    tag = "admin",
+    operation_id = "admin_policy",
+    summary = "The effective policy",
+    responses((status = 200, description = "The default policy and each product rule's effective policy", body = PolicyView))
+)]
 async fn policy(_: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.query().policy())
 }

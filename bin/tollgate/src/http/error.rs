@@ -25,10 +25,14 @@ pub struct ApiError {
     www_authenticate: bool,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
+/// Every error answer: `{"code": "<STABLE_CODE>", "message": "<user-safe text>"}`. `code` is stable (the list of
+/// codes is in the OpenAPI document's description); `message` is a sentence for a person and may change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// The stable error code.
+    pub code: &'a str,
+    /// What happened and what to do, for a person.
+    pub message: &'a str,
 }
 
 impl ApiError {
@@ -58,6 +62,16 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `Retry-After` seconds this answer carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after_secs
     }
 
     pub fn message(&self) -> &str {

@@ -14,18 +14,34 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_providers::CallContext;
+use tollgate_service::lease::Jwks;
 use tollgate_service::license::{
-    ActivateRequest, DeactivateRequest, LicenseError, LicenseGrant, Licensing, ProviderRelease,
-    ValidateRequest,
+    ActivateRequest, DeactivateRequest, Deactivated, DeviceReset, LicenseError, LicenseGrant, Licensing,
+    ProviderRelease, ValidateRequest,
 };
 use tollgate_store::{AuditEntry, DeviceId, EntitlementId};
 
 use crate::app::AppState;
 use crate::http::auth::AdminAuth;
-use crate::http::body::{LICENSE_BODY_LIMIT, json_body};
+use crate::http::body::{BODY_TIMEOUT, LICENSE_BODY_LIMIT, json_body};
 use crate::http::error::ApiError;
+use crate::http::openapi::{self, Api, license, storage};
 use crate::http::rate_limit::Limited;
 use crate::http::request::request_id;
+
+/// The `200` answer of activate and validate, as the document shows it.
+const GRANT_EXAMPLE: &str = r#"{"code": "VALID", "entitlement": {"id": "ent_1f0c9a", "provider": "whop",
+    "external_id": "mem_7Hq2LwZp0aXkR1", "subject": "user_Zx9Yw8Vu7", "product": "prod_Desk42xY", "status": "active",
+    "current_period_end": "2026-12-22T16:40:31Z", "cancel_at_period_end": false,
+    "access": {"allowed": true, "code": "VALID", "until": "2026-11-25T16:40:31Z"}, "plan": "plan_Pro3m",
+    "license_key_last4": "K9XD"},
+  "device": {"id": "dev_8c1f0e4b2a", "activated_at": "2026-11-22T16:40:31Z"},
+  "lease": {"token": "eyJhbGciOiJFZERTQSIsImtpZCI6ImxlYXNlLTEiLCJ0eXAiOiJKV1QifQ.eyJpc3MiOiJ0b2xsZ2F0ZSJ9.c2lnbmF0dXJl",
+    "expires_at": "2026-11-25T16:40:31Z", "refresh_after": "2026-11-23T16:40:31Z"}}"#;
+
+fn grant_example() -> serde_json::Value {
+    serde_json::from_str(GRANT_EXAMPLE).unwrap_or_default()
+}
 
 /// How long a client or cache may keep the JWKS. A rotated-in key signs at once, so keep this short: an app that
 /// meets an unknown `kid` re-fetches anyway.
@@ -34,20 +50,71 @@ const JWKS_MAX_AGE_SECS: u32 = 60;
 /// `Retry-After` on `503 STORAGE_UNAVAILABLE`, as the webhook routes send it.
 const STORAGE_RETRY_AFTER_SECS: u64 = 5;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/license/activate", web::post().to(activate))
-        .route("/api/license/validate", web::post().to(validate))
-        .route("/api/license/deactivate", web::post().to(deactivate))
-        .route("/.well-known/jwks.json", web::get().to(jwks));
+pub fn routes(api: &mut Api) {
+    use LicenseError as L;
+    api.add(__path_activate, activate).errors(|| {
+        license_errors([
+            L::LicenseNotFound,
+            L::DeviceMismatch,
+            L::DeviceLimitReached,
+            L::LicenseInactive,
+            L::PaymentIssue,
+            L::TransferNotAllowed,
+            L::ProviderUnavailable,
+        ])
+    });
+    api.add(__path_validate, validate).errors(|| {
+        license_errors([
+            L::LicenseNotFound,
+            L::DeviceMismatch,
+            L::DeviceLimitReached,
+            L::LicenseInactive,
+            L::PaymentIssue,
+            L::DeviceNotActivated,
+            L::ProviderUnavailable,
+        ])
+    });
+    api.add(__path_deactivate, deactivate).errors(|| {
+        license_errors([
+            L::LicenseNotFound,
+            L::DeviceNotActivated,
+            L::TransferNotAllowed,
+            L::TransferCooldown {
+                retry_at: DateTime::<Utc>::UNIX_EPOCH,
+            },
+            L::ProviderUnavailable,
+        ])
+    });
+    api.add(__path_jwks, jwks).errors(|| vec![storage()]);
 }
 
-/// The admin routes, relative to the `/admin` scope.
-pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/entitlements/{id}/devices/{device_id}/reset",
-        web::post().to(reset_device),
-    )
-    .route("/licenses/denials", web::get().to(denials));
+/// A license route's errors: the bad request, the rate limit, these refusals, and the outages.
+fn license_errors<const N: usize>(refusals: [LicenseError; N]) -> Vec<ApiError> {
+    let mut errors = vec![
+        ApiError::invalid_request("the body must be JSON (Content-Type: application/json)"),
+        license(LicenseError::InvalidRequest("license_key is empty")),
+        ApiError::request_timeout(BODY_TIMEOUT.as_secs()),
+        openapi::rate_limited(),
+    ];
+    errors.extend(refusals.into_iter().map(license));
+    errors.push(storage());
+    errors
+}
+
+/// The admin routes (with the admin token).
+pub fn admin_routes(api: &mut Api) {
+    api.add(__path_reset_device, reset_device).admin().errors(|| {
+        vec![
+            ApiError::invalid_request("the body must be empty or {\"license_key\": \"...\"}"),
+            ApiError::not_found("no entitlement `ent_unknown`"),
+            ApiError::not_found("no active device `dev_unknown` on this entitlement"),
+            license(LicenseError::ProviderUnavailable),
+            storage(),
+        ]
+    });
+    api.add(__path_denials, denials)
+        .admin()
+        .errors(|| vec![ApiError::invalid_request("license_key is required"), storage()]);
 }
 
 /// The license use cases, loading the lease keys first if the database was unreachable at start.
@@ -107,6 +174,20 @@ fn check_change(state: &AppState, req: &HttpRequest, route: &'static str, key: &
         .map_err(|limited| rate_limited(req, route, limited))
 }
 
+/// Activate this device on a license key: the key is looked up locally, then at the provider (Whop, then Dodo; a
+/// UUID-shaped key asks Dodo first); the device takes a slot under the policy's `max_devices`; the answer carries
+/// the first signed lease. Activating an already active device again is allowed and answers a fresh lease.
+#[utoipa::path(
+    post,
+    path = "/api/license/activate",
+    tag = "license",
+    operation_id = "activate",
+    summary = "Activate a device on a license key",
+    request_body(content = ActivateRequest, content_type = "application/json",
+        example = json!({"license_key": "TGDEV-ACTV-7Q2M-K9XD", "hwid": "5f1d3c0e9a7b4e21", "device_name": "Ana's laptop"})),
+    responses((status = 200, description = "The device is active; the lease lets the app run offline until `lease.expires_at`", body = LicenseGrant,
+        example = grant_example))
+)]
 async fn activate(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -131,6 +212,18 @@ fn granted(grant: &LicenseGrant) -> Result<HttpResponse, ApiError> {
         .body(json.to_owned()))
 }
 
+/// Revalidate an active device (what the app does at launch, from `lease.refresh_after`): the entitlement's state
+/// now, a fresh lease. Only failed validations count against the rate limit.
+#[utoipa::path(
+    post,
+    path = "/api/license/validate",
+    tag = "license",
+    operation_id = "validate",
+    summary = "Revalidate a device and renew its lease",
+    request_body(content = ValidateRequest, content_type = "application/json",
+        example = json!({"license_key": "TGDEV-ACTV-7Q2M-K9XD", "hwid": "5f1d3c0e9a7b4e21"})),
+    responses((status = 200, description = "Still valid, with a fresh lease", body = LicenseGrant, example = grant_example))
+)]
 async fn validate(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -162,6 +255,19 @@ async fn validate(
     Err(from_license_error(error, state.clock().now()))
 }
 
+/// Free this device's slot, to move the license to another device (under the policy's transfer rules).
+#[utoipa::path(
+    post,
+    path = "/api/license/deactivate",
+    tag = "license",
+    operation_id = "deactivate",
+    summary = "Deactivate a device",
+    request_body(content = DeactivateRequest, content_type = "application/json",
+        example = json!({"license_key": "TGDEV-ACTV-7Q2M-K9XD", "hwid": "5f1d3c0e9a7b4e21"})),
+    responses((status = 200, description = "Deactivated; the devices that remain on the license", body = Deactivated,
+        example = json!({"code": "DEACTIVATED", "max_devices": 2, "devices": [{"id": "dev_8c1f0e4b2a", "name": "Ana's desktop",
+            "activated_at": "2026-11-20T09:12:44Z", "last_seen_at": "2026-11-22T16:40:31Z"}]})))
+)]
 async fn deactivate(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -179,6 +285,15 @@ async fn deactivate(
 /// `GET /.well-known/jwks.json`: every key a valid lease may be signed with (the current one and, after a
 /// rotation, the retired ones until their last lease expires). Reloads the keys first when another instance may
 /// have rotated them (at most every 30 s).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "license",
+    operation_id = "jwks",
+    summary = "The lease signing keys (JWKS)",
+    responses((status = 200, description = "Ed25519 public keys (RFC 8037). `Cache-Control: public, max-age=60`; an app that meets an unknown `kid` fetches again", body = Jwks,
+        example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "jdTHQzkgrGPZFyPNkOTPm_aWiZlTyaOOU9QoZOImj0E", "kid": "lease-1", "alg": "EdDSA", "use": "sig"}]})))
+)]
 async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let licensing = licensing(&state).await?;
     let leases = licensing.leases().clone();
@@ -195,7 +310,7 @@ async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 /// The optional body of an admin device reset.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetBody {
     /// Dodo needs the key to deactivate the instance there (Tollgate keeps only its hash).
@@ -226,6 +341,23 @@ fn json_error_kind(e: &serde_json::Error) -> &'static str {
 }
 
 /// `POST /admin/entitlements/{id}/devices/{device_id}/reset`: free one device, bypassing the transfer policy.
+#[utoipa::path(
+    post,
+    path = "/admin/entitlements/{id}/devices/{device_id}/reset",
+    tag = "admin",
+    operation_id = "admin_reset_device",
+    summary = "Free one device, bypassing the transfer policy",
+    params(
+        ("id" = String, Path, description = "The entitlement id (`ent_...`)", example = "ent_1f0c9a"),
+        ("device_id" = String, Path, description = "The device id (`dev_...`)", example = "dev_8c1f0e4b2a"),
+    ),
+    request_body(content = Option<ResetBody>, content_type = "application/json",
+        description = "Optional. Dodo needs the license key to deactivate its instance (Tollgate keeps only a hash); without it the instance stays active at Dodo",
+        example = json!({"license_key": "TGDEV-DODO-8K4F-M6QZ"})),
+    responses((status = 200, description = "The device is free; what was done at the provider", body = DeviceReset,
+        example = json!({"device": {"id": "dev_8c1f0e4b2a", "name": "Ana's laptop", "activated_at": "2026-11-20T09:12:44Z",
+            "last_seen_at": "2026-11-22T16:40:31Z"}, "provider": "not_needed"})))
+)]
 async fn reset_device(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -280,19 +412,22 @@ fn release_name(release: ProviderRelease) -> &'static str {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DenialsQuery {
+    /// The license key as the customer has it (hashed for the lookup, never stored).
     license_key: String,
 }
 
 /// One recorded denial: "why was this device denied?".
-#[derive(Debug, Serialize)]
-struct DenialView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DenialView {
     id: i64,
     at: DateTime<Utc>,
     entitlement_id: Option<String>,
     device_id: Option<String>,
     /// `activation`, `validation` or `deactivation`.
+    #[schema(example = "activation")]
     request: &'static str,
     /// The stable code the app was answered with.
     code: Option<String>,
@@ -322,7 +457,25 @@ impl From<&AuditEntry> for DenialView {
     }
 }
 
+/// Every denial of a license key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Denials {
+    /// Newest first.
+    denials: Vec<DenialView>,
+}
+
 /// `GET /admin/licenses/denials?license_key=`: every denial of this key's entitlements, newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/licenses/denials",
+    tag = "admin",
+    operation_id = "admin_denials",
+    summary = "Why was this device denied?",
+    params(DenialsQuery),
+    responses((status = 200, description = "The key's denials, newest first (empty for an unknown key)", body = Denials,
+        example = json!({"denials": [{"id": 17, "at": "2026-11-22T16:40:31Z", "entitlement_id": "ent_1f0c9a", "device_id": null,
+            "request": "activation", "code": "DEVICE_LIMIT_REACHED", "detail": "activation: DEVICE_LIMIT_REACHED; hwid_hash 9f2c4e1a7b3d5c60"}]})))
+)]
 async fn denials(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -336,8 +489,8 @@ async fn denials(
     let entries = web::block(move || licensing.denials(&key))
         .await?
         .map_err(|e| from_license_error(e, state.clock().now()))?;
-    let views: Vec<DenialView> = entries.iter().map(DenialView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "denials": views })))
+    let denials: Vec<DenialView> = entries.iter().map(DenialView::from).collect();
+    Ok(HttpResponse::Ok().json(Denials { denials }))
 }
 
 #[cfg(test)]

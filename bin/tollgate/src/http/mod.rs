@@ -6,11 +6,14 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod console;
+#[cfg(feature = "dev")]
+pub mod dev;
 pub mod entitlements;
 pub mod error;
 pub mod health;
 pub mod license;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limit;
 pub mod reconcile;
 pub mod request;
@@ -20,14 +23,21 @@ use actix_web::web;
 
 use crate::http::error::ApiError;
 
-/// Every route group. Each group's file has one `routes(cfg)` function.
+/// Every route group, served. Each API group's file has one `routes(api)` function; the HTML console (pages for
+/// people, not part of the OpenAPI document by design) registers its own.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::routes)
-        .configure(webhooks::routes)
-        .configure(entitlements::routes)
-        .configure(admin::routes)
-        .configure(license::routes)
-        .configure(console::routes);
+    api_routes(&mut openapi::Api::serve(cfg));
+    console::routes(cfg);
+}
+
+/// The route table: served by [`routes`], documented by [`openapi::build`] (see `http/openapi.rs`).
+pub fn api_routes(api: &mut openapi::Api) {
+    health::routes(api);
+    webhooks::routes(api);
+    entitlements::routes(api);
+    admin::routes(api);
+    license::routes(api);
+    openapi::routes(api);
 }
 
 /// Extractor errors (wrong content type, bad JSON, a bad query or path value) as `400 INVALID_REQUEST` with the

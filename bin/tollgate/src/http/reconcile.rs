@@ -4,20 +4,29 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tollgate_service::reconcile::ReconcileError;
+use tollgate_service::reconcile::{ReconcileError, ReconcileReport};
 
 use crate::app::AppState;
 use crate::http::auth::AdminAuth;
 use crate::http::error::ApiError;
+use crate::http::openapi::{Api, storage};
 use crate::http::request::request_id;
 
-/// The admin route, relative to the `/admin` scope.
-pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reconcile", web::post().to(reconcile));
+/// The admin route (with the admin token).
+pub fn admin_routes(api: &mut Api) {
+    api.add(__path_reconcile, reconcile).admin().errors(|| {
+        vec![
+            ApiError::invalid_request("unknown provider: expected one of whop, dodo, aghanim"),
+            from_reconcile_error(ReconcileError::NotConfigured(tollgate_policy::Provider::Whop)),
+            storage(),
+        ]
+    });
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReconcileQuery {
+    /// Only this provider: `whop`, `dodo` or `aghanim` (default: every provider with an API key).
     provider: Option<String>,
 }
 
@@ -38,6 +47,20 @@ pub fn from_reconcile_error(error: ReconcileError) -> ApiError {
     }
 }
 
+/// Compare the providers' listings with the database now and repair drift (the run `serve` makes every
+/// `reconcile.every`). A provider another instance is reconciling is reported as `held`.
+#[utoipa::path(
+    post,
+    path = "/admin/reconcile",
+    tag = "admin",
+    operation_id = "admin_reconcile",
+    summary = "Reconcile with the providers now",
+    params(ReconcileQuery),
+    responses((status = 200, description = "The run's report (a provider call that failed is in its `errors`; what could be examined was repaired)", body = ReconcileReport,
+        example = json!({"started_at": "2026-11-22T16:40:31Z", "finished_at": "2026-11-22T16:40:32Z", "providers": [{"provider": "whop",
+            "outcome": "completed", "examined": 3, "changed": 1, "created": 0, "ignored": 0, "errors": [],
+            "repairs": [{"kind": "changed", "entitlement_id": "ent_1f0c9a", "external_id": "mem_7Hq2LwZp0aXkR1", "detail": "status active -> canceled"}]}]})))
+)]
 async fn reconcile(
     _: AdminAuth,
     state: web::Data<AppState>,

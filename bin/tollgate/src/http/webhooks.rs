@@ -3,7 +3,6 @@
 //! transaction has committed.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 use tollgate_policy::Provider;
 use tollgate_providers::CallContext;
 use tollgate_service::ingest::{IngestError, IngestOutcome};
@@ -11,6 +10,7 @@ use tollgate_service::ingest::{IngestError, IngestOutcome};
 use crate::app::AppState;
 use crate::http::body::{BodyError, read_body};
 use crate::http::error::ApiError;
+use crate::http::openapi::{Api, storage};
 use crate::http::request::request_id;
 
 /// The signature headers any provider uses; only these are handed to the verifier.
@@ -25,12 +25,53 @@ const SIGNATURE_HEADERS: [&str; 6] = [
 
 pub use crate::http::body::BODY_TIMEOUT;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/webhooks/whop", web::post().to(whop))
-        .route("/api/webhooks/dodo", web::post().to(dodo))
-        .route("/api/webhooks/aghanim", web::post().to(aghanim));
+pub fn routes(api: &mut Api) {
+    api.add(__path_whop, whop)
+        .errors(|| webhook_errors(Provider::Whop));
+    api.add(__path_dodo, dodo)
+        .errors(|| webhook_errors(Provider::Dodo));
+    api.add(__path_aghanim, aghanim)
+        .errors(|| webhook_errors(Provider::Aghanim));
 }
 
+/// What a webhook delivery can be refused with.
+fn webhook_errors(provider: Provider) -> Vec<ApiError> {
+    vec![
+        ApiError::invalid_request("the webhook body is not JSON"),
+        ApiError::invalid_signature(),
+        ApiError::payload_too_large(1_048_576),
+        ApiError::request_timeout(BODY_TIMEOUT.as_secs()),
+        ApiError::provider_not_configured(provider),
+        storage(),
+    ]
+}
+
+/// The `200` answer: the delivery is stored (or was already), and applied, ignored or recorded as failed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookAccepted {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// A Whop delivery, current (Standard Webhooks, `webhook-*` headers keyed with the raw `ws_` secret) or legacy
+/// (`X-Whop-Signature`). Stored once under its dedupe key; a redelivery answers `200` and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/whop",
+    tag = "webhooks",
+    operation_id = "webhook_whop",
+    summary = "Receive a Whop webhook",
+    params(
+        ("webhook-id" = Option<String>, Header, description = "Current format: the message id"),
+        ("webhook-timestamp" = Option<String>, Header, description = "Current format: Unix seconds, within `signature_tolerance`"),
+        ("webhook-signature" = Option<String>, Header, description = "Current format: `v1,<base64 HMAC-SHA256>`"),
+        ("x-whop-signature" = Option<String>, Header, description = "Legacy format: `t=<unix>,v1=<hex HMAC-SHA256>`"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "Whop's payload, byte for byte as signed (the signature covers the exact bytes)",
+        example = json!({"id": "msg_2wL0", "api_version": "v1", "timestamp": "2026-11-22T16:40:31.000Z", "type": "membership.activated", "data": {"id": "mem_7Hq2LwZp0aXkR1", "status": "active"}})),
+    responses((status = 200, description = "Stored (or already stored) and acted on", body = WebhookAccepted, example = json!({"status": "ok"})))
+)]
 async fn whop(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -39,6 +80,22 @@ async fn whop(
     receive(Provider::Whop, state, req, body).await
 }
 
+/// A Dodo Payments delivery (Standard Webhooks, `whsec_` secret).
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/dodo",
+    tag = "webhooks",
+    operation_id = "webhook_dodo",
+    summary = "Receive a Dodo Payments webhook",
+    params(
+        ("webhook-id" = String, Header, description = "The message id"),
+        ("webhook-timestamp" = String, Header, description = "Unix seconds, within `signature_tolerance`"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`, keyed with the base64 part of the `whsec_` secret"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "Dodo's payload, byte for byte as signed",
+        example = json!({"business_id": "bus_1", "type": "entitlement_grant.delivered", "timestamp": "2026-11-22T16:40:31Z", "data": {"id": "entg_8sKd02LmQp", "status": "delivered"}})),
+    responses((status = 200, description = "Stored (or already stored) and acted on", body = WebhookAccepted, example = json!({"status": "ok"})))
+)]
 async fn dodo(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -47,6 +104,21 @@ async fn dodo(
     receive(Provider::Dodo, state, req, body).await
 }
 
+/// An Aghanim delivery (`X-Aghanim-Signature`: HMAC-SHA256 of `<timestamp>.<body>`).
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/aghanim",
+    tag = "webhooks",
+    operation_id = "webhook_aghanim",
+    summary = "Receive an Aghanim webhook",
+    params(
+        ("x-aghanim-signature" = String, Header, description = "Hex HMAC-SHA256 of `<timestamp>.<body>`"),
+        ("x-aghanim-signature-timestamp" = String, Header, description = "Unix seconds (may be the event time: no tolerance by default)"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "Aghanim's payload, byte for byte as signed",
+        example = json!({"event_type": "subscription.activated", "event_id": "whevt_1", "event_time": 1763829631, "event_data": {"id": "sub_kMnoPqRsTuV", "player_id": "2D2R-OP3C", "status": "active"}})),
+    responses((status = 200, description = "Stored (or already stored) and acted on", body = WebhookAccepted, example = json!({"status": "ok"})))
+)]
 async fn aghanim(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -79,7 +151,7 @@ async fn receive(
                 status = outcome.as_str();
                 "webhook accepted"
             );
-            Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+            Ok(HttpResponse::Ok().json(WebhookAccepted { status: "ok" }))
         }
         Err(error) => {
             log::info!(

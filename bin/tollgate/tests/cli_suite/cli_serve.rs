@@ -65,6 +65,9 @@ fn serve_ingests_simulated_webhooks_and_stops_cleanly_on_sigterm() {
             "TOLLGATE_PROVIDERS__DODO__WEBHOOK_SECRET",
             "whsec_bG9jYWwgdGVzdCBzZWNyZXQ=",
         )
+        // A Dodo secret builds the Dodo client, so simulate wants its API on loopback (nothing listens there, and
+        // nothing here calls it).
+        .with("TOLLGATE_PROVIDERS__DODO__API_BASE", "http://127.0.0.1:9")
         .with(
             "TOLLGATE_PROVIDERS__AGHANIM__WEBHOOK_SECRET",
             "aghanim_local_secret",

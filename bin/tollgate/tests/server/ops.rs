@@ -15,7 +15,7 @@ async fn health_and_readiness() {
         let reply = get(&app, "/healthz", None).await;
         assert_eq!(
             (reply.status, reply.json()),
-            (StatusCode::OK, json!({"status": "ok"}))
+            (StatusCode::OK, json!({"status": "ok", "mode": "serve"}))
         );
         let reply = get(&app, "/readyz", None).await;
         assert_eq!(

@@ -160,6 +160,33 @@ impl LicenseError {
     }
 }
 
+impl LicenseError {
+    /// One error of each kind (in declaration order), for documentation: the server's OpenAPI document lists every
+    /// code with its status and message from these. A test keeps it complete.
+    pub fn one_of_each() -> Vec<LicenseError> {
+        vec![
+            LicenseError::LicenseNotFound,
+            LicenseError::DeviceMismatch,
+            LicenseError::BoundAtWhop,
+            LicenseError::DeviceLimitReached,
+            LicenseError::LicenseInactive,
+            LicenseError::PaymentIssue,
+            LicenseError::DeviceNotActivated,
+            LicenseError::TransferNotAllowed,
+            LicenseError::TransferCooldown {
+                retry_at: DateTime::<Utc>::UNIX_EPOCH,
+            },
+            LicenseError::InvalidRequest("license_key is empty"),
+            LicenseError::ProviderUnavailable,
+            LicenseError::Storage(StoreError::Unavailable {
+                reason: "the database does not answer".to_owned(),
+                cause: None,
+            }),
+            LicenseError::Lease(LeaseError::NoSigningKey),
+        ]
+    }
+}
+
 impl From<StoreError> for LicenseError {
     fn from(err: StoreError) -> Self {
         LicenseError::Storage(err)
@@ -172,5 +199,35 @@ impl From<LeaseError> for LicenseError {
             LeaseError::Storage(store) => LicenseError::Storage(store),
             other => LicenseError::Lease(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new variant fails to compile here until it is added to `one_of_each` (the match has no wildcard).
+    fn position(error: &LicenseError) -> usize {
+        match error {
+            LicenseError::LicenseNotFound => 0,
+            LicenseError::DeviceMismatch => 1,
+            LicenseError::BoundAtWhop => 2,
+            LicenseError::DeviceLimitReached => 3,
+            LicenseError::LicenseInactive => 4,
+            LicenseError::PaymentIssue => 5,
+            LicenseError::DeviceNotActivated => 6,
+            LicenseError::TransferNotAllowed => 7,
+            LicenseError::TransferCooldown { .. } => 8,
+            LicenseError::InvalidRequest(_) => 9,
+            LicenseError::ProviderUnavailable => 10,
+            LicenseError::Storage(_) => 11,
+            LicenseError::Lease(_) => 12,
+        }
+    }
+
+    #[test]
+    fn one_of_each_has_every_variant_once() {
+        let positions: Vec<usize> = LicenseError::one_of_each().iter().map(position).collect();
+        assert_eq!(positions, (0..13).collect::<Vec<_>>());
     }
 }

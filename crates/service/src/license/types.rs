@@ -18,24 +18,42 @@ pub const MAX_DEVICE_NAME_LEN: usize = 128;
 
 /// `POST /api/license/activate`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivateRequest {
+    /// The license key exactly as the customer received it (Whop or Dodo); at most 256 characters, no spaces.
+    #[cfg_attr(feature = "openapi", schema(example = "TGDEV-ACTV-7Q2M-K9XD"))]
     pub license_key: String,
+    /// This device's stable id, best a hash of the machine id with the app id; at most 512 characters. Tollgate
+    /// keeps only its keyed hash.
+    #[cfg_attr(feature = "openapi", schema(example = "5f1d3c0e9a7b4e21"))]
     pub hwid: String,
+    /// A name for the device, shown to the customer and the admin (control characters dropped, cut to 128).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "Ana's laptop"))]
     pub device_name: Option<String>,
 }
 
 /// `POST /api/license/validate`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidateRequest {
+    /// The license key the device was activated with.
+    #[cfg_attr(feature = "openapi", schema(example = "TGDEV-ACTV-7Q2M-K9XD"))]
     pub license_key: String,
+    /// The same device id as at activation.
+    #[cfg_attr(feature = "openapi", schema(example = "5f1d3c0e9a7b4e21"))]
     pub hwid: String,
 }
 
 /// `POST /api/license/deactivate`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeactivateRequest {
+    /// The license key the device was activated with.
+    #[cfg_attr(feature = "openapi", schema(example = "TGDEV-ACTV-7Q2M-K9XD"))]
     pub license_key: String,
+    /// The same device id as at activation.
+    #[cfg_attr(feature = "openapi", schema(example = "5f1d3c0e9a7b4e21"))]
     pub hwid: String,
 }
 
@@ -102,8 +120,10 @@ pub(crate) fn clean_device_name(name: Option<&str>) -> Option<String> {
 /// The `200` answer of activate and validate:
 /// `{"code":"VALID","entitlement":{..},"device":{"id","activated_at"},"lease":{"token","expires_at","refresh_after"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseGrant {
     /// Always `VALID`.
+    #[cfg_attr(feature = "openapi", schema(example = "VALID"))]
     pub code: &'static str,
     pub entitlement: EntitlementView,
     pub device: DeviceRef,
@@ -154,6 +174,7 @@ impl fmt::Debug for JsonMemo {
 
 /// The device in a [`LicenseGrant`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceRef {
     pub id: String,
     pub activated_at: DateTime<Utc>,
@@ -161,6 +182,7 @@ pub struct DeviceRef {
 
 /// The lease in a [`LicenseGrant`]. `expires_at` is the token's `exp`, `refresh_after` its `refresh_after`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseView {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -170,8 +192,10 @@ pub struct LeaseView {
 /// The `200` answer of deactivate: `{"code":"DEACTIVATED","max_devices":N,"devices":[..]}` with the devices that
 /// remain on the license.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deactivated {
     /// Always `DEACTIVATED`.
+    #[cfg_attr(feature = "openapi", schema(example = "DEACTIVATED"))]
     pub code: &'static str,
     pub max_devices: u32,
     pub devices: Vec<DeviceSummary>,
@@ -179,6 +203,7 @@ pub struct Deactivated {
 
 /// One remaining device (never its hwid or hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceSummary {
     pub id: String,
     pub name: Option<String>,
@@ -201,6 +226,7 @@ impl From<&Device> for DeviceSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProviderRelease {
     /// Nothing to release there (local binding, or a provider without device state).
     NotNeeded,
@@ -216,6 +242,7 @@ pub enum ProviderRelease {
 
 /// The answer of an admin device reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceReset {
     pub device: DeviceSummary,
     pub provider: ProviderRelease,

@@ -7,6 +7,7 @@ use tollgate_policy::Provider;
 /// One run of [`crate::reconcile::Reconciler::run_once`]: one entry per provider it was asked about, in the order
 /// Whop, Dodo, Aghanim.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReconcileReport {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -34,6 +35,7 @@ impl ReconcileReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PassOutcome {
     /// Everything the provider listed was examined.
     Completed,
@@ -45,6 +47,7 @@ pub enum PassOutcome {
 
 /// One provider's pass.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderReport {
     pub provider: Provider,
     pub outcome: PassOutcome,
@@ -110,6 +113,7 @@ impl ProviderReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RepairKind {
     Changed,
     Created,
@@ -121,6 +125,7 @@ pub enum RepairKind {
 
 /// One entitlement (or one of its devices) repaired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Repair {
     pub kind: RepairKind,
     pub entitlement_id: String,

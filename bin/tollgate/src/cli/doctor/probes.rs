@@ -156,7 +156,8 @@ fn healthz(target: SocketAddr) -> Probe {
     let _ = stream.take(4096).read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     let status_line = answer.lines().next().unwrap_or_default();
-    if status_line.starts_with("HTTP/1.1 200") && answer.contains(r#"{"status":"ok"}"#) {
+    // `{"status":"ok","mode":"serve"}` (or `"dev"`): the body of Tollgate's /healthz.
+    if status_line.starts_with("HTTP/1.1 200") && answer.contains(r#"{"status":"ok","mode":""#) {
         Probe::Tollgate
     } else if status_line.is_empty() {
         Probe::Other("it accepted a connection and sent no HTTP answer".to_owned())

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tollgate_policy::Provider;
 use tollgate_verify::{sign_aghanim, sign_standard_webhooks, sign_whop};
 
+use crate::cli::loopback::live_provider_apis;
 use crate::cli::{CliError, SimulateWebhookArgs, env_var};
 use crate::settings::Settings;
 
@@ -70,6 +71,7 @@ pub fn run(settings: &Settings, args: &SimulateWebhookArgs) -> Result<(), CliErr
         return Ok(());
     }
 
+    refuse_live_providers(settings)?;
     let url = target(settings, args.to.as_deref(), provider);
     let (status, answer) = post(&url, &headers, body)?;
     println!(
@@ -97,6 +99,33 @@ pub fn run(settings: &Settings, args: &SimulateWebhookArgs) -> Result<(), CliErr
         _ => String::new(),
     };
     Err(CliError::Failed(format!("the server answered {status}{hint}")))
+}
+
+/// A simulated delivery puts a made-up entitlement (and license key) into the server. Refuse when the server these
+/// settings describe would call a live provider API, where anything about it (an activation of its key, a
+/// reconciliation of its subject) would then be asked: only loopback fakes, or no provider client at all.
+fn refuse_live_providers(settings: &Settings) -> Result<(), CliError> {
+    let live = live_provider_apis(settings)
+        .map_err(|e| CliError::Usage(format!("cannot check the provider settings: {e}")))?;
+    if live.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = live
+        .iter()
+        .map(|(provider, base)| format!("{provider} at {base}"))
+        .collect();
+    let fix: Vec<String> = live
+        .iter()
+        .map(|(provider, _)| env_var(&format!("providers.{provider}.api_base")))
+        .collect();
+    Err(CliError::Usage(format!(
+        "refusing to simulate: with these settings the server calls live provider APIs ({}), and a simulated \
+         entitlement or license key would then be looked up there. Simulate against `tollgate dev` (its fakes are \
+         on loopback: `tollgate --config tollgate-dev/tollgate.toml simulate webhook ...`), or point {} at a \
+         loopback fake; --dry-run prints the signed delivery without sending it",
+        named.join(", "),
+        fix.join(" and ")
+    )))
 }
 
 /// The headers the provider sends with this body.
