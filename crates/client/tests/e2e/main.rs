@@ -4,5 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod demo;
+mod device_claim;
 mod license;
 mod server;
