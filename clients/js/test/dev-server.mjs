@@ -1,6 +1,6 @@
 // Starts `tollgate dev --json` (the debug binary `cargo build`/`cargo test` leaves in target/debug, or TOLLGATE_BIN)
 // and reads its one JSON line: the server URL, tokens, JWKS and demo keys (docs/api.md, "tollgate dev").
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,8 +16,12 @@ export function tollgateBinary() {
 
 /** Why the end-to-end tests cannot run here, or null. With TOLLGATE_REQUIRE_E2E=1 (CI) a missing binary fails. */
 export function e2eSkipReason() {
-  if (tollgateBinary() !== null) return null;
-  const why = "no tollgate binary (run `cargo build -p tollgate` first, or set TOLLGATE_BIN)";
+  const bin = tollgateBinary();
+  let why = "no tollgate binary (run `cargo build -p tollgate` first, or set TOLLGATE_BIN)";
+  if (bin !== null) {
+    if (spawnSync(bin, ["dev", "--help"], { stdio: "ignore" }).status === 0) return null;
+    why = `${bin} has no \`dev\` command (rebuild it: \`cargo build -p tollgate\`)`;
+  }
   if (process.env.TOLLGATE_REQUIRE_E2E === "1") throw new Error(`TOLLGATE_REQUIRE_E2E=1 but ${why}`);
   return why;
 }
