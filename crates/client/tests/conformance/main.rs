@@ -1,6 +1,6 @@
 //! The conformance vectors (`clients/conformance/vectors.json`): made here from the real lease signer
 //! (`generate.rs`), checked to be current, and run against the Rust client (`run.rs`). The JavaScript and Python
-//! clients run the same file (`clients/js/test/conformance.test.ts`, `clients/python/tests/test_conformance.py`).
+//! clients run the same file (`clients/js/test/conformance.test.mjs`, `clients/python/tests/test_conformance.py`).
 //!
 //! Regenerate after a deliberate change: `TOLLGATE_WRITE_VECTORS=1 cargo test -p tollgate-client --test conformance`.
 
