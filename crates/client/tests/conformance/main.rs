@@ -14,6 +14,8 @@ mod canned;
 mod fixtures;
 mod generate;
 mod run;
+mod scenarios;
+mod server_errors;
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
