@@ -6,4 +6,5 @@ mod common;
 mod demo;
 mod device_claim;
 mod license;
+mod provider_down;
 mod server;
