@@ -312,6 +312,10 @@ impl Env {
             ("TOLLGATE_PROVIDERS__WHOP__API_KEY", FakeWhop::API_KEY.to_owned()),
             ("TOLLGATE_PROVIDERS__WHOP__API_BASE", self.fakes.whop.base_url()),
             (
+                "TOLLGATE_PROVIDERS__WHOP__COMPANY_ID",
+                FakeWhop::COMPANY_ID.to_owned(),
+            ),
+            (
                 "TOLLGATE_PROVIDERS__DODO__WEBHOOK_SECRET",
                 self.secrets.dodo.clone(),
             ),

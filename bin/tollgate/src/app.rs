@@ -44,6 +44,7 @@ pub struct AppState {
     licensing: Arc<LicensingSlot>,
     rate_limits: Arc<RateLimits>,
     reconciler: Reconciler,
+    console: Arc<crate::http::console::ConsoleState>,
 }
 
 impl AppState {
@@ -65,6 +66,7 @@ impl AppState {
         let licensing = LicensingSlot::new(store.clone(), &settings, &clients, clock.clone());
         let rate_limits = RateLimits::new(&settings.rate_limit);
         let reconciler = licensing::reconciler(store.clone(), &settings, &clients, clock.clone());
+        let console = crate::http::console::ConsoleState::new(&store, &settings, &query, &ingest, &clock);
         let token = |value: &str, api, key, env| {
             TokenCheck::new(value, api, key, env)
                 .map(Arc::new)
@@ -94,6 +96,7 @@ impl AppState {
             licensing: Arc::new(licensing),
             rate_limits: Arc::new(rate_limits),
             reconciler,
+            console: Arc::new(console),
         })
     }
 
@@ -152,6 +155,11 @@ impl AppState {
 
     pub fn rate_limits(&self) -> &RateLimits {
         &self.rate_limits
+    }
+
+    /// The browser console's sessions and support use cases.
+    pub fn console(&self) -> &crate::http::console::ConsoleState {
+        &self.console
     }
 
     /// Reconciliation over the providers whose API key is set (`serve` runs it every `reconcile.every`).

@@ -16,7 +16,7 @@ pub const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// The top-level sections an environment variable may address. `TOLLGATE_` variables outside these (for example
 /// `TOLLGATE_TEST_DATABASE_URL`, used by the test suite) are not configuration and are left alone.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "listen",
     "database",
     "admin",
@@ -27,6 +27,7 @@ const SECTIONS: [&str; 10] = [
     "reconcile",
     "policy",
     "lease",
+    "console",
 ];
 
 /// A secret value. `Debug` and `Display` print `[redacted]`, so it cannot leak through a log line or an error.
@@ -85,6 +86,14 @@ fn secret_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Secret>
         .collect())
 }
 
+/// A list of plain strings: a TOML array, or a comma-separated string in the environment; blanks dropped.
+fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    Ok(secret_list(deserializer)?
+        .into_iter()
+        .map(|secret| secret.expose().to_owned())
+        .collect())
+}
+
 /// How far a webhook's signed timestamp may be from now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureTolerance {
@@ -117,6 +126,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub reconcile: ReconcileSettings,
     pub lease: LeaseSettings,
+    pub console: ConsoleSettings,
     #[serde(default)]
     pub policy: PolicySet,
 }
@@ -193,6 +203,17 @@ pub struct ProviderSettings {
     pub connect_timeout: HumanDuration,
     /// The provider API client's timeout for a whole request, per attempt.
     pub request_timeout: HumanDuration,
+    /// Whop only: the `Api-Version-Date` sent on every Whop request (default in `defaults.toml`, see
+    /// docs/providers.md).
+    #[serde(default)]
+    pub api_version: String,
+    /// Whop only: the company (account) id, `biz_...`, sent on list calls; reconciliation is skipped without it.
+    #[serde(default)]
+    pub company_id: String,
+    /// Whop only: metadata keys an older integration bound a raw hwid under (adopted for that device, refused for
+    /// others); empty ignores such bindings. A TOML array, or a comma-separated string in the environment.
+    #[serde(default, deserialize_with = "string_list")]
+    pub legacy_binding_keys: Vec<String>,
 }
 
 impl ProviderSettings {
@@ -244,6 +265,34 @@ pub struct LeaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct ReconcileSettings {
     pub every: HumanDuration,
+}
+
+/// The browser console at `/console` (signed in with the admin token).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// `false`: every `/console` path answers 404.
+    pub enabled: bool,
+    /// A session unused for this long is signed out.
+    pub idle_timeout: HumanDuration,
+    /// A session is signed out this long after sign-in, however busy.
+    pub max_session: HumanDuration,
+    /// When the session cookie gets `Secure`: `auto` (the request came over TLS, as the server or, with
+    /// `trust_forwarded_proto`, the proxy's `X-Forwarded-Proto: https` says), `always`, or `never`.
+    pub secure_cookies: SecureCookies,
+    /// Believe the proxy's `X-Forwarded-Proto` header (set this only behind a TLS proxy that sets it).
+    pub trust_forwarded_proto: bool,
+    /// Sign-in attempts per client IP per minute (also the burst), right or wrong.
+    pub sign_in_per_minute: u32,
+}
+
+/// `console.secure_cookies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    Auto,
+    Always,
+    Never,
 }
 
 /// A configuration problem, naming the key and saying how to fix it.
@@ -392,6 +441,7 @@ impl Settings {
                 ));
             }
         }
+        validate_whop_only(&self.providers)?;
         for provider in Provider::ALL {
             let settings = self.providers.get(provider);
             validate_api_base(provider, &settings.api_base)?;
@@ -434,11 +484,67 @@ impl Settings {
                 "must be at least 60s; providers rate-limit their APIs",
             ));
         }
+        if self.console.idle_timeout.as_secs() < 60 || self.console.max_session < self.console.idle_timeout {
+            return Err(SettingsError::new(
+                "console.idle_timeout",
+                "must be at least 1m and at most console.max_session",
+            ));
+        }
+        if self.console.sign_in_per_minute == 0 {
+            return Err(SettingsError::new(
+                "console.sign_in_per_minute",
+                "must be at least 1",
+            ));
+        }
         self.policy
             .validate()
             .map_err(|e| SettingsError::new("policy", e.to_string()))?;
         Ok(())
     }
+}
+
+/// Whop's own keys: a version date Whop knows the shape of, a plausible company id, and none of them set for
+/// another provider.
+fn validate_whop_only(providers: &ProvidersSettings) -> Result<(), SettingsError> {
+    let whop = &providers.whop;
+    if !tollgate_providers::whop::is_api_version(whop.api_version.trim()) {
+        return Err(SettingsError::new(
+            "providers.whop.api_version",
+            format!(
+                "`{}` is not a Whop API version date; use {} (see docs/providers.md) or another dated version \
+                 Whop lists",
+                whop.api_version,
+                tollgate_providers::whop::DEFAULT_API_VERSION
+            ),
+        ));
+    }
+    let company = whop.company_id.trim();
+    let plausible = company.starts_with("biz_") && company.len() > 4;
+    if !company.is_empty() && !plausible {
+        return Err(SettingsError::new(
+            "providers.whop.company_id",
+            format!(
+                "`{company}` is not a Whop company id; copy the biz_... id from your Whop dashboard URL or \
+                 Settings"
+            ),
+        ));
+    }
+    for provider in [Provider::Dodo, Provider::Aghanim] {
+        let settings = providers.get(provider);
+        for (key, set) in [
+            ("api_version", !settings.api_version.is_empty()),
+            ("company_id", !settings.company_id.is_empty()),
+            ("legacy_binding_keys", !settings.legacy_binding_keys.is_empty()),
+        ] {
+            if set {
+                return Err(SettingsError::new(
+                    format!("providers.{provider}.{key}"),
+                    format!("is a Whop setting; set providers.whop.{key} instead"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate_api_base(provider: Provider, base: &str) -> Result<(), SettingsError> {
@@ -595,7 +701,10 @@ mod tests {
         );
         assert!(!s.rate_limit.trust_forwarded_for);
         assert_eq!(s.lease.issuer, "tollgate");
-        assert_eq!(s.lease.whop_binding, WhopBinding::Auto);
+        assert_eq!(s.lease.whop_binding, WhopBinding::Mirror);
+        assert_eq!(s.providers.whop.api_version, "2026-09-15");
+        assert_eq!(s.providers.whop.company_id, "");
+        assert_eq!(s.providers.whop.legacy_binding_keys, ["HWID", "hwid"]);
         assert_eq!(s.providers.dodo.connect_timeout, HumanDuration::from_secs(3));
         assert_eq!(s.providers.dodo.request_timeout, HumanDuration::from_secs(10));
         let s = load(&[
@@ -609,8 +718,45 @@ mod tests {
         assert_eq!(s.rate_limit.burst, 3);
         assert!(s.rate_limit.trust_forwarded_for);
         assert_eq!(s.lease.issuer, "https://licenses.example.com");
-        assert_eq!(s.lease.whop_binding, WhopBinding::AtWhop);
+        assert_eq!(
+            s.lease.whop_binding,
+            WhopBinding::Mirror,
+            "the v2-era name still loads"
+        );
         assert_eq!(s.providers.whop.request_timeout, HumanDuration::from_secs(2));
+        let s = load(&[
+            ("TOLLGATE_LEASE__WHOP_BINDING", "local"),
+            ("TOLLGATE_PROVIDERS__WHOP__COMPANY_ID", "biz_abc123"),
+            ("TOLLGATE_PROVIDERS__WHOP__API_VERSION", "2026-09-02-2"),
+            (
+                "TOLLGATE_PROVIDERS__WHOP__LEGACY_BINDING_KEYS",
+                "machine_id, HWID",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.lease.whop_binding, WhopBinding::Local);
+        assert_eq!(s.providers.whop.company_id, "biz_abc123");
+        assert_eq!(s.providers.whop.api_version, "2026-09-02-2");
+        assert_eq!(s.providers.whop.legacy_binding_keys, ["machine_id", "HWID"]);
+        for (var, value, key) in [
+            (
+                "TOLLGATE_PROVIDERS__WHOP__API_VERSION",
+                "v1",
+                "providers.whop.api_version",
+            ),
+            (
+                "TOLLGATE_PROVIDERS__WHOP__COMPANY_ID",
+                "mycompany",
+                "providers.whop.company_id",
+            ),
+            (
+                "TOLLGATE_PROVIDERS__DODO__COMPANY_ID",
+                "biz_x",
+                "providers.dodo.company_id",
+            ),
+        ] {
+            assert_eq!(load(&[(var, value)]).unwrap_err().key, key, "{var}={value}");
+        }
         for (var, value, key) in [
             ("TOLLGATE_RATE_LIMIT__BURST", "0", "rate_limit.burst"),
             ("TOLLGATE_LEASE__ISSUER", " ", "lease.issuer"),

@@ -76,30 +76,7 @@ fn two_instances_on_one_postgres_apply_every_event_once_and_admit_exactly_max_de
     let checked_at = started.elapsed().as_secs_f64();
 
     // The device race: 20 hwids at once, alternating between the instances.
-    let outcomes = rt.block_on(async {
-        let mut racers = tokio::task::JoinSet::new();
-        for i in 0..RACE_DEVICES {
-            let (http, url) = (http.clone(), format!("{}/api/license/activate", targets[i % 2]));
-            racers.spawn(async move {
-                let body = json!({"license_key": RACE_KEY, "hwid": format!("hw-race-{i:02}")});
-                // 20 activations on one entitlement row queue on its lock; on a loaded debug build the last ones
-                // can wait past the lock timeout and get 503 STORAGE_UNAVAILABLE, which an app retries (the client
-                // treats it as "try again"). The retry is bounded; the counts below stay exact.
-                let mut answer = (0, String::new());
-                for _ in 0..RETRY_ROUNDS {
-                    let reply = http.post(&url).json(&body).send().await.unwrap();
-                    let status = reply.status().as_u16();
-                    let value: serde_json::Value = reply.json().await.unwrap();
-                    answer = (status, value["code"].as_str().unwrap_or("").to_owned());
-                    if !(answer.0 == 503 && answer.1 == "STORAGE_UNAVAILABLE") {
-                        break;
-                    }
-                }
-                (i, answer.0, answer.1)
-            });
-        }
-        racers.join_all().await
-    });
+    let outcomes = race(&rt, &http, &targets, RACE_KEY, "hw-race");
     let admitted: Vec<usize> = outcomes
         .iter()
         .filter(|(_, status, _)| *status == 200)
@@ -148,4 +125,93 @@ fn two_instances_on_one_postgres_apply_every_event_once_and_admit_exactly_max_de
             admitted.len(),
         ),
     );
+}
+
+const LOCKED_KEY: &str = "RACE-1DEV-8FFK3-SD83K-3K3K3";
+
+/// Whop on its Current API, node-locked: 20 devices race through two instances for a `max_devices = 1` key.
+/// Tollgate's database admits exactly one, and the binding mirrored into Whop's metadata ends as the winner's.
+#[test]
+fn two_instances_racing_for_a_node_locked_whop_key_admit_one_and_whop_holds_the_winners_binding() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let whop = FakeWhop::start();
+    whop.add_membership(FakeMembership::new("mem_lock", LOCKED_KEY));
+    let config = ServerConfig::default()
+        .with("TOLLGATE_DATABASE__POOL_SIZE", "8")
+        .with("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", "1")
+        .with("TOLLGATE_PROVIDERS__WHOP__API_BASE", whop.base_url())
+        .with("TOLLGATE_PROVIDERS__WHOP__API_KEY", FakeWhop::API_KEY)
+        .with("TOLLGATE_PROVIDERS__WHOP__COMPANY_ID", FakeWhop::COMPANY_ID);
+    let a = ServerProcess::start(&db, &config);
+    let b = ServerProcess::start(&db, &config);
+    let targets = [a.base_url(), b.base_url()];
+    let rt = runtime();
+    let http = client(RACE_DEVICES);
+    let outcomes = race(&rt, &http, &targets, LOCKED_KEY, "hw-lock");
+    let admitted: Vec<usize> = outcomes
+        .iter()
+        .filter(|(_, status, _)| *status == 200)
+        .map(|(i, _, _)| *i)
+        .collect();
+    let refused = outcomes
+        .iter()
+        .filter(|(_, status, code)| *status == 409 && code == "DEVICE_MISMATCH")
+        .count();
+    assert_eq!((admitted.len(), refused), (1, RACE_DEVICES - 1), "{outcomes:?}");
+    let store = db.open_store();
+    let entitlement = store
+        .find_entitlement(Provider::Whop, "mem_lock")
+        .unwrap()
+        .unwrap();
+    let devices = store.list_devices(&entitlement.id).unwrap();
+    assert_eq!(devices.len(), 1);
+    let winner = format!("hw-lock-{:02}", admitted[0]);
+    assert_eq!(devices[0].hwid_hash, store.hash_hwid(&winner));
+    let tag = tollgate_providers::whop::binding::device_tag("mem_lock", store.hash_hwid(&winner).as_str());
+    assert_eq!(
+        whop.membership("mem_lock").unwrap().metadata["tollgate_devices"],
+        json!(tag)
+    );
+    assert_eq!(
+        whop.count("PATCH", "/api/v1/memberships/mem_lock"),
+        1,
+        "only the winner writes"
+    );
+    assert_eq!(whop.retired_calls(), 0);
+}
+
+/// [`RACE_DEVICES`] activations of `key` at once, hwids `{prefix}-00`.., alternating between the instances: each
+/// `(i, status, code)`. 20 activations on one entitlement row queue on its lock; on a loaded debug build the last
+/// ones can wait past the lock timeout and get 503 STORAGE_UNAVAILABLE, which an app retries (the client treats it as
+/// "try again"). The retry is bounded; the counts stay exact.
+fn race(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    targets: &[String; 2],
+    key: &'static str,
+    prefix: &'static str,
+) -> Vec<(usize, u16, String)> {
+    rt.block_on(async {
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..RACE_DEVICES {
+            let (http, url) = (http.clone(), format!("{}/api/license/activate", targets[i % 2]));
+            racers.spawn(async move {
+                let body = json!({"license_key": key, "hwid": format!("{prefix}-{i:02}")});
+                let mut answer = (0, String::new());
+                for _ in 0..RETRY_ROUNDS {
+                    let reply = http.post(&url).json(&body).send().await.unwrap();
+                    let status = reply.status().as_u16();
+                    let value: serde_json::Value = reply.json().await.unwrap();
+                    answer = (status, value["code"].as_str().unwrap_or("").to_owned());
+                    if !(answer.0 == 503 && answer.1 == "STORAGE_UNAVAILABLE") {
+                        break;
+                    }
+                }
+                (i, answer.0, answer.1)
+            });
+        }
+        racers.join_all().await
+    })
 }

@@ -195,3 +195,52 @@ async fn nothing_secret_is_logged() {
         assert!(!all.contains(secret.as_str()), "`{secret}` was logged:\n{all}");
     }
 }
+
+#[actix_web::test]
+async fn a_whop_key_without_a_permission_is_an_error_that_names_it() {
+    install();
+    let whop = tollgate_testkit::FakeWhop::start();
+    whop.add_membership(tollgate_testkit::FakeMembership::new(
+        "mem_perm",
+        "PERM-KEY-1111-2222",
+    ));
+    whop.set_permissions(&[]);
+    let base = tollgate_testkit::FakeProvider::base_url(&whop);
+    let srv = TestServer::sqlite(&[
+        ("TOLLGATE_PROVIDERS__WHOP__API_BASE", base.as_str()),
+        (
+            "TOLLGATE_PROVIDERS__WHOP__API_KEY",
+            tollgate_testkit::FakeWhop::API_KEY,
+        ),
+        ("TOLLGATE_RATE_LIMIT__ENABLED", "false"),
+    ]);
+    let app = app(&srv.state).await;
+    let activate = |hwid: &'static str| {
+        actix_web::test::TestRequest::post()
+            .uri("/api/license/activate")
+            .set_json(serde_json::json!({"license_key": "PERM-KEY-1111-2222", "hwid": hwid}))
+    };
+    let reply = send(&app, activate("hw-perm-1")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text());
+    // Read allowed, manage refused: the activation goes through and the binding write names its permission.
+    whop.set_permissions(&["member:basic:read"]);
+    let reply = send(&app, activate("hw-perm-1")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    let lines = LINES.lock().unwrap().clone();
+    let refusals: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("ERROR") && l.contains("Whop refused Tollgate's API key"))
+        .collect();
+    assert!(
+        refusals.iter().any(|l| l.contains("permission=member:basic:read")
+            && l.contains("`member:basic:read` permission")
+            && l.contains("providers.whop.api_key")),
+        "{refusals:#?}"
+    );
+    assert!(
+        refusals.iter().any(|l| l.contains("permission=member:manage")),
+        "{refusals:#?}"
+    );
+    assert!(!lines.join("\n").contains("PERM-KEY-1111-2222"));
+}

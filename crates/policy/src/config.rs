@@ -65,6 +65,10 @@ pub struct Policy {
     pub purchase_url: Option<String>,
     /// Provider status string (matched case-insensitively) to access class. Overrides the built-in mapping.
     pub status_map: BTreeMap<String, AccessClass>,
+    /// When the provider's own dashboard resets a key (Whop's "Reset Key" clears the binding Tollgate mirrored
+    /// there), free the key's devices here too at its next activation. `false` keeps Tollgate's devices and writes
+    /// the binding back.
+    pub honor_provider_reset: bool,
 }
 
 impl Default for Policy {
@@ -81,6 +85,7 @@ impl Default for Policy {
             revocation: Revocation::Immediate,
             purchase_url: None,
             status_map: BTreeMap::new(),
+            honor_provider_reset: true,
         }
     }
 }
@@ -102,6 +107,8 @@ pub struct ProductRule {
     pub revocation: Option<Revocation>,
     pub purchase_url: Option<String>,
     pub status_map: Option<BTreeMap<String, AccessClass>>,
+    #[serde(default)]
+    pub honor_provider_reset: Option<bool>,
 }
 
 /// All policies: the default, and the per-product rules layered over it.
@@ -206,6 +213,9 @@ impl ProductRule {
         }
         if let Some(v) = &self.purchase_url {
             policy.purchase_url = Some(v.clone());
+        }
+        if let Some(v) = self.honor_provider_reset {
+            policy.honor_provider_reset = v;
         }
         if let Some(map) = &self.status_map {
             for (key, class) in map {

@@ -99,6 +99,8 @@ pub enum ApiError {
     InvalidResponse { status: u16, reason: String },
     /// The client is misconfigured (for example a base URL that is not a URL).
     Config(String),
+    /// A value meant for one path segment would change the route (`.`, `..`, empty); nothing was sent.
+    UnsafeInput(String),
 }
 
 impl ApiError {
@@ -134,6 +136,7 @@ impl fmt::Display for ApiError {
                 write!(f, "provider answered {status} with an unexpected body: {reason}")
             }
             ApiError::Config(reason) => write!(f, "provider client misconfigured: {reason}"),
+            ApiError::UnsafeInput(reason) => write!(f, "request not sent: {reason}"),
         }
     }
 }

@@ -1,18 +1,31 @@
 //! The HTTP core every provider client shares: base URL, bearer auth, timeouts, bounded retries on 429/5xx that
-//! honour `Retry-After`, error classification and structured logging.
+//! honour `Retry-After`, error classification and structured logging, the provider's deprecation notices
+//! (`notice.rs`) and what of an error body may be logged (`scrub.rs`).
+//!
+//! Every URL is built from path segments that are percent-encoded one by one, and a segment that is empty, `.` or
+//! `..` is refused before anything is sent, so no input (a license key of `..`, say) can change which route is
+//! called.
+
+mod notice;
+mod scrub;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use tollgate_policy::Provider;
 
 use crate::error::{ApiError, UnreachableCause};
 use crate::webhook::last4;
+use notice::NoticeLog;
+pub use notice::ProviderNotice;
+use scrub::scrub;
 
 /// The future every API trait method returns: boxed so the traits stay object-safe (`Arc<dyn WhopApi>`).
 pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
@@ -105,6 +118,22 @@ impl ClientConfig {
     }
 }
 
+/// Whether a base URL points at this machine (`localhost`, `127.0.0.0/8`, `::1`): the fakes of tests, `tollgate
+/// dev` and `simulate`. `false` for anything that is not a URL.
+pub fn is_loopback_base(base_url: &str) -> bool {
+    let Ok(url) = Url::parse(base_url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// Per-call context carried into the logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallContext {
@@ -125,6 +154,8 @@ impl CallContext {
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    /// The `Deprecation`/`Sunset` notice the answer carried, if any (already logged).
+    pub(crate) notice: Option<ProviderNotice>,
 }
 
 impl Reply {
@@ -179,6 +210,9 @@ pub(crate) struct HttpCore {
     api_key: Option<ApiKey>,
     retry: RetryPolicy,
     provider: Provider,
+    /// Sent on every request (Whop's `Api-Version-Date`).
+    headers: HeaderMap,
+    notices: Arc<NoticeLog>,
 }
 
 impl HttpCore {
@@ -202,10 +236,37 @@ impl HttpCore {
             api_key: config.api_key.clone(),
             retry: config.retry.clone(),
             provider,
+            headers: HeaderMap::new(),
+            notices: Arc::new(NoticeLog::default()),
         })
     }
 
-    fn url(&self, request: &Request<'_>) -> Url {
+    /// Send this header on every request.
+    pub(crate) fn with_header(mut self, name: &'static str, value: &str) -> Result<HttpCore, ApiError> {
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            ApiError::Config(format!(
+                "{} header {name}: `{value}` is not a valid value",
+                self.provider
+            ))
+        })?;
+        self.headers.insert(HeaderName::from_static(name), value);
+        Ok(self)
+    }
+
+    /// The URL of a request: the base, then each segment percent-encoded on its own (a `/` inside a segment
+    /// becomes `%2F`). An empty, `.` or `..` segment is refused: the URL library would drop or resolve it, and the
+    /// call would reach another route.
+    fn url(&self, request: &Request<'_>) -> Result<Url, ApiError> {
+        if let Some(bad) = request
+            .segments
+            .iter()
+            .find(|s| s.is_empty() || **s == "." || **s == "..")
+        {
+            return Err(ApiError::UnsafeInput(format!(
+                "path segment `{bad}` in {} would change the route",
+                request.route
+            )));
+        }
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(request.segments);
@@ -213,31 +274,35 @@ impl HttpCore {
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(request.query.iter());
         }
-        url
+        Ok(url)
     }
 
     /// Sends with retries. Returns any 2xx/4xx (except 429) for the caller to map; 5xx and 429 are retried and
     /// become `Unreachable` / `RateLimited` once the retries run out.
     pub(crate) async fn send(&self, ctx: &CallContext, request: &Request<'_>) -> Result<Reply, ApiError> {
-        let url = self.url(request);
+        let url = self.url(request)?;
         let mut retry = 0;
         loop {
             let started = Instant::now();
             let result = self.attempt(&url, request).await;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let (status, retry_after, body) = match result {
+            let (status, retry_after, body, notice) = match result {
                 Ok(parts) => parts,
                 Err(cause) => {
                     self.log_unreachable(ctx, request, cause, duration_ms);
                     return Err(ApiError::Unreachable(cause));
                 }
             };
+            if let Some(notice) = &notice {
+                self.log_notice(request, notice);
+            }
             let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
             self.log_reply(ctx, request, status.as_u16(), duration_ms, &body, retryable);
             if !retryable {
                 return Ok(Reply {
                     status: status.as_u16(),
                     body,
+                    notice,
                 });
             }
             if retry >= self.retry.max_retries {
@@ -260,8 +325,11 @@ impl HttpCore {
         &self,
         url: &Url,
         request: &Request<'_>,
-    ) -> Result<(StatusCode, Option<Duration>, Vec<u8>), UnreachableCause> {
-        let mut builder = self.client.request(request.method.clone(), url.clone());
+    ) -> Result<(StatusCode, Option<Duration>, Vec<u8>, Option<ProviderNotice>), UnreachableCause> {
+        let mut builder = self
+            .client
+            .request(request.method.clone(), url.clone())
+            .headers(self.headers.clone());
         if let Some(key) = &self.api_key {
             builder = builder.header(AUTHORIZATION, format!("Bearer {}", key.expose()));
         }
@@ -271,8 +339,27 @@ impl HttpCore {
         let response = builder.send().await.map_err(classify)?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
+        let notice = ProviderNotice::from_headers(response.headers());
         let body = response.bytes().await.map_err(classify)?;
-        Ok((status, retry_after, body.to_vec()))
+        Ok((status, retry_after, body.to_vec(), notice))
+    }
+
+    /// A deprecation notice: WARN once per route per UTC day.
+    fn log_notice(&self, request: &Request<'_>, notice: &ProviderNotice) {
+        let day = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() / 86_400);
+        let day = i64::try_from(day).unwrap_or(i64::MAX);
+        if !self.notices.first_today(request.route, day) {
+            return;
+        }
+        let described = notice.describe();
+        log::warn!(
+            provider = self.provider.as_str(), method = request.method.as_str(), route = request.route,
+            notice = described.as_str();
+            "the provider announced that this API route is deprecated or will stop working: plan the upgrade \
+             (docs/providers.md); this warning repeats once a day"
+        );
     }
 
     fn log_reply(
@@ -340,24 +427,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     value.parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// An error body fit for the log: at most 512 bytes, with the request's secret replaced.
-fn scrub(body: &[u8], secret: Option<&str>) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut text = match secret {
-        Some(secret) if !secret.is_empty() => text.replace(secret, "[redacted]"),
-        _ => text.into_owned(),
-    };
-    if text.len() > 512 {
-        let mut cut = 512;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
-}
-
 /// The provider's own error message: `error.message`, then `message`, then `detail` (string form).
 pub(crate) fn error_message(body: &Value) -> Option<String> {
     let nested = body.get("error").and_then(|e| e.get("message"));
@@ -409,13 +478,6 @@ mod tests {
             policy.delay(0, Some(Duration::from_secs(3600))),
             Duration::from_secs(3)
         );
-    }
-
-    #[test]
-    fn scrub_removes_the_secret_and_truncates() {
-        assert_eq!(scrub(b"key ABC-123 bad", Some("ABC-123")), "key [redacted] bad");
-        let long = "x".repeat(600);
-        assert_eq!(scrub(long.as_bytes(), None).chars().count(), 513);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod webhook;
 pub mod whop;
 
 pub use error::{ApiError, ParseError, UnreachableCause};
-pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, RetryPolicy};
+pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, RetryPolicy, is_loopback_base};
 pub use webhook::{
     DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook, parse_webhook,
 };

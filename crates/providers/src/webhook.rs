@@ -67,6 +67,12 @@ pub enum Outcome {
     Apply(Box<EntitlementChange>),
     /// Record the event (it is authentic and answered 2xx) but change no access.
     NotActedOn { reason: &'static str },
+    /// Record the event like [`Outcome::NotActedOn`]; then re-read this entitlement (the provider's id for it) from
+    /// the provider's API, if Tollgate knows it (Whop `payment.succeeded`: its membership).
+    Refresh {
+        external_id: String,
+        reason: &'static str,
+    },
 }
 
 impl Outcome {
@@ -74,7 +80,7 @@ impl Outcome {
     pub fn change(&self) -> Option<&EntitlementChange> {
         match self {
             Outcome::Apply(change) => Some(change),
-            Outcome::NotActedOn { .. } => None,
+            Outcome::NotActedOn { .. } | Outcome::Refresh { .. } => None,
         }
     }
 }

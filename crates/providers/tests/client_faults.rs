@@ -2,9 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tollgate_providers::dodo::{DodoApi, DodoClient};
-use tollgate_providers::whop::{WhopApi, WhopClient, WhopValidation};
+use tollgate_providers::whop::{MembershipRef, WhopApi, WhopClient, WhopMembership, WhopOptions};
 use tollgate_providers::{ApiError, ApiKey, CallContext, ClientConfig, RetryPolicy, UnreachableCause};
 use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
 
@@ -29,14 +28,18 @@ fn fast_config(base_url: String, key: &str) -> ClientConfig {
 fn whop() -> (FakeWhop, WhopClient) {
     let whop = FakeWhop::start();
     whop.add_membership(FakeMembership::new("mem_1", "KEY-1"));
-    let api = WhopClient::new(&fast_config(whop.base_url(), FakeWhop::API_KEY)).unwrap();
+    let api = WhopClient::new(
+        &fast_config(whop.base_url(), FakeWhop::API_KEY),
+        WhopOptions::default(),
+    )
+    .unwrap();
     (whop, api)
 }
 
-const PATH: &str = "/api/v2/memberships/KEY-1/validate_license";
+const PATH: &str = "/api/v1/memberships/KEY-1";
 
-async fn validate(api: &WhopClient) -> Result<WhopValidation, ApiError> {
-    api.validate_license(&CallContext::default(), "KEY-1", json!({}))
+async fn validate(api: &WhopClient) -> Result<Option<WhopMembership>, ApiError> {
+    api.retrieve_membership(&CallContext::default(), MembershipRef::LicenseKey("KEY-1"))
         .await
 }
 
@@ -44,11 +47,8 @@ async fn validate(api: &WhopClient) -> Result<WhopValidation, ApiError> {
 async fn a_503_is_retried_and_then_succeeds() {
     let (whop, api) = whop();
     whop.fail_next(Fault::Status(503), 1);
-    assert!(matches!(
-        validate(&api).await.unwrap(),
-        WhopValidation::Matched(_)
-    ));
-    assert_eq!(whop.count("POST", PATH), 2);
+    assert!(validate(&api).await.unwrap().is_some());
+    assert_eq!(whop.count("GET", PATH), 2);
 }
 
 #[tokio::test]
@@ -56,15 +56,12 @@ async fn a_429_waits_for_retry_after_capped_then_succeeds() {
     let (whop, api) = whop();
     whop.fail_next(Fault::TooManyRequests { retry_after_secs: 30 }, 1);
     let started = Instant::now();
-    assert!(matches!(
-        validate(&api).await.unwrap(),
-        WhopValidation::Matched(_)
-    ));
+    assert!(validate(&api).await.unwrap().is_some());
     assert!(
         started.elapsed() >= Duration::from_millis(100),
         "waited the capped Retry-After"
     );
-    assert_eq!(whop.count("POST", PATH), 2);
+    assert_eq!(whop.count("GET", PATH), 2);
 }
 
 #[tokio::test]
@@ -77,7 +74,7 @@ async fn persistent_5xx_is_unreachable_after_bounded_retries() {
         ApiError::Unreachable(UnreachableCause::ServerError { status: 500 })
     );
     assert!(error.is_unavailable());
-    assert_eq!(whop.count("POST", PATH), 3);
+    assert_eq!(whop.count("GET", PATH), 3);
 }
 
 #[tokio::test]
@@ -90,7 +87,7 @@ async fn persistent_429_is_rate_limited_not_rejected() {
             retry_after_secs: Some(1)
         }
     );
-    assert_eq!(whop.count("POST", PATH), 3);
+    assert_eq!(whop.count("GET", PATH), 3);
 }
 
 #[tokio::test]
@@ -101,17 +98,14 @@ async fn a_timeout_is_unreachable_and_not_retried() {
         validate(&api).await.unwrap_err(),
         ApiError::Unreachable(UnreachableCause::Timeout)
     );
-    assert_eq!(whop.count("POST", PATH), 1);
+    assert_eq!(whop.count("GET", PATH), 1);
 }
 
 #[tokio::test]
 async fn a_slow_answer_within_the_timeout_is_fine() {
     let (whop, api) = whop();
     whop.fail_next(Fault::Slow(Duration::from_millis(20)), 1);
-    assert!(matches!(
-        validate(&api).await.unwrap(),
-        WhopValidation::Matched(_)
-    ));
+    assert!(validate(&api).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use log::kv::{Key, Value, VisitSource};
 use serde_json::json;
 use tollgate_providers::dodo::{DodoApi, DodoClient};
-use tollgate_providers::whop::{WhopApi, WhopClient};
+use tollgate_providers::whop::{MembershipRef, WhopApi, WhopClient, WhopOptions};
 use tollgate_providers::{ApiKey, CallContext, ClientConfig, RetryPolicy};
 use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
 
@@ -55,21 +55,30 @@ async fn logs_have_fields_and_no_secrets() {
 
     let whop = FakeWhop::start();
     whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
+    // Announce the route's retirement on every answer, as Whop's v2 answers did.
+    whop.add_response_header("Deprecation", "@1791417600");
+    whop.add_response_header("Sunset", "Fri, 13 Nov 2026 00:00:00 GMT");
     let mut config = ClientConfig::new(whop.base_url(), Some(ApiKey::new(FakeWhop::API_KEY)));
     config.retry = RetryPolicy {
         initial_backoff: std::time::Duration::from_millis(1),
         ..RetryPolicy::default()
     };
-    let api = WhopClient::new(&config).unwrap();
+    let api = WhopClient::new(&config, WhopOptions::default()).unwrap();
     let ctx = CallContext::with_request_id("req-42");
-    api.validate_license(&ctx, WHOP_KEY, json!({"HWID": "a"}))
+    let found = api
+        .retrieve_membership(&ctx, MembershipRef::LicenseKey(WHOP_KEY))
         .await
+        .unwrap()
         .unwrap();
-    api.validate_license(&ctx, WHOP_KEY, json!({"HWID": "b"}))
-        .await
-        .unwrap();
+    // A refused write (a key value over Whop's 500-character limit), then a 503 retried.
+    let mut too_long = found.metadata.clone();
+    too_long.insert("note".to_owned(), json!("x".repeat(501)));
+    api.update_metadata(&ctx, "mem_1", &too_long).await.unwrap_err();
     whop.fail_next(Fault::Status(503), 1);
-    api.reset_metadata(&ctx, WHOP_KEY).await.unwrap();
+    api.retrieve_membership(&ctx, MembershipRef::Id("mem_1"))
+        .await
+        .unwrap()
+        .unwrap();
 
     let dodo = FakeDodo::start();
     dodo.add_license_key(FakeLicenseKey::new("lic_1", DODO_KEY, Some(0)));
@@ -86,23 +95,25 @@ async fn logs_have_fields_and_no_secrets() {
         for secret in [WHOP_KEY, DODO_KEY, FakeWhop::API_KEY, FakeDodo::API_KEY] {
             assert!(!line.contains(secret), "secret in log line: {line}");
         }
-        assert!(line.contains("request_id=req-42"), "{line}");
-        assert!(line.contains("duration_ms="), "{line}");
+        if !line.contains("notice=") {
+            assert!(line.contains("request_id=req-42"), "{line}");
+            assert!(line.contains("duration_ms="), "{line}");
+        }
     }
-    let mismatch = lines
+    let refused = lines
         .iter()
-        .find(|l| l.contains("status=400"))
-        .expect("the 400 is logged");
-    assert!(mismatch.starts_with("WARN provider call failed"), "{mismatch}");
-    assert!(mismatch.contains("provider=whop"), "{mismatch}");
-    assert!(mismatch.contains("key_last4=9Z8Y"), "{mismatch}");
+        .find(|l| l.contains("status=422"))
+        .expect("the 422 is logged");
+    assert!(refused.starts_with("WARN provider call failed"), "{refused}");
+    assert!(refused.contains("provider=whop"), "{refused}");
+    assert!(refused.contains("membership_id=mem_1"), "{refused}");
     assert!(
-        mismatch.contains("route=/api/v2/memberships/{key}/validate_license"),
-        "{mismatch}"
+        refused.contains("method=PATCH route=/api/v1/memberships/{id}"),
+        "{refused}"
     );
     assert!(
-        mismatch.contains("Please reset your key"),
-        "the provider's error body: {mismatch}"
+        refused.contains("at most 500 characters"),
+        "the provider's error body: {refused}"
     );
     let retried = lines
         .iter()
@@ -112,8 +123,21 @@ async fn logs_have_fields_and_no_secrets() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("membership_id=mem_1") && l.contains("route=/api/v2/memberships/{mem_id}")),
+            .any(|l| l.contains("key_last4=9Z8Y") && l.contains("route=/api/v1/memberships/{id}")),
         "{lines:#?}"
+    );
+    // The deprecation notice: one WARN for the route today, however many answers carried it.
+    let notices: Vec<&String> = lines.iter().filter(|l| l.contains("notice=")).collect();
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert!(
+        notices[0].starts_with("WARN the provider announced"),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        notices[0].contains("notice=Deprecation: @1791417600; Sunset: Fri, 13 Nov 2026 00:00:00 GMT"),
+        "{}",
+        notices[0]
     );
     let limit = lines
         .iter()

@@ -1,7 +1,10 @@
-//! The Whop client against the fake Whop: every documented status of each call.
+//! The Whop client against the fake Whop, which serves only the Current API: every documented status of each
+//! call, both membership shapes, the metadata write and its limits, and the pinned version on every request.
 
 use serde_json::json;
-use tollgate_providers::whop::{WhopApi, WhopClient, WhopListQuery, WhopValidation};
+use tollgate_providers::whop::{
+    DEFAULT_API_VERSION, MembershipRef, WhopApi, WhopClient, WhopListQuery, WhopOptions,
+};
 use tollgate_providers::{ApiError, ApiKey, CallContext, ClientConfig, LicenseKey};
 use tollgate_testkit::{FakeMembership, FakeProvider, FakeWhop};
 
@@ -9,8 +12,23 @@ use tollgate_testkit::{FakeMembership, FakeProvider, FakeWhop};
     clippy::unwrap_used,
     reason = "test helper: a client that cannot be built fails the test"
 )]
-fn client(whop: &FakeWhop, key: &str) -> WhopClient {
-    WhopClient::new(&ClientConfig::new(whop.base_url(), Some(ApiKey::new(key)))).unwrap()
+fn client_with(whop: &FakeWhop, key: &str, options: WhopOptions) -> WhopClient {
+    WhopClient::new(
+        &ClientConfig::new(whop.base_url(), Some(ApiKey::new(key))),
+        options,
+    )
+    .unwrap()
+}
+
+fn client(whop: &FakeWhop) -> WhopClient {
+    client_with(
+        whop,
+        FakeWhop::API_KEY,
+        WhopOptions {
+            company_id: Some(FakeWhop::COMPANY_ID.to_owned()),
+            ..WhopOptions::default()
+        },
+    )
 }
 
 fn fake_with_member() -> FakeWhop {
@@ -22,76 +40,148 @@ fn fake_with_member() -> FakeWhop {
 }
 
 #[tokio::test]
-async fn validate_binds_then_matches_then_reports_mismatch_and_not_found() {
+async fn retrieve_by_key_or_id_reads_the_pinned_shape_and_404_is_none() {
     let whop = fake_with_member();
-    let api = client(&whop, FakeWhop::API_KEY);
+    whop.update_membership("mem_1", |m| {
+        m.status = "canceling".to_owned();
+        m.cancel_at_period_end = true;
+    });
+    let api = client(&whop);
     let ctx = CallContext::default();
-
-    let WhopValidation::Matched(first) = api
-        .validate_license(&ctx, "KEY-AAAA-1111", json!({"HWID": "pc-1"}))
+    let by_key = api
+        .retrieve_membership(&ctx, MembershipRef::LicenseKey("KEY-AAAA-1111"))
         .await
         .unwrap()
-    else {
-        panic!("expected 201");
-    };
-    assert_eq!(first.id, "mem_1");
-    assert_eq!(first.valid, Some(true));
-    assert_eq!(first.status.as_deref(), Some("active"));
-    assert_eq!(first.metadata, json!({"HWID": "pc-1"}));
-    assert_eq!(first.license_key, Some(LicenseKey::new("KEY-AAAA-1111")));
-    assert_eq!(first.product_id.as_deref(), Some("prod_fake"));
+        .unwrap();
+    let by_id = api
+        .retrieve_membership(&ctx, MembershipRef::Id("mem_1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_key, by_id);
+    assert_eq!(by_key.id, "mem_1");
+    assert_eq!(by_key.status.as_deref(), Some("canceling"));
+    assert_eq!(by_key.cancel_at_period_end, Some(true));
+    assert_eq!(by_key.user_id.as_deref(), Some("user_fake"));
+    assert_eq!(by_key.product_id.as_deref(), Some("prod_fake"));
+    assert_eq!(by_key.plan_id.as_deref(), Some("plan_fake"));
+    assert_eq!(by_key.account_id.as_deref(), Some(FakeWhop::COMPANY_ID));
+    assert_eq!(by_key.license_key, Some(LicenseKey::new("KEY-AAAA-1111")));
     assert_eq!(
-        first.renewal_period_end,
+        by_key.paid_through,
+        chrono::DateTime::from_timestamp(1_800_000_000, 0),
+        "current_period_end"
+    );
+    assert_eq!(
+        api.retrieve_membership(&ctx, MembershipRef::LicenseKey("NO-SUCH-KEY"))
+            .await
+            .unwrap(),
+        None
+    );
+    // Every request carries the pinned version; the fake answered the pinned shape.
+    for request in whop.requests() {
+        assert!(
+            request.path.starts_with("/api/v1/memberships/"),
+            "{}",
+            request.path
+        );
+    }
+    let event = by_key
+        .snapshot_event(chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap())
+        .unwrap();
+    assert_eq!(
+        event.kind,
+        tollgate_policy::EventKind::Updated {
+            status: "canceling".to_owned(),
+            paid_through: chrono::DateTime::from_timestamp(1_800_000_000, 0),
+            cancel_at_period_end: Some(true),
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_older_pinned_version_reads_the_nested_shape_and_an_unknown_one_is_refused() {
+    let whop = fake_with_member();
+    let ctx = CallContext::default();
+    let older = client_with(
+        &whop,
+        FakeWhop::API_KEY,
+        WhopOptions {
+            api_version: "2026-06-09".to_owned(),
+            company_id: None,
+        },
+    );
+    let found = older
+        .retrieve_membership(&ctx, MembershipRef::Id("mem_1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.plan_id.as_deref(), Some("plan_fake"));
+    assert_eq!(found.account_id.as_deref(), Some(FakeWhop::COMPANY_ID));
+    assert_eq!(
+        found.paid_through,
         chrono::DateTime::from_timestamp(1_800_000_000, 0)
     );
 
-    let again = api
-        .validate_license(&ctx, "KEY-AAAA-1111", json!({"HWID": "pc-1"}))
+    let unknown = client_with(
+        &whop,
+        FakeWhop::API_KEY,
+        WhopOptions {
+            api_version: "2030-01-01".to_owned(),
+            company_id: None,
+        },
+    );
+    let ApiError::Rejected { status, message, .. } = unknown
+        .retrieve_membership(&ctx, MembershipRef::Id("mem_1"))
         .await
-        .unwrap();
-    assert!(matches!(again, WhopValidation::Matched(_)));
-    assert_eq!(
-        api.validate_license(&ctx, "KEY-AAAA-1111", json!({"HWID": "pc-2"}))
-            .await
-            .unwrap(),
-        WhopValidation::MetadataMismatch {
-            message: Some("Please reset your key to use on a new machine".to_owned())
-        }
-    );
-    assert_eq!(
-        api.validate_license(&ctx, "NO-SUCH-KEY", json!({}))
-            .await
-            .unwrap(),
-        WhopValidation::NotFound
-    );
-    assert_eq!(
-        whop.count("POST", "/api/v2/memberships/KEY-AAAA-1111/validate_license"),
-        3
-    );
-}
-
-#[tokio::test]
-async fn a_201_can_carry_valid_false() {
-    let whop = fake_with_member();
-    whop.set_status("mem_1", "canceled");
-    let api = client(&whop, FakeWhop::API_KEY);
-    let WhopValidation::Matched(membership) = api
-        .validate_license(&CallContext::default(), "KEY-AAAA-1111", json!({}))
-        .await
-        .unwrap()
+        .unwrap_err()
     else {
-        panic!("expected 201");
+        panic!("an unknown version is a 400");
     };
-    assert_eq!(membership.valid, Some(false));
-    assert_eq!(membership.status.as_deref(), Some("canceled"));
+    assert_eq!(status, 400);
+    assert!(message.unwrap().contains(DEFAULT_API_VERSION));
+    assert!(
+        WhopClient::new(
+            &ClientConfig::new(whop.base_url(), None),
+            WhopOptions {
+                api_version: "v1".to_owned(),
+                company_id: None
+            }
+        )
+        .is_err()
+    );
 }
 
 #[tokio::test]
-async fn a_wrong_api_key_is_rejected_with_whops_message() {
+async fn update_writes_the_whole_metadata_within_whops_limits() {
+    let whop = FakeWhop::start();
+    whop.add_membership(FakeMembership::new("mem_1", "KEY-AAAA-1111").with_metadata(json!({"a": "1"})));
+    let api = client(&whop);
+    let ctx = CallContext::default();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("a".to_owned(), json!("1"));
+    metadata.insert("tollgate_devices".to_owned(), json!("0123456789abcdef"));
+    let updated = api.update_metadata(&ctx, "mem_1", &metadata).await.unwrap();
+    assert_eq!(updated.metadata, metadata);
+    assert_eq!(whop.membership("mem_1").unwrap().metadata, metadata);
+    assert_eq!(whop.count("PATCH", "/api/v1/memberships/mem_1"), 1);
+
+    // Over a limit: refused, nothing changed.
+    let mut too_many = metadata.clone();
+    for n in 0..50 {
+        too_many.insert(format!("k{n}"), json!("v"));
+    }
+    let error = api.update_metadata(&ctx, "mem_1", &too_many).await.unwrap_err();
+    assert!(matches!(error, ApiError::Rejected { status: 422, .. }), "{error}");
+    assert_eq!(whop.membership("mem_1").unwrap().metadata, metadata);
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_or_a_missing_permission_is_rejected_with_whops_message() {
     let whop = fake_with_member();
-    let api = client(&whop, "not-the-key");
-    let error = api
-        .validate_license(&CallContext::default(), "KEY-AAAA-1111", json!({}))
+    let wrong = client_with(&whop, "not-the-key", WhopOptions::default());
+    let error = wrong
+        .retrieve_membership(&CallContext::default(), MembershipRef::Id("mem_1"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -106,74 +196,28 @@ async fn a_wrong_api_key_is_rejected_with_whops_message() {
         }
     );
     assert!(!error.is_unavailable());
-}
 
-#[tokio::test]
-async fn reset_resolves_the_key_then_clears_metadata_on_the_membership_id() {
-    let whop = fake_with_member();
-    let api = client(&whop, FakeWhop::API_KEY);
-    let ctx = CallContext::with_request_id("req-1");
-    api.validate_license(&ctx, "KEY-AAAA-1111", json!({"HWID": "pc-1"}))
+    whop.set_permissions(&["member:basic:read"]);
+    let api = client(&whop);
+    let error = api
+        .update_metadata(&CallContext::default(), "mem_1", &serde_json::Map::new())
         .await
-        .unwrap();
-
-    let reset = api.reset_metadata(&ctx, "KEY-AAAA-1111").await.unwrap().unwrap();
-    assert_eq!(reset.id, "mem_1");
-    assert_eq!(reset.metadata, json!({}));
-    assert_eq!(whop.membership("mem_1").unwrap().metadata, json!({}));
-    assert_eq!(whop.count("GET", "/api/v2/memberships/KEY-AAAA-1111"), 1);
-    assert_eq!(whop.count("POST", "/api/v2/memberships/mem_1"), 1);
-    assert_eq!(whop.count("POST", "/api/v2/memberships/KEY-AAAA-1111"), 0);
-
-    let rebound = api
-        .validate_license(&ctx, "KEY-AAAA-1111", json!({"HWID": "pc-2"}))
-        .await
-        .unwrap();
-    assert!(matches!(rebound, WhopValidation::Matched(m) if m.metadata == json!({"HWID": "pc-2"})));
-    assert_eq!(api.reset_metadata(&ctx, "NO-SUCH-KEY").await.unwrap(), None);
+        .unwrap_err();
+    let ApiError::Rejected { status, message, .. } = error else {
+        panic!("a 403 is a refusal");
+    };
+    assert_eq!(status, 403);
+    assert!(message.unwrap().contains("member:manage"));
 }
 
 #[tokio::test]
-async fn find_membership_reads_the_v1_object() {
-    let whop = fake_with_member();
-    whop.update_membership("mem_1", |m| {
-        m.status = "canceling".to_owned();
-        m.cancel_at_period_end = true;
-    });
-    let api = client(&whop, FakeWhop::API_KEY);
-    let ctx = CallContext::default();
-    let found = api.find_membership(&ctx, "mem_1").await.unwrap().unwrap();
-    assert_eq!(found.status.as_deref(), Some("canceling"));
-    assert_eq!(found.cancel_at_period_end, Some(true));
-    assert_eq!(found.user_id.as_deref(), Some("user_fake"));
-    assert_eq!(found.plan_id.as_deref(), Some("plan_fake"));
-    assert_eq!(found.valid, None, "v1 has no valid flag");
-    assert_eq!(
-        found.renewal_period_end,
-        chrono::DateTime::from_timestamp(1_800_000_000, 0)
-    );
-    assert_eq!(api.find_membership(&ctx, "mem_missing").await.unwrap(), None);
-
-    let event = found
-        .snapshot_event(chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap())
-        .unwrap();
-    assert_eq!(
-        event.kind,
-        tollgate_policy::EventKind::Updated {
-            status: "canceling".to_owned(),
-            paid_through: chrono::DateTime::from_timestamp(1_800_000_000, 0),
-            cancel_at_period_end: Some(true),
-        }
-    );
-}
-
-#[tokio::test]
-async fn list_follows_cursors_to_the_last_page() {
+async fn list_names_the_company_and_follows_cursors_to_the_last_page() {
     let whop = FakeWhop::start();
     for n in 0..5 {
         whop.add_membership(FakeMembership::new(format!("mem_{n}"), format!("KEY-{n}")));
     }
-    let api = client(&whop, FakeWhop::API_KEY);
+    let api = client(&whop);
+    assert_eq!(api.company_id(), Some(FakeWhop::COMPANY_ID));
     let ctx = CallContext::default();
     let mut query = WhopListQuery {
         first: Some(2),
@@ -192,5 +236,75 @@ async fn list_follows_cursors_to_the_last_page() {
     }
     assert_eq!(ids, ["mem_0", "mem_1", "mem_2", "mem_3", "mem_4"]);
     assert_eq!(pages, 3);
-    assert_eq!(whop.count("GET", "/api/v1/memberships"), 3);
+    let lists: Vec<String> = whop
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/memberships")
+        .map(|r| r.query)
+        .collect();
+    assert_eq!(lists.len(), 3);
+    // The pinned version (2026-09-15) names the company `account_id`; an older one `company_id`.
+    assert!(
+        lists[0].starts_with("account_id=biz_fake&first=2"),
+        "{}",
+        lists[0]
+    );
+
+    let older = client_with(
+        &whop,
+        FakeWhop::API_KEY,
+        WhopOptions {
+            api_version: "2026-07-20".to_owned(),
+            company_id: Some(FakeWhop::COMPANY_ID.to_owned()),
+        },
+    );
+    older
+        .list_memberships(&ctx, &WhopListQuery::default())
+        .await
+        .unwrap();
+    let last = whop.requests().pop().unwrap();
+    assert!(last.query.starts_with("company_id=biz_fake"), "{}", last.query);
+
+    // Without the company, Whop refuses the list (an API key must name it).
+    let unnamed = client_with(&whop, FakeWhop::API_KEY, WhopOptions::default());
+    let error = unnamed
+        .list_memberships(&ctx, &WhopListQuery::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ApiError::Rejected { status: 400, .. }), "{error}");
+}
+
+#[tokio::test]
+async fn the_probe_reports_the_version_and_any_deprecation_notice() {
+    let whop = fake_with_member();
+    let api = client(&whop);
+    let ctx = CallContext::default();
+    let probe = api.probe(&ctx).await.unwrap();
+    assert_eq!(probe.api_version, DEFAULT_API_VERSION);
+    assert_eq!(probe.notice, None);
+    whop.add_response_header("Deprecation", "@1791417600");
+    let probe = api.probe(&ctx).await.unwrap();
+    assert_eq!(probe.notice.unwrap().deprecation.as_deref(), Some("@1791417600"));
+}
+
+#[tokio::test]
+async fn a_dot_segment_is_never_sent() {
+    let whop = fake_with_member();
+    let api = client(&whop);
+    for key in [".", "..", ""] {
+        let error = api
+            .retrieve_membership(&CallContext::default(), MembershipRef::LicenseKey(key))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ApiError::UnsafeInput(_)), "{key:?}: {error}");
+    }
+    // Encoded as one segment, never a separator.
+    assert_eq!(
+        api.retrieve_membership(&CallContext::default(), MembershipRef::LicenseKey("a/../b"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(whop.requests()[0].path, "/api/v1/memberships/a/../b");
+    assert_eq!(whop.request_count(), 1);
 }

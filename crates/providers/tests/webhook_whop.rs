@@ -114,17 +114,77 @@ fn canceling_at_period_end_schedules_the_cancel_and_keeps_the_period() {
 }
 
 #[test]
-fn payments_are_recorded_but_not_acted_on() {
+fn a_payment_asks_for_its_membership_to_be_re_read_and_changes_nothing_itself() {
     let meta = DeliveryMeta::standard("msg_6", None);
     let parsed = parse(Provider::Whop, &meta, "whop/payment.succeeded.json").unwrap();
     assert_eq!(parsed.dedupe_key, "msg_6");
     assert_eq!(parsed.event_type, "payment.succeeded");
     assert_eq!(
         parsed.outcome,
+        Outcome::Refresh {
+            external_id: MEM.to_owned(),
+            reason: "payment succeeded: the membership is re-read from Whop's API",
+        }
+    );
+    assert_eq!(parsed.outcome.change(), None);
+    // A payment naming no membership (a one-off charge) is recorded only.
+    let body = br#"{"id":"msg_x","type":"payment.succeeded","timestamp":"2026-10-01T09:15:03.000Z","data":{"id":"pay_1"}}"#;
+    let parsed = tollgate_providers::parse_webhook(Provider::Whop, &meta, body).unwrap();
+    assert_eq!(
+        parsed.outcome,
+        Outcome::NotActedOn {
+            reason: "payment without a membership: recorded, access unchanged"
+        }
+    );
+    let other = br#"{"id":"msg_y","type":"payment.failed","timestamp":"2026-10-01T09:15:03.000Z","data":{"id":"pay_1"}}"#;
+    let parsed = tollgate_providers::parse_webhook(Provider::Whop, &meta, other).unwrap();
+    assert_eq!(
+        parsed.outcome,
         Outcome::NotActedOn {
             reason: "not a membership event: recorded, access unchanged"
         }
     );
+}
+
+#[test]
+fn membership_updated_is_a_whole_membership_snapshot_in_either_shape() {
+    let meta = DeliveryMeta::standard("msg_7", None);
+    // Pinned (2026-09-15 shape): flat ids, `current_period_end`, `account`, and `account_id` in the envelope.
+    let parsed = parse(Provider::Whop, &meta, "whop/membership.updated.pinned.json").unwrap();
+    assert_eq!(parsed.event_type, "membership.updated");
+    let pinned = change(&parsed);
+    assert_eq!(
+        pinned.event,
+        whop_event(
+            "2026-11-20T12:00:00Z",
+            EventKind::Updated {
+                status: "active".to_owned(),
+                paid_through: Some(at("2026-12-20T12:00:00Z")),
+                cancel_at_period_end: Some(false),
+            }
+        )
+    );
+    assert_eq!(pinned.extras.plan_id.as_deref(), Some("plan_Mn4Bv5Cx6"));
+    assert_eq!(
+        pinned.license_key.as_ref().map(|k| k.expose()),
+        Some("KLINE-8FFK3-SD83K-3K3K3-3K3K3")
+    );
+    // Unpinned: nested objects and `renewal_period_end`.
+    let parsed = parse(Provider::Whop, &meta, "whop/membership.updated.json").unwrap();
+    assert_eq!(
+        change(&parsed).event,
+        whop_event(
+            "2026-11-21T08:00:00Z",
+            EventKind::Updated {
+                status: "canceling".to_owned(),
+                paid_through: Some(at("2026-12-20T12:00:00Z")),
+                cancel_at_period_end: Some(true),
+            }
+        )
+    );
+    // Without a status it cannot be folded: a parse error, kept for replay.
+    let body = br#"{"id":"m","type":"membership.updated","timestamp":"2026-11-21T08:00:00.000Z","data":{"id":"mem_1"}}"#;
+    assert!(tollgate_providers::parse_webhook(Provider::Whop, &meta, body).is_err());
 }
 
 #[test]

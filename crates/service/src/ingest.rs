@@ -264,9 +264,13 @@ impl Ingest {
             webhook_id: delivery.webhook_id.clone(),
             signed_at: delivery.signed_at,
         };
+        let mut refresh = None;
         let (dedupe_key, semantic_key, event_type, effect) = match self.parser.parse(provider, &meta, body) {
             Ok(parsed) => {
                 let effect = effect_of(&parsed);
+                if let Outcome::Refresh { external_id, .. } = &parsed.outcome {
+                    refresh = Some(external_id.clone());
+                }
                 (parsed.dedupe_key, parsed.semantic_key, parsed.event_type, effect)
             }
             Err(e) if e.is_not_json() => return Err(IngestError::NotJson(e.to_string())),
@@ -290,6 +294,7 @@ impl Ingest {
         Ok(Prepared {
             event,
             effect,
+            refresh,
             started,
         })
     }
@@ -395,6 +400,9 @@ impl Ingest {
 pub struct Prepared {
     event: NewInboxEvent,
     effect: InboxEffect,
+    /// The provider's id of an entitlement to re-read from its API once this delivery is stored
+    /// ([`Outcome::Refresh`]).
+    refresh: Option<String>,
     /// When its ingest began: the logged `duration_ms` covers verifying, queueing and storing.
     started: Instant,
 }
@@ -406,6 +414,12 @@ impl Prepared {
 
     pub fn event_type(&self) -> &str {
         &self.event.event_type
+    }
+
+    /// The entitlement (the provider's id for it) to re-read from the provider's API after this delivery is stored,
+    /// if the event asks for it (Whop `payment.succeeded`).
+    pub fn refresh(&self) -> Option<&str> {
+        self.refresh.as_deref()
     }
 
     /// What the store takes, and what is needed to turn its answer into an [`IngestOutcome`].

@@ -17,6 +17,7 @@ mod deactivate;
 mod error;
 mod types;
 mod validate;
+mod whop;
 
 use std::fmt;
 use std::sync::Arc;
@@ -62,35 +63,30 @@ impl fmt::Debug for LicenseProviders {
     }
 }
 
-/// Where a Whop license's device binding lives.
+/// Whether Tollgate mirrors a Whop license's device binding into the membership's metadata (see `license/whop.rs`).
+/// Tollgate's own database enforces the devices either way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WhopBinding {
-    /// Node-locked policies (`max_devices = 1`) bind the device hash at Whop; N-device policies send `{}` and
-    /// enforce the limit locally.
+    /// Write the binding (hashed device tags) into the membership's metadata, so Whop's dashboard shows the key as
+    /// bound and its "Reset Key" button frees the devices. (`auto` and `at_whop`, the v2-era names, mean this.)
     #[default]
-    Auto,
-    /// Always send `{"hwid": <device hash>}` to Whop.
-    AtWhop,
-    /// Always send `{}`: Tollgate alone enforces devices.
+    #[serde(alias = "auto", alias = "at_whop")]
+    Mirror,
+    /// Never write metadata at Whop.
     Local,
 }
 
-impl WhopBinding {
-    /// Whether the device hash is bound at Whop under `policy`.
-    pub fn binds_at_whop(self, policy: &Policy) -> bool {
-        match self {
-            WhopBinding::Auto => policy.max_devices <= 1,
-            WhopBinding::AtWhop => true,
-            WhopBinding::Local => false,
-        }
-    }
-}
+/// The metadata keys under which older integrations bound a raw hwid at Whop (see `license/whop.rs`).
+pub const DEFAULT_WHOP_LEGACY_KEYS: [&str; 2] = ["HWID", "hwid"];
 
 /// Tuning of the license flows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicensingOptions {
     pub whop_binding: WhopBinding,
+    /// Metadata keys an older integration bound a raw hwid under at Whop: that device is adopted, any other is
+    /// refused until the key is reset in Whop. Empty: such bindings are ignored.
+    pub whop_legacy_keys: Vec<String>,
     /// A validation updates the device's `last_seen_at` only when it is older than this, so the hot path of
     /// revalidation does not write on every launch.
     pub touch_every: TimeDelta,
@@ -104,10 +100,12 @@ pub struct LicensingOptions {
 }
 
 impl Default for LicensingOptions {
-    /// `Auto` binding; `last_seen_at` kept to the minute; leases reused for 30 s, up to 10 000 of them.
+    /// Mirrored Whop bindings, the usual legacy keys; `last_seen_at` kept to the minute; leases reused for 30 s,
+    /// up to 10 000 of them.
     fn default() -> Self {
         LicensingOptions {
-            whop_binding: WhopBinding::Auto,
+            whop_binding: WhopBinding::Mirror,
+            whop_legacy_keys: DEFAULT_WHOP_LEGACY_KEYS.iter().map(|k| (*k).to_owned()).collect(),
             touch_every: TimeDelta::seconds(60),
             reuse_for: TimeDelta::seconds(30),
             reuse_entries: 10_000,

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tollgate_policy::{Policy, PolicySet, Provider};
 use tollgate_store::{
-    AuditEntry, Device, Entitlement, InboxEvent, InboxFilter, InboxId, InboxStatus, Store, StoreError,
+    AuditEntry, Device, Entitlement, EntitlementId, InboxEvent, InboxFilter, InboxId, InboxStatus, Store,
+    StoreError,
 };
 
 use crate::clock::Clock;
@@ -194,6 +195,17 @@ impl Query {
     ) -> Result<Option<EntitlementDetail>, StoreError> {
         self.store
             .find_entitlement(provider, external_id)?
+            .map(|e| self.detail(&e))
+            .transpose()
+    }
+
+    /// One entitlement by Tollgate's id, with its devices and audit trail.
+    pub fn find_entitlement_by_id(
+        &self,
+        id: &EntitlementId,
+    ) -> Result<Option<EntitlementDetail>, StoreError> {
+        self.store
+            .find_entitlement_by_id(id)?
             .map(|e| self.detail(&e))
             .transpose()
     }

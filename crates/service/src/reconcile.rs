@@ -15,8 +15,9 @@ mod repair;
 mod report;
 mod whop;
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -78,6 +79,8 @@ pub struct ReconcileOptions {
     pub page_size: u32,
     /// Dodo entitlements (`ent_...`) whose grants to list, besides the ones derived from stored grants.
     pub dodo_entitlement_ids: Vec<String>,
+    /// Write again the Whop device bindings whose last write failed (off when bindings are not mirrored).
+    pub mirror_whop_bindings: bool,
 }
 
 impl ReconcileOptions {
@@ -88,6 +91,7 @@ impl ReconcileOptions {
             lock_ttl: TimeDelta::minutes(5),
             page_size: 100,
             dodo_entitlement_ids: Vec::new(),
+            mirror_whop_bindings: true,
         }
     }
 }
@@ -105,7 +109,12 @@ struct Inner {
     clock: Arc<dyn Clock>,
     options: ReconcileOptions,
     last_report: watch::Sender<Option<Arc<ReconcileReport>>>,
+    /// The newest finished runs of this instance, newest first (at most [`KEPT_REPORTS`]).
+    recent: Mutex<VecDeque<Arc<ReconcileReport>>>,
 }
+
+/// How many finished runs [`Reconciler::recent_reports`] keeps.
+pub const KEPT_REPORTS: usize = 20;
 
 impl fmt::Debug for Reconciler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -127,6 +136,7 @@ impl Reconciler {
                 clock,
                 options,
                 last_report,
+                recent: Mutex::default(),
             }),
         }
     }
@@ -147,6 +157,15 @@ impl Reconciler {
     /// The last finished run's report, if any.
     pub fn last_report(&self) -> Option<Arc<ReconcileReport>> {
         self.inner.last_report.borrow().clone()
+    }
+
+    /// The newest finished runs of this instance, newest first, at most [`KEPT_REPORTS`] (runs by other instances
+    /// are in the audit trail, actor `reconcile`).
+    pub fn recent_reports(&self) -> Vec<Arc<ReconcileReport>> {
+        match self.inner.recent.lock() {
+            Ok(recent) => recent.iter().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().cloned().collect(),
+        }
     }
 
     /// One reconciliation of `provider`, or of every configured provider (concurrently, each under its own lock).
@@ -180,9 +199,16 @@ impl Reconciler {
             providers,
         };
         log_report(&report, started.elapsed());
-        self.inner
-            .last_report
-            .send_replace(Some(Arc::new(report.clone())));
+        let shared = Arc::new(report.clone());
+        {
+            let mut recent = match self.inner.recent.lock() {
+                Ok(recent) => recent,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            recent.push_front(shared.clone());
+            recent.truncate(KEPT_REPORTS);
+        }
+        self.inner.last_report.send_replace(Some(shared));
         Ok(report)
     }
 

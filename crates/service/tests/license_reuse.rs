@@ -25,7 +25,7 @@ use tollgate_testkit::{FakeMembership, FakeProvider as _};
 use harness::{Env, both};
 
 const KEY: &str = "KLINE-8FFK3-SD83K-3K3K3-3K3K3";
-const VALIDATE_PATH: &str = "/api/v2/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3/validate_license";
+const LOOKUP_PATH: &str = "/api/v1/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3";
 const TEN_DEVICES: &str = "[[products]]\nprovider = \"whop\"\nproduct = \"prod_fake\"\nmax_devices = 10\n";
 
 async fn activate(env: &Env, hwid: &str) -> LicenseGrant {
@@ -315,17 +315,17 @@ fn a_lease_is_not_reused_past_the_next_provider_check() {
     both(|db| async move {
         let env = Env::with_options(db, "[default]\nrevalidate_every = \"20s\"\n", reuse_for(300));
         let (t0, _) = activated(&env).await;
-        let calls = env.whop.count("POST", VALIDATE_PATH);
+        let calls = env.whop.count("GET", LOOKUP_PATH);
         env.clock.set(t0 + TimeDelta::seconds(5));
         let first = validate(&env, "hw-1").await.unwrap();
         env.clock.set(t0 + TimeDelta::seconds(19));
         assert!(same(&first, &validate(&env, "hw-1").await.unwrap()));
-        assert_eq!(env.whop.count("POST", VALIDATE_PATH), calls);
+        assert_eq!(env.whop.count("GET", LOOKUP_PATH), calls);
 
         // Synced at t0: stale at t0 + 20 s, before the lease's refresh_after (t0 + 25 s). Whop is asked.
         env.clock.set(t0 + TimeDelta::seconds(20));
         let checked = validate(&env, "hw-1").await.unwrap();
-        assert_eq!(env.whop.count("POST", VALIDATE_PATH), calls + 1);
+        assert_eq!(env.whop.count("GET", LOOKUP_PATH), calls + 1);
         assert!(!Arc::ptr_eq(&first, &checked));
         assert!(same(&checked, &validate(&env, "hw-1").await.unwrap()));
     });

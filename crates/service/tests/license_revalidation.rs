@@ -20,7 +20,7 @@ use harness::{Env, both};
 
 const WHOP_KEY: &str = "KLINE-8FFK3-SD83K-3K3K3-3K3K3";
 const DODO_KEY: &str = "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b";
-const VALIDATE_PATH: &str = "/api/v2/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3/validate_license";
+const LOOKUP_PATH: &str = "/api/v1/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3";
 
 async fn activate(env: &Env, key: &str, hwid: &str) -> LicenseGrant {
     env.activate(key, hwid, None).await.unwrap()
@@ -36,13 +36,13 @@ fn validation_answers_locally_and_a_store_applied_revoke_denies_the_next_one() {
         let env = Env::new(db, "");
         env.whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
         let grant = activate(&env, WHOP_KEY, "hw-1").await;
-        let calls = env.whop.count("POST", VALIDATE_PATH);
+        let calls = env.whop.count("GET", LOOKUP_PATH);
 
         env.clock.advance(TimeDelta::hours(2));
         let now = env.clock.now();
         let fresh = validate(&env, WHOP_KEY, "hw-1").await.unwrap();
         assert_eq!(
-            env.whop.count("POST", VALIDATE_PATH),
+            env.whop.count("GET", LOOKUP_PATH),
             calls,
             "fresh state: Whop is not asked"
         );
@@ -106,17 +106,17 @@ fn with_the_provider_down_fresh_and_stale_entitlements_still_validate_from_local
         let grant = activate(&env, WHOP_KEY, "hw-1").await;
         let activated_at = env.clock.now();
         env.whop.fail_always(Fault::Status(503));
-        let calls = env.whop.count("POST", VALIDATE_PATH);
+        let calls = env.whop.count("GET", LOOKUP_PATH);
 
         env.clock.advance(TimeDelta::hours(1));
         validate(&env, WHOP_KEY, "hw-1").await.unwrap();
-        assert_eq!(env.whop.count("POST", VALIDATE_PATH), calls, "fresh: not asked");
+        assert_eq!(env.whop.count("GET", LOOKUP_PATH), calls, "fresh: not asked");
 
         // Stale (synced more than revalidate_every = 24h ago): Whop is asked, fails, and local state answers.
         env.clock.set(activated_at + TimeDelta::hours(25));
         let now = env.clock.now();
         let stale = validate(&env, WHOP_KEY, "hw-1").await.unwrap();
-        assert_eq!(env.whop.count("POST", VALIDATE_PATH), calls + 1);
+        assert_eq!(env.whop.count("GET", LOOKUP_PATH), calls + 1);
         assert_eq!(stale.lease.expires_at, now + TimeDelta::hours(72));
         let ent = env
             .store()

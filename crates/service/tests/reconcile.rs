@@ -14,7 +14,9 @@ use std::time::Duration;
 use chrono::{SubsecRound as _, TimeDelta};
 use tokio::sync::{oneshot, watch};
 use tollgate_policy::{Decision, DenyCode, Lifecycle, Provider};
-use tollgate_providers::whop::{WhopApi, WhopListQuery, WhopMembership, WhopMembershipPage, WhopValidation};
+use tollgate_providers::whop::{
+    MembershipRef, WhopApi, WhopListQuery, WhopMembership, WhopMembershipPage, WhopProbe,
+};
 use tollgate_providers::{ApiFuture, CallContext};
 use tollgate_service::clock::Clock as _;
 use tollgate_service::reconcile::{
@@ -330,29 +332,29 @@ struct GatedWhop {
 }
 
 impl WhopApi for GatedWhop {
-    fn validate_license<'a>(
+    fn retrieve_membership<'a>(
         &'a self,
         ctx: &'a CallContext,
-        license_key: &'a str,
-        metadata: serde_json::Value,
-    ) -> ApiFuture<'a, WhopValidation> {
-        self.inner.validate_license(ctx, license_key, metadata)
-    }
-
-    fn reset_metadata<'a>(
-        &'a self,
-        ctx: &'a CallContext,
-        license_key: &'a str,
+        membership: MembershipRef<'a>,
     ) -> ApiFuture<'a, Option<WhopMembership>> {
-        self.inner.reset_metadata(ctx, license_key)
+        self.inner.retrieve_membership(ctx, membership)
     }
 
-    fn find_membership<'a>(
+    fn update_metadata<'a>(
         &'a self,
         ctx: &'a CallContext,
         membership_id: &'a str,
-    ) -> ApiFuture<'a, Option<WhopMembership>> {
-        self.inner.find_membership(ctx, membership_id)
+        metadata: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> ApiFuture<'a, WhopMembership> {
+        self.inner.update_metadata(ctx, membership_id, metadata)
+    }
+
+    fn company_id(&self) -> Option<&str> {
+        self.inner.company_id()
+    }
+
+    fn probe<'a>(&'a self, ctx: &'a CallContext) -> ApiFuture<'a, WhopProbe> {
+        self.inner.probe(ctx)
     }
 
     fn list_memberships<'a>(
@@ -554,29 +556,29 @@ struct WhopWithHook {
 }
 
 impl WhopApi for WhopWithHook {
-    fn validate_license<'a>(
+    fn retrieve_membership<'a>(
         &'a self,
         ctx: &'a CallContext,
-        license_key: &'a str,
-        metadata: serde_json::Value,
-    ) -> ApiFuture<'a, WhopValidation> {
-        self.inner.validate_license(ctx, license_key, metadata)
-    }
-
-    fn reset_metadata<'a>(
-        &'a self,
-        ctx: &'a CallContext,
-        license_key: &'a str,
+        membership: MembershipRef<'a>,
     ) -> ApiFuture<'a, Option<WhopMembership>> {
-        self.inner.reset_metadata(ctx, license_key)
+        self.inner.retrieve_membership(ctx, membership)
     }
 
-    fn find_membership<'a>(
+    fn update_metadata<'a>(
         &'a self,
         ctx: &'a CallContext,
         membership_id: &'a str,
-    ) -> ApiFuture<'a, Option<WhopMembership>> {
-        self.inner.find_membership(ctx, membership_id)
+        metadata: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> ApiFuture<'a, WhopMembership> {
+        self.inner.update_metadata(ctx, membership_id, metadata)
+    }
+
+    fn company_id(&self) -> Option<&str> {
+        self.inner.company_id()
+    }
+
+    fn probe<'a>(&'a self, ctx: &'a CallContext) -> ApiFuture<'a, WhopProbe> {
+        self.inner.probe(ctx)
     }
 
     fn list_memberships<'a>(
@@ -648,7 +650,10 @@ fn an_interrupted_whop_pass_resumes_from_its_saved_cursor() {
         );
         assert_eq!(
             queries()[2..],
-            ["after=cur_2&first=2".to_owned(), "after=cur_4&first=2".to_owned()]
+            [
+                "account_id=biz_fake&after=cur_2&first=2".to_owned(),
+                "account_id=biz_fake&after=cur_4&first=2".to_owned()
+            ]
         );
         assert_eq!(
             db.store.find_cursor(Provider::Whop).unwrap().as_deref(),
@@ -666,7 +671,10 @@ fn an_interrupted_whop_pass_resumes_from_its_saved_cursor() {
         );
         assert_eq!(
             queries()[4..6],
-            ["after=bogus&first=2".to_owned(), "first=2".to_owned()]
+            [
+                "account_id=biz_fake&after=bogus&first=2".to_owned(),
+                "account_id=biz_fake&first=2".to_owned()
+            ]
         );
     });
 }

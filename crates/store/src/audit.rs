@@ -33,6 +33,8 @@ pub enum Actor {
     Deactivation,
     /// Tollgate itself (start-up, key rotation, ...).
     System,
+    /// A support or ops person in the browser console (`/console`).
+    Console,
 }
 
 impl Actor {
@@ -46,6 +48,7 @@ impl Actor {
             Actor::Validation => "validation",
             Actor::Deactivation => "deactivation",
             Actor::System => "system",
+            Actor::Console => "console",
         }
     }
 }
@@ -69,6 +72,7 @@ impl FromStr for Actor {
             "validation" => Actor::Validation,
             "deactivation" => Actor::Deactivation,
             "system" => Actor::System,
+            "console" => Actor::Console,
             other => return Err(StoreError::corrupt("audit", format!("unknown actor `{other}`"))),
         })
     }
@@ -186,19 +190,62 @@ impl Store {
             .limit(i64::from(limit))
             .select(AuditRow::as_select())
             .load(&mut *conn)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    id: r.id,
-                    entitlement_id: r.entitlement_id.map(EntitlementId::new),
-                    device_id: r.device_id.map(DeviceId::new),
-                    at: from_db(r.at),
-                    actor: r.actor.parse()?,
-                    action: r.action,
-                    detail: r.detail,
-                    inbox_id: r.inbox_id.map(InboxId),
-                })
-            })
-            .collect()
+        rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+
+    /// The newest audit rows across every entitlement that match `query`, newest first. Only the newest
+    /// `query.scan` rows of the whole trail are looked at, so the cost stays bounded on a long trail (there is no
+    /// index by action or actor: the webhook path writes this table and should not pay for one).
+    pub fn recent_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>> {
+        let mut conn = self.conn()?;
+        let newest: Option<i64> = audit_log::table
+            .select(diesel::dsl::max(audit_log::id))
+            .first(&mut *conn)?;
+        let Some(newest) = newest else {
+            return Ok(Vec::new());
+        };
+        let mut select = audit_log::table
+            .filter(audit_log::id.gt(newest.saturating_sub(i64::from(query.scan))))
+            .select(AuditRow::as_select())
+            .into_boxed();
+        if let Some(action) = query.action {
+            select = select.filter(audit_log::action.eq(action));
+        }
+        if let Some(actor) = query.actor {
+            select = select.filter(audit_log::actor.eq(actor.as_str()));
+        }
+        let rows = select
+            .order(audit_log::id.desc())
+            .limit(i64::from(query.limit))
+            .load(&mut *conn)?;
+        rows.into_iter().map(AuditRow::into_entry).collect()
+    }
+}
+
+/// Which recent audit rows [`Store::recent_audit`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditQuery<'a> {
+    /// Only rows with this action (`license.denied`, `device.reset`, ...).
+    pub action: Option<&'a str>,
+    /// Only rows by this actor.
+    pub actor: Option<Actor>,
+    /// At most this many rows.
+    pub limit: u32,
+    /// Look only at the newest this many rows of the trail.
+    pub scan: u32,
+}
+
+impl AuditRow {
+    fn into_entry(self) -> Result<AuditEntry> {
+        Ok(AuditEntry {
+            id: self.id,
+            entitlement_id: self.entitlement_id.map(EntitlementId::new),
+            device_id: self.device_id.map(DeviceId::new),
+            at: from_db(self.at),
+            actor: self.actor.parse()?,
+            action: self.action,
+            detail: self.detail,
+            inbox_id: self.inbox_id.map(InboxId),
+        })
     }
 }

@@ -223,7 +223,7 @@ pub(crate) struct NewInboxRow<'a> {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_inbox)]
-struct InboxRow {
+pub(crate) struct InboxRow {
     id: i64,
     provider: String,
     dedupe_key: String,
@@ -246,7 +246,7 @@ fn body_aad(provider: &str, dedupe_key: &str) -> String {
 }
 
 impl InboxRow {
-    fn into_event(self, keys: &StoreKeys) -> Result<InboxEvent> {
+    pub(crate) fn into_event(self, keys: &StoreKeys) -> Result<InboxEvent> {
         let body = keys.open(
             "webhook body",
             &body_aad(&self.provider, &self.dedupe_key),

@@ -2,8 +2,10 @@
 
 mod activation;
 mod audit;
+mod binding_mirror;
 mod checkpoint;
 mod connection;
+mod console;
 mod coordination;
 mod database_url;
 mod device;
@@ -24,9 +26,11 @@ mod time;
 mod versions;
 
 pub use activation::{Activated, ActivationTarget, ProviderAnswer};
-pub use audit::{Actor, AuditEntry, NewAudit};
+pub use audit::{Actor, AuditEntry, AuditQuery, NewAudit};
+pub use binding_mirror::{BindingMirror, MirrorState};
 pub use checkpoint::{DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
 pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
+pub use console::{ConsoleSession, InboxPage};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
 pub use device::{Admission, Device, NewDevice, Transfer, TransferOutcome};

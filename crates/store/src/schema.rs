@@ -109,7 +109,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    binding_mirrors (entitlement_id) {
+        entitlement_id -> Text,
+        state -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        token_binding -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(devices -> entitlements (entitlement_id));
+diesel::joinable!(binding_mirrors -> entitlements (entitlement_id));
 diesel::joinable!(transfers -> entitlements (entitlement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -121,4 +139,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     reconcile_cursors,
     locks,
+    binding_mirrors,
+    console_sessions,
 );

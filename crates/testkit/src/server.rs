@@ -35,6 +35,9 @@ pub enum Fault {
     Slow(Duration),
     /// Read the request, then close the connection without a response.
     Drop,
+    /// Answer normally: queued before a fault, it lets the first requests through (the look-up answers, the
+    /// write after it fails).
+    Answer,
 }
 
 /// A request the fake received, for assertions.
@@ -280,7 +283,7 @@ async fn answer(
             tokio::time::sleep(delay).await;
             handler(&request)
         }
-        None => handler(&request),
+        Some(Fault::Answer) | None => handler(&request),
     };
     response.into_hyper()
 }

@@ -17,40 +17,149 @@ async fn post(url: String, bearer: Option<&str>, body: &Value) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+#[expect(clippy::unwrap_used, reason = "test helper: a failed request fails the test")]
+async fn whop_call(
+    method: reqwest::Method,
+    url: String,
+    version: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(FakeWhop::API_KEY);
+    if let Some(version) = version {
+        request = request.header("Api-Version-Date", version);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 #[tokio::test]
-async fn whop_binds_on_first_validate_then_answers_mismatch_and_not_found() {
+async fn whop_serves_the_current_api_and_every_retired_route_is_a_counted_404() {
     let whop = FakeWhop::start();
+    whop.allow_retired_calls();
     whop.add_membership(FakeMembership::new("mem_1", "KEY-1"));
-    let url = |key: &str| format!("{}/api/v2/memberships/{key}/validate_license", whop.base_url());
-    let key = Some(FakeWhop::API_KEY);
+    let base = whop.base_url();
+    for path in [
+        "/api/v2/memberships/KEY-1/validate_license",
+        "/v2/memberships/KEY-1",
+        "/api/v5/app/memberships",
+        "/v5/company/memberships",
+    ] {
+        let (status, _) = post(format!("{base}{path}"), Some(FakeWhop::API_KEY), &json!({})).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    assert_eq!(whop.retired_calls(), 4);
 
-    let (status, body) = post(url("KEY-1"), key, &json!({"metadata": {"HWID": "a"}})).await;
-    assert_eq!(status, 201);
-    assert_eq!(body["metadata"], json!({"HWID": "a"}));
-    assert_eq!(body["valid"], true);
-    assert_eq!(whop.membership("mem_1").unwrap().metadata, json!({"HWID": "a"}));
-
-    let (status, _) = post(url("KEY-1"), key, &json!({"metadata": {"HWID": "a"}})).await;
-    assert_eq!(status, 201);
-    let (status, body) = post(url("KEY-1"), key, &json!({"metadata": {"HWID": "b"}})).await;
+    // By license key or by id; the pinned shape is flat, the unpinned one nested.
+    let get = reqwest::Method::GET;
+    let (status, pinned) = whop_call(
+        get.clone(),
+        format!("{base}/api/v1/memberships/KEY-1"),
+        Some("2026-09-15"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (pinned["plan_id"].clone(), pinned["account"]["id"].clone()),
+        (json!("plan_fake"), json!("biz_fake"))
+    );
+    assert!(pinned.get("current_period_end").is_some() && pinned.get("renewal_period_end").is_none());
+    let (_, unpinned) = whop_call(
+        get.clone(),
+        format!("{base}/api/v1/memberships/mem_1"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(unpinned["plan"]["id"], "plan_fake");
+    assert!(unpinned.get("renewal_period_end").is_some() && unpinned.get("current_period_end").is_none());
+    let (status, body) = whop_call(
+        get.clone(),
+        format!("{base}/api/v1/memberships/KEY-1"),
+        Some("2031-01-01"),
+        None,
+    )
+    .await;
     assert_eq!(status, 400);
-    assert_eq!(
-        body,
-        json!({"error": {"status": "400", "message": "Please reset your key to use on a new machine"}})
+    assert!(body["error"]["message"].as_str().unwrap().contains("2026-09-15"));
+    let (status, _) = whop_call(get, format!("{base}/api/v1/memberships/NOPE"), None, None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn whop_metadata_merges_clears_and_keeps_to_its_limits() {
+    let whop = FakeWhop::start();
+    whop.add_membership(FakeMembership::new("mem_1", "KEY-1").with_metadata(json!({"a": "1"})));
+    let url = format!("{}/api/v1/memberships/mem_1", whop.base_url());
+    let patch = reqwest::Method::PATCH;
+    let (status, body) = whop_call(
+        patch.clone(),
+        url.clone(),
+        None,
+        Some(&json!({"metadata": {"b": "2"}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["metadata"], json!({"a": "1", "b": "2"}), "merged key by key");
+    for (metadata, problem) in [
+        (json!({"c": "x".repeat(501)}), "values can be at most 500"),
+        (json!({"k".repeat(101): "v"}), "keys can be at most 100"),
+        (json!("not an object"), "must be an object"),
+    ] {
+        let (status, body) = whop_call(
+            patch.clone(),
+            url.clone(),
+            None,
+            Some(&json!({"metadata": metadata})),
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(problem),
+            "{body}"
+        );
+    }
+    let many: serde_json::Map<String, Value> = (0..49).map(|n| (format!("k{n}"), json!("v"))).collect();
+    let (status, _) = whop_call(patch.clone(), url.clone(), None, Some(&json!({"metadata": many}))).await;
+    assert_eq!(status, 422, "51 keys");
+    let (status, body) = whop_call(patch, url, None, Some(&json!({"metadata": {}}))).await;
+    assert_eq!((status, body["metadata"].clone()), (200, json!({})));
+    whop.set_permissions(&["member:basic:read"]);
+    let (status, body) = whop_call(
+        reqwest::Method::PATCH,
+        format!("{}/api/v1/memberships/mem_1", whop.base_url()),
+        None,
+        Some(&json!({"metadata": {}})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("member:manage")
     );
-    let (status, body) = post(url("NOPE"), key, &json!({"metadata": {}})).await;
-    assert_eq!(
-        (status, body["error"]["message"].clone()),
-        (404, json!("Not found"))
-    );
-    let (status, _) = post(url("KEY-1"), Some("wrong"), &json!({"metadata": {}})).await;
-    assert_eq!(status, 401);
-    let (status, _) = post(url("KEY-1"), None, &json!({"metadata": {}})).await;
-    assert_eq!(status, 401);
-    assert_eq!(
-        whop.count("POST", "/api/v2/memberships/KEY-1/validate_license"),
-        5
-    );
+}
+
+#[test]
+#[should_panic(expected = "reached a retired Whop API route")]
+fn a_test_that_calls_a_retired_whop_route_fails() {
+    let whop = FakeWhop::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v2/memberships/KEY/validate_license", whop.base_url());
+    let status = runtime.block_on(post(url, Some(FakeWhop::API_KEY), &json!({}))).0;
+    assert_eq!(status, 404);
+    drop(whop);
 }
 
 #[tokio::test]
@@ -150,7 +259,10 @@ async fn whop_v1_list_pages_with_cursors() {
     let mut after: Option<String> = None;
     let mut seen = Vec::new();
     loop {
-        let mut url = format!("{}/api/v1/memberships?first=2", whop.base_url());
+        let mut url = format!(
+            "{}/api/v1/memberships?first=2&company_id=biz_fake",
+            whop.base_url()
+        );
         if let Some(cursor) = &after {
             url.push_str(&format!("&after={cursor}"));
         }

@@ -11,11 +11,11 @@ use chrono::TimeDelta;
 use tollgate_policy::{HumanDuration, PolicySet, Provider};
 use tollgate_providers::aghanim::AghanimClient;
 use tollgate_providers::dodo::DodoClient;
-use tollgate_providers::whop::WhopClient;
+use tollgate_providers::whop::{WhopClient, WhopOptions};
 use tollgate_providers::{ApiKey, ClientConfig};
 use tollgate_service::clock::Clock;
 use tollgate_service::lease::{LeaseError, LeaseSigner, longest_lease};
-use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions};
+use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions, WhopBinding};
 use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler};
 use tollgate_store::Store;
 
@@ -60,6 +60,15 @@ pub fn client_config(settings: &ProviderSettings) -> ClientConfig {
     config
 }
 
+/// Whop's own client settings: the pinned version and the company id.
+pub fn whop_options(settings: &ProviderSettings) -> WhopOptions {
+    let company = settings.company_id.trim();
+    WhopOptions {
+        api_version: settings.api_version.trim().to_owned(),
+        company_id: (!company.is_empty()).then(|| company.to_owned()),
+    }
+}
+
 fn startup_error(e: tollgate_providers::ApiError) -> StartupError {
     StartupError::Io(std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
@@ -74,7 +83,9 @@ impl ProviderClients {
             .whop
             .api_key
             .is_set()
-            .then(|| WhopClient::new(&client_config(&providers.whop)).map(Arc::new))
+            .then(|| {
+                WhopClient::new(&client_config(&providers.whop), whop_options(&providers.whop)).map(Arc::new)
+            })
             .transpose()
             .map_err(startup_error)?;
         let dodo = (providers.dodo.api_key.is_set() || providers.dodo.webhooks_enabled())
@@ -170,6 +181,7 @@ impl LicensingSlot {
             clock,
             options: LicensingOptions {
                 whop_binding: settings.lease.whop_binding,
+                whop_legacy_keys: settings.providers.whop.legacy_binding_keys.clone(),
                 reuse_for: settings.lease.reuse_for.as_delta(),
                 reuse_entries: settings.lease.reuse_entries,
                 ..LicensingOptions::default()
@@ -227,10 +239,7 @@ pub fn reconciler(
     clients: &ProviderClients,
     clock: Arc<dyn Clock>,
 ) -> Reconciler {
-    Reconciler::new(
-        store,
-        clients.reconcile_apis(settings),
-        clock,
-        ReconcileOptions::new(instance_name()),
-    )
+    let mut options = ReconcileOptions::new(instance_name());
+    options.mirror_whop_bindings = settings.lease.whop_binding != WhopBinding::Local;
+    Reconciler::new(store, clients.reconcile_apis(settings), clock, options)
 }

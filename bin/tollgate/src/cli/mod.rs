@@ -2,7 +2,7 @@
 //! returns a [`CliError`] whose exit code is [`CliError::exit_code`] (1 for a failed operation, 2 for a usage or
 //! configuration problem).
 
-mod doctor;
+pub mod doctor;
 mod entitlements;
 mod error;
 mod guide;
@@ -66,9 +66,10 @@ pub enum Command {
 
     /// Check the setup: what is done, what is pending and how to fix it.
     #[command(
-        after_help = "Works offline and changes nothing. Exit code 0 when nothing is broken (pending items \
-                            are fine), 1 when something is.\n\nExamples:\n  tollgate doctor\n  tollgate doctor \
-                            --json | jq '.checks[] | select(.status != \"done\")'"
+        after_help = "Works offline and changes nothing, unless --online is given: then it also makes one \
+                            read call per provider with an API key. Exit code 0 when nothing is broken (pending \
+                            items are fine), 1 when something is.\n\nExamples:\n  tollgate doctor\n  tollgate \
+                            doctor --online\n  tollgate doctor --json | jq '.checks[] | select(.status != \"done\")'"
     )]
     Doctor(DoctorArgs),
 
@@ -112,6 +113,12 @@ pub struct DoctorArgs {
     /// Print the checklist as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Also make one harmless read call per provider with an API key (Whop: list one membership of the company),
+    /// to show that the key, its permissions, the company id and the pinned version work, and print any
+    /// deprecation notice the provider sends.
+    #[arg(long)]
+    pub online: bool,
 }
 
 #[derive(Debug, Subcommand)]

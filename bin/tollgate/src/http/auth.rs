@@ -73,6 +73,17 @@ impl TokenCheck {
     }
 }
 
+impl TokenCheck {
+    /// Whether a token presented another way (the console's sign-in form) is the configured one, compared as
+    /// [`TokenCheck::authorize`] compares a bearer token. Always false while the API is disabled.
+    pub fn verify(&self, presented: &str) -> bool {
+        let presented = presented.trim();
+        self.tag.as_ref().is_some_and(|tag| {
+            !presented.is_empty() && hmac::verify(&self.key, presented.as_bytes(), tag.as_ref()).is_ok()
+        })
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;

@@ -51,7 +51,7 @@ pub fn admin_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The license use cases, loading the lease keys first if the database was unreachable at start.
-async fn licensing(state: &AppState) -> Result<Licensing, ApiError> {
+pub(crate) async fn licensing(state: &AppState) -> Result<Licensing, ApiError> {
     if let Some(licensing) = state.licensing().get() {
         return Ok(licensing.clone());
     }
@@ -275,6 +275,7 @@ fn release_name(release: ProviderRelease) -> &'static str {
         ProviderRelease::NotNeeded => "not_needed",
         ProviderRelease::Released => "released",
         ProviderRelease::SkippedNoLicenseKey => "skipped_no_license_key",
+        ProviderRelease::Pending => "pending",
         _ => "other",
     }
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod entitlements;
 pub mod error;
 pub mod health;
@@ -25,7 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(webhooks::routes)
         .configure(entitlements::routes)
         .configure(admin::routes)
-        .configure(license::routes);
+        .configure(license::routes)
+        .configure(console::routes);
 }
 
 /// Extractor errors (wrong content type, bad JSON, a bad query or path value) as `400 INVALID_REQUEST` with the

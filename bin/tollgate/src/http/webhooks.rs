@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tollgate_policy::Provider;
+use tollgate_providers::CallContext;
 use tollgate_service::ingest::{IngestError, IngestOutcome};
 
 use crate::app::AppState;
@@ -127,9 +128,47 @@ async fn receive_inner(
         .filter_map(|name| req.headers().get(*name).map(|v| (*name, v.as_bytes().to_vec())))
         .collect();
     let prepared = state.ingest().prepare(provider, &headers, &body)?;
-    state
+    let refresh = prepared.refresh().map(str::to_owned);
+    let outcome = state
         .committer()
         .submit(prepared)
         .await
-        .map_err(|e: IngestError| ApiError::from(e))
+        .map_err(|e: IngestError| ApiError::from(e))?;
+    if let (Some(membership_id), IngestOutcome::Ignored { .. }) = (refresh, &outcome) {
+        refresh_membership(state, req, membership_id).await;
+    }
+    Ok(outcome)
+}
+
+/// How long a webhook answer waits for the membership re-read it triggered; after that the re-read goes on in the
+/// background and the answer is sent.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After a stored `payment.succeeded`: re-read its membership from Whop, so a renewal's new period end is stored
+/// without waiting for reconciliation. The event is already stored, so the answer never depends on this: it waits
+/// at most [`REFRESH_WAIT`].
+async fn refresh_membership(state: &AppState, req: &HttpRequest, membership_id: String) {
+    let Some(licensing) = state.licensing().get().cloned() else {
+        return;
+    };
+    let ctx = CallContext::with_request_id(request_id(req));
+    let task = actix_web::rt::spawn(async move {
+        match licensing.refresh_whop_membership(&ctx, &membership_id).await {
+            Ok(true) => log::info!(
+                request_id = ctx.request_id.as_deref().unwrap_or("-"),
+                provider = "whop",
+                membership_id = membership_id.as_str();
+                "membership re-read after a payment"
+            ),
+            Ok(false) => {}
+            Err(error) => log::warn!(
+                request_id = ctx.request_id.as_deref().unwrap_or("-"),
+                provider = "whop",
+                membership_id = membership_id.as_str(),
+                code = error.code();
+                "membership not re-read after a payment; reconciliation will"
+            ),
+        }
+    });
+    let _ = tokio::time::timeout(REFRESH_WAIT, task).await;
 }

@@ -8,6 +8,7 @@
 )]
 
 mod cli_commands;
+mod cli_doctor_online;
 mod cli_serve;
 mod cli_support;
 mod cli_verify_webhook;

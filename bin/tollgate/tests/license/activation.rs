@@ -162,7 +162,7 @@ async fn a_node_locked_key_bound_elsewhere_at_whop_is_a_device_mismatch() {
     both_with_fakes(&[], async |env| {
         let app = app(&env.srv.state).await;
         let mut membership = FakeMembership::new("mem_1", WHOP_KEY);
-        membership.metadata = json!({"HWID": "another-machine"});
+        membership.metadata = json!({"HWID": "another-machine"}).as_object().unwrap().clone();
         env.whop.add_membership(membership);
         let reply = license(&app, "activate", WHOP_KEY, "hw-1").await;
         assert_eq!(
@@ -202,7 +202,7 @@ async fn a_provider_that_is_down_or_slow_is_unavailable_and_nothing_is_stored() 
             (StatusCode::SERVICE_UNAVAILABLE, "PROVIDER_UNAVAILABLE".to_owned())
         );
         nothing_stored(&env, WHOP_KEY);
-        assert_eq!(env.whop.membership("mem_1").unwrap().metadata, json!({}));
+        assert!(env.whop.membership("mem_1").unwrap().metadata.is_empty());
 
         // Slower than `providers.whop.request_timeout` (1 s here).
         env.whop.clear_faults();

@@ -22,11 +22,12 @@ fn config_file(dir: &Path, whop: &FakeWhop) -> PathBuf {
     let db = dir.join("tollgate.db");
     let path = dir.join("tollgate.toml");
     let text = format!(
-        "[database]\nurl = \"sqlite://{}\"\n\n[providers.whop]\napi_key = \"{}\"\napi_base = \"{}\"\n\n\
-         [rate_limit]\nenabled = false\n",
+        "[database]\nurl = \"sqlite://{}\"\n\n[providers.whop]\napi_key = \"{}\"\napi_base = \"{}\"\n\
+         company_id = \"{}\"\n\n[rate_limit]\nenabled = false\n",
         db.display(),
         FakeWhop::API_KEY,
-        whop.base_url()
+        whop.base_url(),
+        FakeWhop::COMPANY_ID
     );
     std::fs::write(&path, text).unwrap();
     path

@@ -9,6 +9,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use serde_json::{Value, json};
+use tollgate_providers::whop::binding::{BINDING_KEY, device_tag};
 use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
 
 use crate::common::{Reply, TestServer, send};
@@ -43,6 +44,7 @@ fn build(backend: crate::common::Backend, extra: &[(&str, &str)]) -> Option<Env>
             FakeWhop::WEBHOOK_SECRET,
         ),
         ("TOLLGATE_PROVIDERS__WHOP__REQUEST_TIMEOUT", "1s"),
+        ("TOLLGATE_PROVIDERS__WHOP__COMPANY_ID", FakeWhop::COMPANY_ID),
         ("TOLLGATE_PROVIDERS__DODO__API_BASE", dodo_base.as_str()),
         ("TOLLGATE_PROVIDERS__DODO__API_KEY", FakeDodo::API_KEY),
         ("TOLLGATE_PROVIDERS__DODO__REQUEST_TIMEOUT", "1s"),
@@ -93,6 +95,25 @@ where
 {
     let body = json!({"license_key": key, "hwid": hwid, "device_name": "Work laptop"});
     post_json(app, &format!("/api/license/{action}"), &body, peer).await
+}
+
+/// Tollgate's binding in the fake Whop's metadata of this membership: its device tags, `None` when the key is not
+/// there at all.
+pub fn bound_tags(env: &Env, membership_id: &str) -> Option<Vec<String>> {
+    let membership = env.whop.membership(membership_id)?;
+    let value = membership.metadata.get(BINDING_KEY)?.as_str()?.to_owned();
+    Some(
+        value
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The tag Tollgate writes at Whop for this raw hwid on this membership (through the server's own pepper).
+pub fn tag_of(env: &Env, membership_id: &str, hwid: &str) -> String {
+    device_tag(membership_id, env.srv.state.store().hash_hwid(hwid).as_str())
 }
 
 /// An RFC 3339 time as the API writes it (whole seconds, `Z`).

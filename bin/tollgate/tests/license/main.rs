@@ -23,3 +23,4 @@ mod leases;
 mod rate_limit;
 mod reconcile;
 mod revalidation;
+mod whop;

@@ -9,7 +9,7 @@ use tollgate_testkit::{FakeMembership, FakeProvider as _, Fault, WebhookFormat};
 use crate::common::{app, deliver};
 use crate::harness::{WHOP_KEY, both_with_fakes, license, rfc3339};
 
-const VALIDATE_PATH: &str = "/api/v2/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3/validate_license";
+const LOOKUP_PATH: &str = "/api/v1/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3";
 
 #[actix_web::test]
 async fn a_revoking_webhook_denies_the_next_validation() {
@@ -53,13 +53,13 @@ async fn with_the_provider_down_a_fresh_entitlement_still_validates_and_a_stale_
             StatusCode::OK
         );
         env.whop.fail_always(Fault::Status(503));
-        let calls = env.whop.count("POST", VALIDATE_PATH);
+        let calls = env.whop.count("GET", LOOKUP_PATH);
 
         // Synced a moment ago: answered from local state, Whop is not asked.
         env.srv.clock.advance(TimeDelta::hours(1));
         let reply = license(&app, "validate", WHOP_KEY, "hw-1").await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        assert_eq!(env.whop.count("POST", VALIDATE_PATH), calls);
+        assert_eq!(env.whop.count("GET", LOOKUP_PATH), calls);
         assert_eq!(
             reply.json()["lease"]["expires_at"],
             rfc3339(env.now() + TimeDelta::hours(72))
@@ -69,7 +69,7 @@ async fn with_the_provider_down_a_fresh_entitlement_still_validates_and_a_stale_
         env.srv.clock.advance(TimeDelta::hours(24));
         let reply = license(&app, "validate", WHOP_KEY, "hw-1").await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        assert!(env.whop.count("POST", VALIDATE_PATH) > calls);
+        assert!(env.whop.count("GET", LOOKUP_PATH) > calls);
         assert_eq!(reply.json()["code"], "VALID");
     })
     .await;

@@ -1,67 +1,72 @@
-//! A Whop membership as the API returns it: v2 (`validate_license`, retrieve, update) or v1 (list, retrieve).
-//! Read field by field and tolerantly, since every field is optional in the OpenAPI.
+//! A Whop membership as the Current API returns it, in the pinned version's shape or the unpinned one, read field by
+//! field and tolerantly:
+//!
+//! | fact | pinned (2026-09-15, whopsdk-rust `Membership`) | unpinned (2025-01-01) and v1 webhooks |
+//! |---|---|---|
+//! | paid through | `current_period_end` | `renewal_period_end` |
+//! | seller | `account{id}` | `company{id}` (webhook envelope: `account_id` / `company_id`) |
+//! | product, plan, buyer | `product_id`, `plan_id`, `user_id` | `product{id}`, `plan{id}`, `user{id}` |
+//!
+//! Times are ISO-8601 strings or Unix seconds. There is no `valid` flag: access comes from `status`.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
 
 use crate::error::ParseError;
 use crate::payload::Obj;
 use crate::webhook::LicenseKey;
 
-/// The membership fields Tollgate uses. Ids come from plain strings or expanded objects alike.
+/// The membership fields Tollgate uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhopMembership {
     /// `mem_...`
     pub id: String,
     /// The raw status (`active`, `canceling`, `past_due`, ...).
     pub status: Option<String>,
-    /// v2 only: whether the status grants access, according to Whop.
-    pub valid: Option<bool>,
     pub cancel_at_period_end: Option<bool>,
     pub user_id: Option<String>,
     pub product_id: Option<String>,
     pub plan_id: Option<String>,
+    /// The seller: `account.id`, `company.id`, `account_id` or `company_id` (`biz_...`).
+    pub account_id: Option<String>,
     pub license_key: Option<LicenseKey>,
-    /// The bound metadata (`{"HWID": ...}`), `{}` when unbound.
-    pub metadata: Value,
-    pub renewal_period_end: Option<DateTime<Utc>>,
-    /// v2 only.
-    pub expires_at: Option<DateTime<Utc>>,
+    /// The membership's metadata (where Tollgate mirrors its device binding); empty when absent or not an object.
+    pub metadata: Map<String, Value>,
+    /// `current_period_end`, else `renewal_period_end`, else `expires_at`.
+    pub paid_through: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl WhopMembership {
     pub(crate) fn from_json(value: &Value) -> Result<WhopMembership, ParseError> {
         let data = Obj::root(value)?;
-        let product = match data.id_of("product")? {
-            Some(product) => Some(product),
-            None => match data.str("product_id")? {
-                Some(product) => Some(product),
-                None => data.id_of("access_pass")?,
-            },
-        };
         Ok(WhopMembership {
             id: data.req_str("id")?.to_owned(),
             status: data.string("status")?,
-            valid: data.bool("valid")?,
             cancel_at_period_end: data.bool("cancel_at_period_end")?,
-            user_id: data.id_of("user")?.map(str::to_owned),
-            product_id: product.map(str::to_owned),
-            plan_id: data.id_of("plan")?.map(str::to_owned),
+            user_id: id_or(&data, "user", "user_id")?,
+            product_id: match id_or(&data, "product", "product_id")? {
+                Some(product) => Some(product),
+                None => data.id_of("access_pass")?.map(str::to_owned),
+            },
+            plan_id: id_or(&data, "plan", "plan_id")?,
+            account_id: match id_or(&data, "account", "account_id")? {
+                Some(account) => Some(account),
+                None => id_or(&data, "company", "company_id")?,
+            },
             license_key: data.string("license_key")?.map(LicenseKey::new),
-            metadata: data
-                .get("metadata")
-                .cloned()
-                .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
-            renewal_period_end: data.time("renewal_period_end")?,
-            expires_at: data.time("expires_at")?,
+            metadata: match data.get("metadata") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => Map::new(),
+            },
+            paid_through: paid_through(&data)?,
             updated_at: data.time("updated_at")?,
         })
     }
 
-    /// The membership as a reconciliation snapshot: an `Updated` event carrying the raw status, the paid-through
-    /// time and the cancel flag, observed at `observed_at`. `None` without a status (nothing to repair from).
+    /// The membership as an `Updated` event carrying the raw status, the paid-through time and the cancel flag,
+    /// observed at `observed_at` (a look-up, or a reconciliation snapshot). `None` without a status.
     pub fn snapshot_event(&self, observed_at: DateTime<Utc>) -> Option<ProviderEvent> {
         let status = self.status.clone()?;
         Some(ProviderEvent {
@@ -72,9 +77,27 @@ impl WhopMembership {
             product: self.product_id.clone(),
             kind: EventKind::Updated {
                 status,
-                paid_through: self.renewal_period_end.or(self.expires_at),
+                paid_through: self.paid_through,
                 cancel_at_period_end: self.cancel_at_period_end,
             },
         })
     }
+}
+
+/// `<object>.id` (expanded, or a plain id string), else the flat `<field>`.
+fn id_or(data: &Obj<'_>, object: &str, field: &str) -> Result<Option<String>, ParseError> {
+    Ok(match data.id_of(object)? {
+        Some(id) => Some(id.to_owned()),
+        None => data.string(field)?,
+    })
+}
+
+/// The paid-through time in any version's name for it.
+pub(crate) fn paid_through(data: &Obj<'_>) -> Result<Option<DateTime<Utc>>, ParseError> {
+    for field in ["current_period_end", "renewal_period_end", "expires_at"] {
+        if let Some(at) = data.time(field)? {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
 }

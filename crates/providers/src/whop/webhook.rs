@@ -1,11 +1,18 @@
-//! Whop webhook payloads: the v1 envelope (`type`, `timestamp`, `data`) and the legacy one (`action`, `data` or
-//! `body`). The payload shape picks the parser, because a Standard-Webhooks-signed webhook may be pinned to a
-//! legacy API version.
+//! Whop webhook payloads: the v1 envelope (`type`, `timestamp`, `data`, `company_id` or `account_id`) and the
+//! legacy one (`action`, `data` or `body`). The payload shape picks the parser, because a Standard-Webhooks-signed
+//! webhook may be pinned to a legacy API version, and webhooks created through v2 keep sending v2 payloads.
+//!
+//! `data` of a membership event is read in every version's shape (see `membership.rs`): `current_period_end` is
+//! the paid-through time where `renewal_period_end` is absent. `membership.updated` (with `previous_attributes`)
+//! carries the whole membership and is folded like the other membership events. `payment.succeeded` changes no
+//! access by itself; for the membership it names, the server re-reads the membership from the API
+//! ([`Outcome::Refresh`]), so a renewal's new period end is stored even when no membership event says so.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
 
+use super::membership::paid_through;
 use crate::error::ParseError;
 use crate::payload::Obj;
 use crate::webhook::{DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook};
@@ -38,10 +45,7 @@ struct Membership {
 
 impl Membership {
     fn read(data: &Obj<'_>) -> Result<Membership, ParseError> {
-        let paid_through = match data.time("renewal_period_end")? {
-            Some(end) => Some(end),
-            None => data.time("expires_at")?,
-        };
+        let paid_through = paid_through(data)?;
         let subject = match data.id_of("user")? {
             Some(user) => Some(user),
             None => data.str("user_id")?,
@@ -89,6 +93,16 @@ impl Membership {
         }))
     }
 
+    /// A whole-membership snapshot (`membership.updated`): status, period end and cancel flag as they are now.
+    fn updated(&self, field: String) -> Result<EventKind, ParseError> {
+        let status = self.status.clone().ok_or_else(|| ParseError::missing(field))?;
+        Ok(EventKind::Updated {
+            status,
+            paid_through: self.paid_through,
+            cancel_at_period_end: self.cancel_at_period_end,
+        })
+    }
+
     fn activated(&self) -> EventKind {
         EventKind::Activated {
             status: self.status.clone(),
@@ -126,7 +140,10 @@ fn parse_v1(meta: &DeliveryMeta, root: &Obj<'_>) -> Result<ParsedWebhook, ParseE
         _ => return Err(ParseError::MissingDeliveryId),
     };
     let outcome = match event_type.as_str() {
-        "membership.activated" | "membership.deactivated" | "membership.cancel_at_period_end_changed" => {
+        "membership.activated"
+        | "membership.deactivated"
+        | "membership.cancel_at_period_end_changed"
+        | "membership.updated" => {
             let data = root.req_obj("data")?;
             let occurred_at = match root.time("timestamp")? {
                 Some(t) => t,
@@ -138,10 +155,24 @@ fn parse_v1(meta: &DeliveryMeta, root: &Obj<'_>) -> Result<ParsedWebhook, ParseE
             let kind = match event_type.as_str() {
                 "membership.activated" => membership.activated(),
                 "membership.deactivated" => membership.deactivated(),
+                "membership.updated" => membership.updated(data.path("status"))?,
                 _ => membership.cancel_changed(data.path("cancel_at_period_end"))?,
             };
             membership.change(occurred_at, kind)
         }
+        "payment.succeeded" => match root
+            .obj("data")?
+            .map(|data| payment_membership(&data))
+            .transpose()?
+        {
+            Some(Some(membership_id)) => Outcome::Refresh {
+                external_id: membership_id,
+                reason: "payment succeeded: the membership is re-read from Whop's API",
+            },
+            _ => Outcome::NotActedOn {
+                reason: "payment without a membership: recorded, access unchanged",
+            },
+        },
         t if t.starts_with("membership.") => Outcome::NotActedOn {
             reason: NO_ACCESS_CHANGE,
         },
@@ -207,6 +238,14 @@ fn parse_legacy(meta: &DeliveryMeta, root: &Obj<'_>, body: &[u8]) -> Result<Pars
         semantic_key: None,
         event_type: action,
         outcome,
+    })
+}
+
+/// The membership a v1 `Payment` is for: `membership.id` (or a plain `membership` id), else `membership_id`.
+fn payment_membership(data: &Obj<'_>) -> Result<Option<String>, ParseError> {
+    Ok(match data.id_of("membership")? {
+        Some(id) => Some(id.to_owned()),
+        None => data.string("membership_id")?,
     })
 }
 

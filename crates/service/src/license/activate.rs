@@ -2,12 +2,9 @@
 //! device under `max_devices`, and sign the first lease.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use tollgate_policy::{
-    AccessRequest, EventKind, PolicySet, Provider, ProviderEvent, admit_device, decide, decide_entitlement,
-};
+use tollgate_policy::{AccessRequest, EventKind, Provider, ProviderEvent, decide, decide_entitlement};
 use tollgate_providers::dodo::{DodoActivation, DodoInstance};
-use tollgate_providers::whop::{WhopMembership, WhopValidation};
+use tollgate_providers::whop::WhopMembership;
 use tollgate_providers::{ApiError, CallContext};
 use tollgate_store::{
     Activated, ActivationTarget, Actor, Admission, Device, Entitlement, EntitlementChange, EntitlementId,
@@ -15,7 +12,7 @@ use tollgate_store::{
 };
 
 use super::types::{check_input, clean_device_name};
-use super::{ActivateRequest, Failure, LicenseError, LicenseGrant, Licensing, WhopBinding, policy_devices};
+use super::{ActivateRequest, Failure, LicenseError, LicenseGrant, Licensing, policy_devices};
 use crate::view::StoredExtras;
 
 /// One activation request, owned so it can move into blocking store work.
@@ -41,7 +38,7 @@ enum Source {
 }
 
 /// The audit reason of a Whop answer.
-const WHOP_REASON: &str = "whop validate_license";
+pub(super) const WHOP_REASON: &str = "whop GET /api/v1/memberships";
 
 impl Licensing {
     pub(super) async fn activate_inner(
@@ -89,24 +86,26 @@ impl Licensing {
         let on = |error: LicenseError| Failure::on(error, &entitlement).with_device(existing);
         match entitlement.state.provider {
             Provider::Whop if self.has_api(Provider::Whop) => {
-                // The device check first, so a refused device is never bound at Whop. The entitlement check comes
-                // after Whop's answer, which may be newer than local state.
-                if let Some(code) = admit_device(&local, a.hwid_hash.as_str(), &policy).deny_code() {
-                    return Err(on(LicenseError::from_deny(code)));
-                }
-                let binds = self.inner.options.whop_binding.binds_at_whop(&policy);
-                match self
-                    .whop_validate(ctx, &a.key, whop_metadata(binds, &a.hwid_hash))
-                    .await
-                {
-                    Ok(WhopValidation::Matched(membership)) => {
-                        self.admit_whop(a, membership, Actor::Activation).await
+                let membership = match self.whop_lookup(ctx, &a.key, existing.is_some()).await {
+                    Ok(Some(membership)) => membership,
+                    Ok(None) => return Err(on(LicenseError::LicenseNotFound)),
+                    Err(error) => return Err(on(error)),
+                };
+                let binding = self.whop_binding(&membership, &devices, &a.hwid, a.hwid_hash.as_str());
+                let (e, d, b) = (entitlement.clone(), devices.clone(), binding.clone());
+                let looked_up_at = a.now;
+                let now = a.now;
+                self.blocking(move |l| {
+                    if let Some(written_at) = l.whop_reset_due(&e, &d, &b, looked_up_at)? {
+                        l.whop_apply_reset(&e, written_at, Actor::Activation, now)?;
                     }
-                    Ok(WhopValidation::MetadataMismatch { .. }) => Err(on(LicenseError::DeviceMismatch)),
-                    Ok(WhopValidation::NotFound) => Err(on(LicenseError::LicenseNotFound)),
-                    Ok(_) => Err(on(LicenseError::ProviderUnavailable)),
-                    Err(error) => Err(on(error)),
+                    Ok(())
+                })
+                .await?;
+                if !binding.is_tollgate() {
+                    Self::whop_check_legacy(&binding).map_err(on)?;
                 }
+                self.admit_whop(ctx, a, membership).await
             }
             Provider::Dodo if self.has_api(Provider::Dodo) => {
                 // Dodo's answer carries no state, so decide locally first: no instance is created for a license
@@ -123,19 +122,16 @@ impl Licensing {
                 }
                 let stored = Source::Stored(entitlement.id.clone());
                 if let Some(instance) = existing.and_then(|d| d.provider_instance_id.clone()) {
-                    return self.admit(a, stored, Some(instance), false).await;
+                    return self.admit(a, stored, Some(instance)).await;
                 }
                 let instance = self.dodo_activate(ctx, a).await.map_err(on)?;
-                let result = self.admit(a, stored, Some(instance.id.clone()), false).await;
+                let result = self.admit(a, stored, Some(instance.id.clone())).await;
                 if result.is_err() {
                     self.release_dodo_instance(ctx, &a.key, &instance.id).await;
                 }
                 result
             }
-            _ => {
-                self.admit(a, Source::Stored(entitlement.id.clone()), None, false)
-                    .await
-            }
+            _ => self.admit(a, Source::Stored(entitlement.id.clone()), None).await,
         }
     }
 
@@ -149,8 +145,14 @@ impl Licensing {
         let mut unavailable = false;
         for provider in order.into_iter().filter(|p| self.has_api(*p)) {
             let outcome = match provider {
-                Provider::Whop => match self.whop_lookup_new(ctx, a).await {
-                    Ok(Some(membership)) => return self.admit_whop(a, membership, Actor::Activation).await,
+                Provider::Whop => match self.whop_lookup(ctx, &a.key, false).await {
+                    Ok(Some(membership)) => {
+                        let binding = self.whop_binding(&membership, &[], &a.hwid, a.hwid_hash.as_str());
+                        if !binding.is_tollgate() {
+                            Self::whop_check_legacy(&binding)?;
+                        }
+                        return self.admit_whop(ctx, a, membership).await;
+                    }
                     Ok(None) => Ok(()),
                     Err(error) => Err(error),
                 },
@@ -174,67 +176,24 @@ impl Licensing {
         .into())
     }
 
-    /// Whop for a key not known locally. Under `Auto` the binding depends on the policy, and so on the product,
-    /// which only Whop's answer names. When every policy a Whop product can get agrees (see [`binds_for_any`]),
-    /// the first call already sends the right metadata and is the only one. Otherwise the first call sends `{}`
-    /// (which binds nothing), and a second binds the device hash when the product's policy is node-locked. A `{}`
-    /// refused as a mismatch under `Auto` means the key is already bound at Whop, so the device hash is tried: it
-    /// matches when this device bound it. `None`: Whop does not know the key.
-    async fn whop_lookup_new(
+    /// Store Whop's membership and admit the device, in one transaction; then mirror the binding at Whop (best
+    /// effort: the answer does not wait on its success).
+    async fn admit_whop(
         &self,
         ctx: &CallContext,
         a: &Activation,
-    ) -> Result<Option<WhopMembership>, LicenseError> {
-        let binding = self.inner.options.whop_binding;
-        let agreed = binds_for_any(binding, &self.inner.policies);
-        let first_binds = agreed.unwrap_or(false);
-        let bound = whop_metadata(true, &a.hwid_hash);
-        let first = whop_metadata(first_binds, &a.hwid_hash);
-        let second = match self.whop_validate(ctx, &a.key, first).await? {
-            WhopValidation::NotFound => return Ok(None),
-            WhopValidation::Matched(membership) => {
-                if agreed.is_some() {
-                    return Ok(Some(membership));
-                }
-                let ids: Vec<&str> = [membership.product_id.as_deref(), membership.plan_id.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                let policy = self.inner.policies.for_product(Provider::Whop, &ids);
-                if !binding.binds_at_whop(&policy) {
-                    return Ok(Some(membership));
-                }
-                self.whop_validate(ctx, &a.key, bound).await?
-            }
-            WhopValidation::MetadataMismatch { .. } if binding == WhopBinding::Auto && !first_binds => {
-                self.whop_validate(ctx, &a.key, bound).await?
-            }
-            WhopValidation::MetadataMismatch { .. } => return Err(LicenseError::DeviceMismatch),
-            _ => return Err(LicenseError::ProviderUnavailable),
-        };
-        match second {
-            WhopValidation::Matched(membership) => Ok(Some(membership)),
-            WhopValidation::MetadataMismatch { .. } => Err(LicenseError::DeviceMismatch),
-            WhopValidation::NotFound => Ok(None),
-            _ => Err(LicenseError::ProviderUnavailable),
-        }
-    }
-
-    /// Store Whop's membership and admit the device, in one transaction.
-    async fn admit_whop(
-        &self,
-        a: &Activation,
         membership: WhopMembership,
-        actor: Actor,
     ) -> Result<LicenseGrant, Failure> {
-        let whop_says_invalid = membership.valid == Some(false);
         let source = Source::Answer {
-            change: Box::new(whop_change(&membership, &a.key, a.now)),
-            actor,
+            change: Box::new(whop_change(&membership, Some(&a.key), a.now)),
+            actor: Actor::Activation,
             reason: WHOP_REASON,
             merge_extras: true,
         };
-        self.admit(a, source, None, whop_says_invalid).await
+        let grant = self.admit(a, source, None).await?;
+        let entitlement_id = EntitlementId::new(grant.entitlement.id.clone());
+        self.mirror_whop(ctx, &entitlement_id, &membership).await;
+        Ok(grant)
     }
 
     /// A Dodo key activated for the first time with no local entitlement: a placeholder entitlement keyed by the
@@ -271,7 +230,7 @@ impl Licensing {
             reason: "dodo licenses/activate",
             merge_extras: false,
         };
-        let result = self.admit(a, source, Some(instance.id.clone()), false).await;
+        let result = self.admit(a, source, Some(instance.id.clone())).await;
         if result.is_err() {
             self.release_dodo_instance(ctx, &a.key, &instance.id).await;
         }
@@ -285,7 +244,6 @@ impl Licensing {
         a: &Activation,
         source: Source,
         instance: Option<String>,
-        provider_says_invalid: bool,
     ) -> Result<LicenseGrant, Failure> {
         let a = a.clone();
         self.blocking(move |l| {
@@ -321,9 +279,6 @@ impl Licensing {
                 if let Some(code) = access.deny_code() {
                     return Err(LicenseError::from_deny(code));
                 }
-                if provider_says_invalid {
-                    return Err(LicenseError::LicenseInactive);
-                }
                 let max_devices = policy.max_devices;
                 checked = Some(policy);
                 Ok(max_devices)
@@ -353,33 +308,19 @@ impl Licensing {
     pub(super) fn fold_whop(
         &self,
         membership: &WhopMembership,
-        license_key: &str,
+        license_key: Option<&str>,
         actor: Actor,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Entitlement, Failure> {
         let change = whop_change(membership, license_key, now);
         Ok(self.store().apply_provider_answer(&ProviderAnswer {
             change: &change,
             actor,
-            reason: WHOP_REASON,
+            reason,
             merge_extras: true,
             synced_at: now,
         })?)
-    }
-
-    /// `validate_license` at Whop; a failure to get an answer is `ProviderUnavailable` (logged).
-    pub(super) async fn whop_validate(
-        &self,
-        ctx: &CallContext,
-        license_key: &str,
-        metadata: Value,
-    ) -> Result<WhopValidation, LicenseError> {
-        let Some(whop) = self.inner.providers.whop.clone() else {
-            return Err(LicenseError::ProviderUnavailable);
-        };
-        whop.validate_license(ctx, license_key, metadata)
-            .await
-            .map_err(|err| provider_failed(ctx, Provider::Whop, &err))
     }
 
     /// `POST /licenses/activate` at Dodo, mapped to the license codes.
@@ -422,69 +363,39 @@ impl Licensing {
     }
 }
 
-/// The `metadata` sent to Whop: the device's keyed hash when the binding lives at Whop, else `{}`.
-pub(super) fn whop_metadata(binds_at_whop: bool, hwid_hash: &HwidHash) -> Value {
-    if binds_at_whop {
-        json!({ "hwid": hwid_hash.as_str() })
-    } else {
-        json!({})
-    }
-}
-
 /// Whop's answer as a change: the membership as an event, the key, and its plan (merged into the stored extras, so
 /// what webhooks stored beside it is kept).
-fn whop_change(membership: &WhopMembership, license_key: &str, now: DateTime<Utc>) -> EntitlementChange {
+fn whop_change(
+    membership: &WhopMembership,
+    license_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> EntitlementChange {
     let extras = StoredExtras {
         plan_id: membership.plan_id.clone(),
         ..StoredExtras::default()
     };
     EntitlementChange {
         event: whop_event(membership, now),
-        license_key: Some(license_key.to_owned()),
+        license_key: license_key.map(str::to_owned),
         extras: extras.to_json(),
     }
 }
 
-/// Whether the device hash is bound at Whop whatever the product: `Some` when the binding mode, or under `Auto`
-/// every policy a Whop membership can get (the default and each Whop product rule over it), gives one answer;
-/// `None` when it depends on the product.
-fn binds_for_any(binding: WhopBinding, policies: &PolicySet) -> Option<bool> {
-    let default = binding.binds_at_whop(&policies.default);
-    policies
-        .products
-        .iter()
-        .filter(|rule| rule.provider == Provider::Whop)
-        .all(|rule| binding.binds_at_whop(&rule.overlay(&policies.default)) == default)
-        .then_some(default)
-}
-
-/// The membership as an event. Without a status, Whop's `valid` decides between active and ended.
+/// The membership as an event (its status through the policy, like a webhook's). A membership without a status
+/// never gets here ([`Licensing::whop_lookup`] treats it as unavailable); it would end access.
 fn whop_event(membership: &WhopMembership, now: DateTime<Utc>) -> ProviderEvent {
-    if let Some(event) = membership.snapshot_event(now) {
-        return event;
-    }
-    let kind = if membership.valid == Some(true) {
-        EventKind::Activated {
-            status: None,
-            paid_through: membership.renewal_period_end.or(membership.expires_at),
-            cancel_at_period_end: membership.cancel_at_period_end,
-            features: Vec::new(),
-        }
-    } else {
-        EventKind::Deactivated {
-            reason: Some("whop_invalid".to_owned()),
-            status: None,
-            paid_through: None,
-        }
-    };
-    ProviderEvent {
+    membership.snapshot_event(now).unwrap_or_else(|| ProviderEvent {
         provider: Provider::Whop,
         external_id: membership.id.clone(),
         occurred_at: now,
         subject: membership.user_id.clone(),
         product: membership.product_id.clone(),
-        kind,
-    }
+        kind: EventKind::Deactivated {
+            reason: Some("whop_status_missing".to_owned()),
+            status: None,
+            paid_through: None,
+        },
+    })
 }
 
 /// Log a provider call that got no usable answer; the caller answers `PROVIDER_UNAVAILABLE`.
@@ -510,61 +421,7 @@ fn looks_like_uuid(key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use tollgate_policy::{Policy, PolicySet, ProductRule, Provider};
-
-    use super::{WhopBinding, binds_for_any, looks_like_uuid};
-
-    fn rule(provider: Provider, product: &str, max_devices: u32) -> ProductRule {
-        ProductRule {
-            provider,
-            product: product.to_owned(),
-            plan_model: None,
-            max_devices: Some(max_devices),
-            transfer: None,
-            transfer_cooldown: None,
-            transfers_per_30d: None,
-            offline_grace: None,
-            revalidate_every: None,
-            revocation: None,
-            purchase_url: None,
-            status_map: None,
-        }
-    }
-
-    fn set(default_max: u32, products: Vec<ProductRule>) -> PolicySet {
-        PolicySet {
-            default: Policy {
-                max_devices: default_max,
-                ..Policy::default()
-            },
-            products,
-        }
-    }
-
-    #[test]
-    fn binding_is_known_before_the_product_only_when_every_whop_policy_agrees() {
-        use WhopBinding::{AtWhop, Auto, Local};
-        let node_locked = set(1, vec![]);
-        let three = set(3, vec![rule(Provider::Whop, "prod_a", 2)]);
-        let mixed = set(3, vec![rule(Provider::Whop, "prod_a", 1)]);
-        // A Dodo rule never applies to a Whop membership.
-        let dodo_only = set(3, vec![rule(Provider::Dodo, "pdt_a", 1)]);
-        let cases = [
-            (Auto, &node_locked, Some(true)),
-            (Auto, &three, Some(false)),
-            (Auto, &mixed, None),
-            (Auto, &dodo_only, Some(false)),
-            (AtWhop, &mixed, Some(true)),
-            (Local, &mixed, Some(false)),
-        ];
-        for (binding, policies, expected) in cases {
-            assert_eq!(
-                binds_for_any(binding, policies),
-                expected,
-                "{binding:?} {policies:?}"
-            );
-        }
-    }
+    use super::looks_like_uuid;
 
     #[test]
     fn uuid_shape_is_recognised_exactly() {

@@ -1,13 +1,17 @@
 //! Deactivation (the app frees its own device, under the transfer policy) and the admin's device reset.
 //!
-//! The provider side goes first, after a read-only check of the transfer policy: if Dodo or Whop cannot be
-//! reached, the answer is `PROVIDER_UNAVAILABLE` and the device stays active here, so nothing is left half-done in
-//! the direction that matters (a device freed here but still holding a Dodo instance or a Whop binding would block
-//! the customer's next activation). The store then repeats the transfer check atomically.
+//! Dodo goes first, after a read-only check of the transfer policy: if Dodo cannot be reached, the answer is
+//! `PROVIDER_UNAVAILABLE` and the device stays active here, so nothing is left half-done in the direction that
+//! matters (a device freed here but still holding a Dodo instance would block the customer's next activation). The
+//! store then repeats the transfer check atomically.
+//!
+//! Whop goes after: its binding is only a mirror of Tollgate's devices (see `whop.rs`), so the device is freed here
+//! first and the binding is then written without it, best effort (a failed write is repaired later and blocks
+//! nobody).
 
 use chrono::DateTime;
 use chrono::Utc;
-use tollgate_policy::{Policy, Provider, TRANSFER_WINDOW, check_transfer};
+use tollgate_policy::{Provider, TRANSFER_WINDOW, check_transfer};
 use tollgate_providers::CallContext;
 use tollgate_providers::dodo::DodoDeactivation;
 use tollgate_store::{Actor, Device, DeviceId, Entitlement, EntitlementId, NewAudit, TransferOutcome};
@@ -53,41 +57,62 @@ impl Licensing {
                 Ok((entitlement, device, policy))
             })
             .await?;
-        self.release_at_provider(ctx, Some(&req.license_key), &entitlement, &device, &policy)
+        self.release_at_provider(ctx, Some(&req.license_key), &entitlement, &device)
             .await
             .map_err(|error| Failure::on(error, &entitlement).with_device(Some(&device)))?;
         let id = entitlement.id.clone();
-        self.blocking(move |l| {
-            let store = l.store();
-            match store.transfer_device(&id, &hwid_hash, &policy, now)? {
-                TransferOutcome::Transferred(_) => {}
-                TransferOutcome::Denied(denial) => {
-                    log::warn!(
-                        entitlement_id = id.as_str();
-                        "transfer refused after the provider released the device (a concurrent transfer)"
-                    );
-                    return Err(Failure::on(transfer_error(denial), &entitlement));
+        let freed = entitlement.clone();
+        let deactivated = self
+            .blocking(move |l| {
+                let store = l.store();
+                match store.transfer_device(&id, &hwid_hash, &policy, now)? {
+                    TransferOutcome::Transferred(_) => {}
+                    TransferOutcome::Denied(denial) => {
+                        log::warn!(
+                            entitlement_id = id.as_str();
+                            "transfer refused after the provider released the device (a concurrent transfer)"
+                        );
+                        return Err(Failure::on(transfer_error(denial), &entitlement));
+                    }
+                    _ => return Err(Failure::on(LicenseError::DeviceNotActivated, &entitlement)),
                 }
-                _ => return Err(Failure::on(LicenseError::DeviceNotActivated, &entitlement)),
-            }
-            let devices = store.list_devices(&id)?;
-            Ok(Deactivated {
-                code: "DEACTIVATED",
-                max_devices: policy.max_devices,
-                devices: devices.iter().map(DeviceSummary::from).collect(),
+                let devices = store.list_devices(&id)?;
+                Ok(Deactivated {
+                    code: "DEACTIVATED",
+                    max_devices: policy.max_devices,
+                    devices: devices.iter().map(DeviceSummary::from).collect(),
+                })
             })
-        })
-        .await
+            .await?;
+        if freed.state.provider == Provider::Whop {
+            self.remirror_whop(ctx, &freed).await;
+        }
+        Ok(deactivated)
     }
 
     /// Admin reset: free one device regardless of the transfer policy (no transfer is counted), audited with the
     /// admin's name. A Dodo instance is deactivated at Dodo when `license_key` is given (Dodo's API needs the key,
-    /// which Tollgate stores only as a hash); Whop metadata is cleared when the policy binds at Whop.
+    /// which Tollgate stores only as a hash); the Whop binding is written again without the device.
     pub async fn reset_device(
         &self,
         ctx: &CallContext,
         entitlement_id: &EntitlementId,
         device_id: &DeviceId,
+        admin: &str,
+        license_key: Option<&str>,
+    ) -> Result<DeviceReset, LicenseError> {
+        self.reset_device_by(ctx, entitlement_id, device_id, Actor::Admin, admin, license_key)
+            .await
+    }
+
+    /// [`Licensing::reset_device`] by another actor (the browser console resets as [`Actor::Console`]): the same
+    /// checks, provider release and audit row, with `actor` and `admin` in it.
+    pub async fn reset_device_by(
+        &self,
+        ctx: &CallContext,
+        entitlement_id: &EntitlementId,
+        device_id: &DeviceId,
+        actor: Actor,
         admin: &str,
         license_key: Option<&str>,
     ) -> Result<DeviceReset, LicenseError> {
@@ -108,9 +133,8 @@ impl Licensing {
             })
             .await
             .map_err(|failure| failure.error)?;
-        let policy = self.policy(&entitlement);
         let release = self
-            .release_at_provider(ctx, license_key, &entitlement, &device, &policy)
+            .release_at_provider(ctx, license_key, &entitlement, &device)
             .await?;
         let admin: String = admin
             .chars()
@@ -118,37 +142,44 @@ impl Licensing {
             .take(MAX_ADMIN_LEN)
             .collect();
         let device_id = device.id.clone();
-        self.blocking(move |l| {
-            let store = l.store();
-            let removed = store
-                .remove_device_by_id(&device_id, Actor::Admin, now)?
-                .ok_or(LicenseError::DeviceNotActivated)?;
-            store.record_audit(&NewAudit {
-                entitlement_id: Some(removed.entitlement_id.clone()),
-                device_id: Some(removed.id.clone()),
-                at: now,
-                actor: Actor::Admin,
-                action: "device.reset".to_owned(),
-                detail: Some(format!("reset by {admin}; provider: {}", release_name(release))),
-                inbox_id: None,
-            })?;
-            Ok(DeviceReset {
-                device: DeviceSummary::from(&removed),
-                provider: release,
+        let removed = self
+            .blocking(move |l| {
+                Ok(l.store()
+                    .remove_device_by_id(&device_id, actor, now)?
+                    .ok_or(LicenseError::DeviceNotActivated)?)
             })
+            .await
+            .map_err(|failure| failure.error)?;
+        let release = match entitlement.state.provider {
+            Provider::Whop => self.remirror_whop(ctx, &entitlement).await,
+            _ => release,
+        };
+        let entry = NewAudit {
+            entitlement_id: Some(removed.entitlement_id.clone()),
+            device_id: Some(removed.id.clone()),
+            at: now,
+            actor,
+            action: "device.reset".to_owned(),
+            detail: Some(format!("reset by {admin}; provider: {}", release_name(release))),
+            inbox_id: None,
+        };
+        self.blocking(move |l| Ok(l.store().record_audit(&entry)?))
+            .await
+            .map_err(|failure| failure.error)?;
+        Ok(DeviceReset {
+            device: DeviceSummary::from(&removed),
+            provider: release,
         })
-        .await
-        .map_err(|failure| failure.error)
     }
 
-    /// Free the device's provider-side state: the Dodo instance, or the Whop binding when the policy binds there.
+    /// Free the device's provider-side state before it is freed here: the Dodo instance. (Whop's binding is written
+    /// after, see the module docs.)
     async fn release_at_provider(
         &self,
         ctx: &CallContext,
         license_key: Option<&str>,
         entitlement: &Entitlement,
         device: &Device,
-        policy: &Policy,
     ) -> Result<ProviderRelease, LicenseError> {
         match entitlement.state.provider {
             Provider::Dodo => {
@@ -172,16 +203,6 @@ impl Licensing {
                     Err(err) => Err(provider_failed(ctx, Provider::Dodo, &err)),
                 }
             }
-            Provider::Whop if self.inner.options.whop_binding.binds_at_whop(policy) => {
-                let Some(whop) = self.inner.providers.whop.clone() else {
-                    return Ok(ProviderRelease::NotNeeded);
-                };
-                // Whop resolves a membership id as well as a key; the id needs no key from the caller.
-                match whop.reset_metadata(ctx, &entitlement.state.external_id).await {
-                    Ok(_) => Ok(ProviderRelease::Released),
-                    Err(err) => Err(provider_failed(ctx, Provider::Whop, &err)),
-                }
-            }
             _ => Ok(ProviderRelease::NotNeeded),
         }
     }
@@ -198,6 +219,7 @@ fn release_name(release: ProviderRelease) -> &'static str {
     match release {
         ProviderRelease::NotNeeded => "nothing to release",
         ProviderRelease::Released => "released",
+        ProviderRelease::Pending => "Whop binding to be written at the next look-up",
         ProviderRelease::SkippedNoLicenseKey => "Dodo instance left active (no license key given)",
     }
 }

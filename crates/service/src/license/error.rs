@@ -15,6 +15,10 @@ pub enum LicenseError {
     LicenseNotFound,
     #[error("node-locked license is bound to another device")]
     DeviceMismatch,
+    /// Whop's metadata binds the key to another device (an older integration's binding): only a reset in Whop
+    /// frees it.
+    #[error("the key is bound to another device at Whop")]
+    BoundAtWhop,
     #[error("device limit reached")]
     DeviceLimitReached,
     #[error("license inactive")]
@@ -46,7 +50,7 @@ impl LicenseError {
     pub fn code(&self) -> &'static str {
         match self {
             LicenseError::LicenseNotFound => "LICENSE_NOT_FOUND",
-            LicenseError::DeviceMismatch => "DEVICE_MISMATCH",
+            LicenseError::DeviceMismatch | LicenseError::BoundAtWhop => "DEVICE_MISMATCH",
             LicenseError::DeviceLimitReached => "DEVICE_LIMIT_REACHED",
             LicenseError::LicenseInactive => "LICENSE_INACTIVE",
             LicenseError::PaymentIssue => "PAYMENT_ISSUE",
@@ -64,7 +68,9 @@ impl LicenseError {
     pub fn status(&self) -> u16 {
         match self {
             LicenseError::LicenseNotFound => 404,
-            LicenseError::DeviceMismatch | LicenseError::DeviceLimitReached => 409,
+            LicenseError::DeviceMismatch | LicenseError::BoundAtWhop | LicenseError::DeviceLimitReached => {
+                409
+            }
             LicenseError::LicenseInactive
             | LicenseError::PaymentIssue
             | LicenseError::DeviceNotActivated
@@ -92,6 +98,10 @@ impl LicenseError {
             }
             LicenseError::DeviceMismatch => {
                 "This license key is already in use on another computer. Deactivate it there, or contact support."
+            }
+            LicenseError::BoundAtWhop => {
+                "This license key is bound to another computer in Whop. Reset the key in your Whop account (Reset Key \
+                 on the purchase), then activate it here again."
             }
             LicenseError::DeviceLimitReached => {
                 "This license key is active on the maximum number of devices. Deactivate it on one of them, or contact support."

@@ -69,6 +69,10 @@ pub(crate) fn check_input(license_key: &str, hwid: &str) -> Result<(), LicenseEr
             "license_key contains spaces, control characters or slashes",
         ));
     }
+    // A dot segment would be resolved away in a provider URL and reach another route.
+    if license_key == "." || license_key == ".." {
+        return Err(LicenseError::InvalidRequest("license_key is not a license key"));
+    }
     if hwid.trim().is_empty() {
         return Err(LicenseError::InvalidRequest("hwid is empty"));
     }
@@ -197,8 +201,11 @@ impl From<&Device> for DeviceSummary {
 pub enum ProviderRelease {
     /// Nothing to release there (local binding, or a provider without device state).
     NotNeeded,
-    /// The Dodo instance was deactivated, or the Whop metadata cleared.
+    /// The Dodo instance was deactivated, or the Whop binding written without the device.
     Released,
+    /// The Whop binding could not be written now (logged); the next look-up or reconciliation writes it. Tollgate
+    /// has freed the device either way.
+    Pending,
     /// A Dodo instance needs the license key to be deactivated, and the admin gave none: it stays active at Dodo
     /// (and counts against the key's `activations_limit`) until someone deactivates it there.
     SkippedNoLicenseKey,

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tollgate_policy::{AccessRequest, EventKind, Provider, ProviderEvent, decide};
 use tollgate_providers::CallContext;
-use tollgate_providers::whop::WhopValidation;
 use tollgate_store::{Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash};
 
-use super::activate::{provider_failed, whop_metadata};
+use super::activate::{WHOP_REASON, provider_failed};
 use super::cache::{ReuseKey, read_stamped};
 use super::types::check_input;
 use super::{Failure, LicenseError, LicenseGrant, Licensing, ValidateRequest};
@@ -192,29 +191,32 @@ impl Licensing {
         device: &Device,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
-        let on = |error| Failure::on(error, entitlement).with_device(Some(device));
         match entitlement.state.provider {
             Provider::Whop => {
-                let binds = self
-                    .inner
-                    .options
-                    .whop_binding
-                    .binds_at_whop(&self.policy(entitlement));
-                let metadata = whop_metadata(binds, &device.hwid_hash);
-                match self.whop_validate(ctx, license_key, metadata).await {
-                    Ok(WhopValidation::Matched(membership)) => {
-                        let key = license_key.to_owned();
-                        self.blocking(move |l| l.fold_whop(&membership, &key, Actor::Validation, now))
-                            .await?;
-                        Ok(())
-                    }
-                    Ok(WhopValidation::MetadataMismatch { .. }) if binds => {
-                        Err(on(LicenseError::DeviceMismatch))
-                    }
-                    Ok(WhopValidation::NotFound) => Err(on(LicenseError::LicenseNotFound)),
-                    // A mismatch without a binding at Whop says nothing about this device; outages were logged.
-                    Ok(_) | Err(_) => Ok(()),
+                // Whop down, or (for this activated device) not knowing the key: logged, and local state answers.
+                let Ok(Some(membership)) = self.whop_lookup(ctx, license_key, true).await else {
+                    return Ok(());
+                };
+                let key = license_key.to_owned();
+                let read = membership.clone();
+                let (folded, devices) = self
+                    .blocking(move |l| {
+                        let folded = l.fold_whop(&read, Some(&key), Actor::Validation, WHOP_REASON, now)?;
+                        let devices = l.store().list_devices(&folded.id)?;
+                        Ok((folded, devices))
+                    })
+                    .await?;
+                // Repair the mirror, unless Whop's "Reset Key" cleared it: that reset waits for the activation it
+                // was made for.
+                let binding = self.whop_binding(&membership, &devices, "", device.hwid_hash.as_str());
+                let checked = folded.clone();
+                let reset_waiting = self
+                    .blocking(move |l| Ok(l.whop_reset_due(&checked, &devices, &binding, now)?.is_some()))
+                    .await?;
+                if !reset_waiting {
+                    self.mirror_whop(ctx, &folded.id, &membership).await;
                 }
+                Ok(())
             }
             Provider::Dodo => {
                 let Some(dodo) = self.inner.providers.dodo.clone() else {

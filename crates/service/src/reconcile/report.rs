@@ -63,6 +63,13 @@ pub struct ProviderReport {
     pub errors: Vec<String>,
     /// What was repaired, as written to the audit trail.
     pub repairs: Vec<Repair>,
+    /// Device bindings written again at the provider after an earlier write failed (Whop metadata).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mirrors_repaired: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ProviderReport {
@@ -76,6 +83,7 @@ impl ProviderReport {
             created: 0,
             ignored: 0,
             errors: Vec::new(),
+            mirrors_repaired: 0,
             repairs: Vec::new(),
         }
     }

@@ -1,21 +1,47 @@
-//! The Whop pass: every membership of `GET /api/v1/memberships`, cursor page by cursor page.
+//! The Whop pass: every membership of the configured company (`GET /api/v1/memberships?company_id=...`, which Whop
+//! needs with an API key), cursor page by cursor page (`first`/`after`); then the device bindings whose last write
+//! to Whop failed are written again (`whop_mirror.rs`). Without `providers.whop.company_id` the pass is skipped (and
+//! `tollgate doctor` lists it as pending), never a failing call every 15 minutes.
 //!
 //! The cursor of the next page is saved (`Store::set_cursor`) after each page, and cleared at the end, so a pass
 //! cut short (Whop down, rate limit, shutdown) resumes at the page it had reached instead of starting over. A saved
 //! cursor Whop no longer accepts is dropped and the pass starts from the first page.
 
+use std::sync::Arc;
+
 use tollgate_policy::Provider;
-use tollgate_providers::whop::{WhopListQuery, WhopMembership};
+use tollgate_providers::whop::{WhopApi, WhopListQuery, WhopMembership};
 
 use super::ReconcileError;
 use super::pass::{Flow, Pass};
 use super::repair::Snapshot;
+use crate::license::ProviderRelease;
 use crate::view::StoredExtras;
+use crate::whop_mirror::WhopMirror;
+
+/// Pending bindings repaired per pass at most (each costs two Whop calls).
+const MIRROR_REPAIRS_PER_PASS: u32 = 100;
 
 pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
     let Some(api) = pass.reconciler.inner.apis.whop.clone() else {
         return Ok(());
     };
+    if api.company_id().is_none() {
+        log::info!(
+            provider = "whop";
+            "Whop reconciliation skipped: set providers.whop.company_id (TOLLGATE_PROVIDERS__WHOP__COMPANY_ID) to the \
+             biz_... id of your Whop company"
+        );
+        return Ok(());
+    }
+    list_memberships(pass, &api).await?;
+    if pass.reconciler.inner.options.mirror_whop_bindings {
+        repair_mirrors(pass, api).await?;
+    }
+    Ok(())
+}
+
+async fn list_memberships(pass: &mut Pass<'_>, api: &Arc<dyn WhopApi>) -> Result<(), ReconcileError> {
     let saved = pass
         .reconciler
         .db(|s| s.find_cursor(Provider::Whop))
@@ -25,7 +51,6 @@ pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
     let mut query = WhopListQuery {
         after: saved,
         first: Some(pass.page_size()),
-        company_id: None,
     };
     loop {
         let observed_at = pass.now();
@@ -69,6 +94,36 @@ pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
             return Ok(());
         }
     }
+}
+
+/// Write again the bindings whose last write to Whop failed (`pending`), oldest first.
+async fn repair_mirrors(pass: &mut Pass<'_>, whop: Arc<dyn WhopApi>) -> Result<(), ReconcileError> {
+    let pending = pass
+        .reconciler
+        .db(|s| s.list_pending_mirrors(MIRROR_REPAIRS_PER_PASS))
+        .await?;
+    let mirror = WhopMirror {
+        store: pass.reconciler.inner.store.clone(),
+        whop,
+        clock: pass.reconciler.inner.clock.clone(),
+    };
+    for id in pending {
+        let Some(entitlement) = pass.reconciler.db(move |s| s.find_entitlement_by_id(&id)).await? else {
+            continue;
+        };
+        if entitlement.state.provider != Provider::Whop {
+            continue;
+        }
+        match mirror.rewrite(&pass.ctx, &entitlement).await {
+            ProviderRelease::Released => pass.report.mirrors_repaired += 1,
+            ProviderRelease::Pending => pass.report.errors.push(format!(
+                "whop binding of {} still not written",
+                entitlement.state.external_id
+            )),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 async fn save_cursor(pass: &Pass<'_>, cursor: String) -> Result<(), ReconcileError> {

@@ -18,13 +18,13 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use tollgate_policy::PolicySet;
 use tollgate_providers::dodo::DodoClient;
-use tollgate_providers::whop::WhopClient;
+use tollgate_providers::whop::{WhopClient, WhopOptions};
 use tollgate_providers::{CallContext, ClientConfig};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
 use tollgate_service::license::{
-    ActivateRequest, LicenseError, LicenseGrant, LicenseProviders, Licensing, LicensingOptions,
-    ValidateRequest,
+    ActivateRequest, DeactivateRequest, Deactivated, LicenseError, LicenseGrant, LicenseProviders, Licensing,
+    LicensingOptions, ValidateRequest,
 };
 use tollgate_store::Store;
 pub use tollgate_store::test_support::TestDb;
@@ -98,7 +98,11 @@ impl Env {
         let policies = policies(policy_toml);
         let providers = LicenseProviders {
             whop: Some(Arc::new(
-                WhopClient::new(&client_config(whop.base_url(), FakeWhop::API_KEY)).unwrap(),
+                WhopClient::new(
+                    &client_config(whop.base_url(), FakeWhop::API_KEY),
+                    WhopOptions::default(),
+                )
+                .unwrap(),
             )),
             dodo: Some(Arc::new(
                 DodoClient::new(&client_config(dodo.base_url(), FakeDodo::API_KEY)).unwrap(),
@@ -142,6 +146,15 @@ impl Env {
             device_name: device_name.map(str::to_owned),
         };
         self.licensing.activate(&CallContext::default(), &req).await
+    }
+
+    /// `Licensing::deactivate` for this key and hwid, as an app sends it.
+    pub async fn deactivate(&self, license_key: &str, hwid: &str) -> Result<Deactivated, LicenseError> {
+        let req = DeactivateRequest {
+            license_key: license_key.to_owned(),
+            hwid: hwid.to_owned(),
+        };
+        self.licensing.deactivate(&CallContext::default(), &req).await
     }
 
     /// `Licensing::validate` for this key and hwid, as an app sends it.

@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tollgate_policy::{Decision, PolicySet, Provider, decide_entitlement};
 use tollgate_providers::aghanim::AghanimClient;
 use tollgate_providers::dodo::DodoClient;
-use tollgate_providers::whop::WhopClient;
+use tollgate_providers::whop::{WhopClient, WhopOptions};
 use tollgate_providers::{ClientConfig, DeliveryMeta, Outcome, parse_webhook};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler};
@@ -44,7 +44,11 @@ pub fn closed_port_url() -> String {
 }
 
 pub fn whop_client(base_url: String, api_key: &str) -> Arc<WhopClient> {
-    Arc::new(WhopClient::new(&client_config(base_url, api_key)).unwrap())
+    let options = WhopOptions {
+        company_id: Some(tollgate_testkit::FakeWhop::COMPANY_ID.to_owned()),
+        ..WhopOptions::default()
+    };
+    Arc::new(WhopClient::new(&client_config(base_url, api_key), options).unwrap())
 }
 
 pub fn dodo_client(base_url: String, api_key: &str) -> Arc<DodoClient> {

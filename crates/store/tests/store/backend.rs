@@ -127,14 +127,30 @@ fn a_fresh_database_reports_its_pending_migrations() {
     let dir = tempfile::tempdir().unwrap();
     let config = StoreConfig::new(format!("sqlite://{}", dir.path().join("fresh.db").display()));
     let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
+    // Every folder of migrations/sqlite, in order (the PostgreSQL set has the same names).
+    let folder = |backend: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations")
+            .join(backend);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let expected = folder("sqlite");
+    assert_eq!(expected, folder("postgres"));
     assert_eq!(
-        store.pending_migrations().unwrap(),
-        vec![
-            "2026-11-22-000001_initial".to_owned(),
-            "2026-11-23-000001_inbox_delivery".to_owned()
+        expected[..3],
+        [
+            "2026-11-22-000001_initial",
+            "2026-11-23-000001_inbox_delivery",
+            "2026-12-05-000001_binding_mirror"
         ]
     );
+    assert_eq!(store.pending_migrations().unwrap(), expected);
     assert!(!store.is_migrated().unwrap());
-    assert_eq!(store.migrate().unwrap().len(), 2);
+    assert_eq!(store.migrate().unwrap().len(), expected.len());
     assert!(store.is_migrated().unwrap());
 }

@@ -6,6 +6,7 @@ mod batch_statements;
 mod checkpoints;
 mod common;
 mod concurrency;
+mod console;
 mod devices;
 mod durability;
 mod inbox;

@@ -3,17 +3,24 @@
 //! SQLite file or key file is reported, not made.
 
 mod checks;
+mod online;
 mod providers;
 mod report;
 
 use std::path::Path;
 
-pub use report::{Check, Report};
+pub use report::{Check, Report, Status};
 
 use crate::cli::{CliError, DoctorArgs, load_settings};
+use crate::settings::Settings;
 
 pub fn run(config: Option<&Path>, args: &DoctorArgs) -> Result<(), CliError> {
-    let report = Report::new(collect(config)?);
+    let mut checks = collect(config)?;
+    if args.online {
+        let settings = load_settings(config)?;
+        checks.extend(online::probe(&settings)?);
+    }
+    let report = Report::new(checks);
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::Failed(format!("cannot print the report as JSON: {e}")))?;
@@ -55,10 +62,17 @@ fn collect(config: Option<&Path>) -> Result<Vec<Check>, CliError> {
             "layers: embedded defaults, {file}, TOLLGATE_* environment variables"
         )),
     ];
-    checks.extend(checks::database_and_keys(&settings));
-    checks.extend(providers::providers(&settings));
-    checks.extend(checks::tokens(&settings));
-    checks.extend(checks::policy(&settings));
-    checks.extend(checks::server(&settings));
+    checks.extend(checklist(&settings));
     Ok(checks)
+}
+
+/// The checks of loaded settings: database and keys, providers, tokens, policy, server (the console's Overview
+/// shows them too). Blocking: it probes the database.
+pub fn checklist(settings: &Settings) -> Vec<Check> {
+    let mut checks = checks::database_and_keys(settings);
+    checks.extend(providers::providers(settings));
+    checks.extend(checks::tokens(settings));
+    checks.extend(checks::policy(settings));
+    checks.extend(checks::server(settings));
+    checks
 }

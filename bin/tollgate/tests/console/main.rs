@@ -1,0 +1,28 @@
+//! The browser console's server-side tests: the real `App` from `tollgate::app::configure`, on SQLite and on
+//! PostgreSQL. Sessions, CSRF, security headers and sign-in throttling here; the console's actions (reset, replay,
+//! body view, find) with their audit rows in `actions.rs`. The browser itself is driven by `console-tests/`.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail the test on any setup error"
+)]
+
+#[path = "../server/common.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the server tests; this binary uses part of it"
+)]
+mod common;
+
+#[path = "../license/harness.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the license tests; this binary uses part of it"
+)]
+mod harness;
+
+mod actions;
+mod browser;
+mod session;
+mod support;
