@@ -57,7 +57,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<AppState, StartupError> {
         let ingest = Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
-            .map_err(ingest_startup_error)?;
+            .map_err(ingest_startup_error)?
+            .with_aghanim(crate::settings::aghanim::options(&settings.providers));
         let committer = Committer::start(store.clone(), commit_settings(&settings, store.database_url()))
             .map(Arc::new)
             .map_err(StartupError::Io)?;

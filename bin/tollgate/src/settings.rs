@@ -1,6 +1,8 @@
 //! Configuration: embedded defaults, then `tollgate.toml` (or `--config PATH`), then `TOLLGATE_<SECTION>__<KEY>`
 //! environment variables, deserialized into typed structs and validated once, with errors that name the key.
 
+pub mod aghanim;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -214,6 +216,12 @@ pub struct ProviderSettings {
     /// others); empty ignores such bindings. A TOML array, or a comma-separated string in the environment.
     #[serde(default, deserialize_with = "string_list")]
     pub legacy_binding_keys: Vec<String>,
+    /// Aghanim only: the item SKUs an `item.add` grants as entitlements (see `settings/aghanim.rs`).
+    #[serde(default, deserialize_with = "string_list")]
+    pub item_skus: Vec<String>,
+    /// Aghanim only: whether `sandbox: true` events change access.
+    #[serde(default)]
+    pub accept_sandbox: bool,
 }
 
 impl ProviderSettings {
@@ -457,6 +465,7 @@ impl Settings {
                 }
             }
         }
+        aghanim::validate(&self.providers)?;
         for (key, value) in [
             ("rate_limit.per_ip_per_minute", self.rate_limit.per_ip_per_minute),
             ("rate_limit.burst", self.rate_limit.burst),

@@ -12,5 +12,6 @@ pub mod whop;
 pub use error::{ApiError, ParseError, UnreachableCause};
 pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, RetryPolicy, is_loopback_base};
 pub use webhook::{
-    DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook, parse_webhook,
+    DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook, Refusal, RefusalCode,
+    parse_webhook,
 };

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::{Provider, ProviderEvent};
 
+use crate::aghanim::ItemDelivery;
 use crate::error::ParseError;
 use crate::{aghanim, dodo, whop};
 
@@ -49,10 +50,13 @@ impl DeliveryMeta {
 /// One parsed authentic delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedWebhook {
-    /// The inbox key that makes a redelivery a no-op: the `webhook-id` for Whop and Dodo, `idempotency_key` or
-    /// `event_id` for Aghanim, payload id + action + body fingerprint for legacy Whop.
+    /// The inbox key that makes a redelivery a no-op: the `webhook-id` for Whop and Dodo,
+    /// `{event_type}:{idempotency_key}` (else `event_id`) for Aghanim, payload id + action + body fingerprint for
+    /// legacy Whop.
     pub dedupe_key: String,
     /// A second key for the same fact when a re-send may carry a new id: Dodo grants, `{grant_id}:{event_type}`.
+    /// Aghanim repeats its `{event_type}:{idempotency_key}` here, the key its rows stored under the older
+    /// `idempotency_key`-only form were given by a migration, so their redeliveries stay duplicates.
     pub semantic_key: Option<String>,
     /// The provider's event name (`membership.activated`, `entitlement_grant.revoked`, ...).
     pub event_type: String,
@@ -73,14 +77,73 @@ pub enum Outcome {
         external_id: String,
         reason: &'static str,
     },
+    /// Aghanim `item.add` / `item.remove`: Tollgate grants (or revokes) only the item SKUs the operator lists, so
+    /// the caller decides between [`ItemDelivery::changes`] and a refusal ([`ItemDelivery::refusal`]).
+    Items(Box<ItemDelivery>),
+    /// Answer 4xx and store nothing: a 2xx would tell the provider something Tollgate did not do (a request/response
+    /// webhook such as Aghanim `player.verify`, whose caller waits for an answer body Tollgate cannot give).
+    Refused(Refusal),
+    /// An event from the provider's sandbox (Aghanim `sandbox: true`): what it would do in production. The caller
+    /// acts on it only when sandbox events are accepted.
+    Sandbox(Box<Outcome>),
 }
 
 impl Outcome {
-    /// The change to apply, if any.
+    /// The change to apply, if any (never for a sandbox event: that is the caller's choice).
     pub fn change(&self) -> Option<&EntitlementChange> {
         match self {
             Outcome::Apply(change) => Some(change),
-            Outcome::NotActedOn { .. } | Outcome::Refresh { .. } => None,
+            _ => None,
+        }
+    }
+}
+
+/// Why an authentic delivery is refused; `code` is the stable error code of the 4xx answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: RefusalCode,
+    /// A provider-safe explanation (it is sent back in the answer body): what was refused and what to change.
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: RefusalCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+/// The stable codes of a refused delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusalCode {
+    /// A type Tollgate must not claim: a request/response webhook (`player.verify`, `player.lookup`,
+    /// `player.is_idle`, `store.get`) or a `batch.ready` notice whose events Tollgate would never read.
+    UnsupportedEvent,
+    /// An `item.add`/`item.remove` with an item SKU that is not in `providers.aghanim.item_skus`.
+    UnsupportedItem,
+    /// An item event from the sandbox while `providers.aghanim.accept_sandbox` is off.
+    SandboxNotAccepted,
+    /// An item event without the fields crediting needs (player, items, time): nothing can be credited.
+    InvalidItemEvent,
+}
+
+impl RefusalCode {
+    /// The wire code: `UNSUPPORTED_EVENT`, `UNSUPPORTED_ITEM`, `SANDBOX_NOT_ACCEPTED`, `INVALID_ITEM_EVENT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::UnsupportedEvent => "UNSUPPORTED_EVENT",
+            RefusalCode::UnsupportedItem => "UNSUPPORTED_ITEM",
+            RefusalCode::SandboxNotAccepted => "SANDBOX_NOT_ACCEPTED",
+            RefusalCode::InvalidItemEvent => "INVALID_ITEM_EVENT",
         }
     }
 }
@@ -107,6 +170,9 @@ pub struct Extras {
     pub delivery: Option<Value>,
     /// Feature names (Aghanim nested item SKUs, Dodo feature-flag id).
     pub features: Vec<String>,
+    /// What kind of entitlement this is when the provider has several: `item` for an Aghanim item (one per player
+    /// and SKU, `perpetual` unless a product rule says otherwise). `None` for the provider's usual kind.
+    pub kind: Option<String>,
 }
 
 /// A license key. `Debug` and `Display` show only the last 4 characters, so it cannot leak into logs.

@@ -2,9 +2,10 @@
 
 use chrono::DateTime;
 use tollgate_policy::EventKind;
-use tollgate_providers::aghanim::{AghanimApi, AghanimClient, AghanimSubscription};
+use tollgate_providers::aghanim::{AghanimApi, AghanimClient, AghanimSubscription, SubscriptionQuery};
 use tollgate_providers::dodo::{
-    DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoPageQuery,
+    DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoInstance, DodoInstanceQuery,
+    DodoPageQuery, DodoValidation,
 };
 use tollgate_providers::{ApiError, ApiKey, CallContext, ClientConfig, LicenseKey};
 use tollgate_testkit::{
@@ -55,6 +56,32 @@ async fn activation_covers_created_limit_inactive_and_unknown() {
 }
 
 #[tokio::test]
+async fn a_422_is_mapped_by_its_code() {
+    let dodo = FakeDodo::start();
+    dodo.add_license_key(FakeLicenseKey::new("lic_1", "DODO-KEY-1", None));
+    let api = dodo_client(&dodo, FakeDodo::API_KEY);
+    let ctx = CallContext::default();
+    dodo.refuse_activations_as_invalid(true);
+    assert_eq!(
+        api.activate_license(&ctx, "DODO-KEY-1", "pc-1").await.unwrap(),
+        DodoActivation::InvalidRequest {
+            code: Some("INVALID_REQUEST_BODY".to_owned()),
+            message: Some(
+                "Your request body is invalid. Please check your request headers and object.".to_owned()
+            ),
+        }
+    );
+    dodo.refuse_activations_as_invalid(false);
+    dodo.update_license_key("DODO-KEY-1", |k| k.activations_limit = Some(0));
+    assert_eq!(
+        api.activate_license(&ctx, "DODO-KEY-1", "pc-1").await.unwrap(),
+        DodoActivation::LimitReached {
+            message: Some("License key activation limit reached".to_owned())
+        }
+    );
+}
+
+#[tokio::test]
 async fn deactivation_and_validation() {
     let dodo = FakeDodo::start();
     dodo.add_license_key(FakeLicenseKey::new("lic_1", "DODO-KEY-1", None));
@@ -64,13 +91,17 @@ async fn deactivation_and_validation() {
     else {
         panic!("expected 201");
     };
-    assert!(
-        api.validate_license(&ctx, "DODO-KEY-1", Some(&instance.id))
-            .await
-            .unwrap()
+    let validate = |key: &'static str, instance: Option<String>| {
+        let api = &api;
+        let ctx = &ctx;
+        async move { api.validate_license(ctx, key, instance.as_deref()).await.unwrap() }
+    };
+    assert_eq!(
+        validate("DODO-KEY-1", Some(instance.id.clone())).await,
+        DodoValidation::Valid
     );
-    assert!(api.validate_license(&ctx, "DODO-KEY-1", None).await.unwrap());
-    assert!(!api.validate_license(&ctx, "NOPE", None).await.unwrap());
+    assert_eq!(validate("DODO-KEY-1", None).await, DodoValidation::Valid);
+    assert_eq!(validate("NOPE", None).await, DodoValidation::Invalid);
 
     assert_eq!(
         api.deactivate_license(&ctx, "DODO-KEY-1", &instance.id)
@@ -78,10 +109,9 @@ async fn deactivation_and_validation() {
             .unwrap(),
         DodoDeactivation::Deactivated
     );
-    assert!(
-        !api.validate_license(&ctx, "DODO-KEY-1", Some(&instance.id))
-            .await
-            .unwrap()
+    assert_eq!(
+        validate("DODO-KEY-1", Some(instance.id.clone())).await,
+        DodoValidation::Invalid
     );
     assert_eq!(
         api.deactivate_license(&ctx, "DODO-KEY-1", &instance.id)
@@ -94,7 +124,101 @@ async fn deactivation_and_validation() {
         DodoDeactivation::NotFound
     );
     dodo.update_license_key("DODO-KEY-1", |k| k.status = "disabled".to_owned());
-    assert!(!api.validate_license(&ctx, "DODO-KEY-1", None).await.unwrap());
+    assert_eq!(validate("DODO-KEY-1", None).await, DodoValidation::Invalid);
+}
+
+#[tokio::test]
+async fn a_validate_404_is_not_found_not_an_outage() {
+    let dodo = FakeDodo::start();
+    dodo.add_license_key(FakeLicenseKey::new("lic_1", "DODO-KEY-1", None));
+    dodo.validate_unknown_as_404(true);
+    let api = dodo_client(&dodo, FakeDodo::API_KEY);
+    let ctx = CallContext::default();
+    assert_eq!(
+        api.validate_license(&ctx, "DODO-KEY-1", None).await.unwrap(),
+        DodoValidation::Valid
+    );
+    assert!(dodo.delete_license_key("DODO-KEY-1"));
+    assert_eq!(
+        api.validate_license(&ctx, "DODO-KEY-1", None).await.unwrap(),
+        DodoValidation::NotFound
+    );
+    // Another 4xx is still the provider saying something unmodelled, not "not found".
+    dodo.fail_next(tollgate_testkit::Fault::Status(409), 1);
+    assert!(matches!(
+        api.validate_license(&ctx, "DODO-KEY-1", None).await.unwrap_err(),
+        ApiError::Rejected { status: 409, .. }
+    ));
+}
+
+#[tokio::test]
+async fn license_key_instances_are_listed_by_key_and_found_by_id() {
+    let dodo = FakeDodo::start();
+    dodo.add_license_key(FakeLicenseKey::new("lic_1", "DODO-KEY-1", None));
+    dodo.add_license_key(FakeLicenseKey::new("lic_2", "DODO-KEY-2", None));
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(dodo.add_instance("DODO-KEY-1", &format!("pc-{n}")).unwrap());
+    }
+    let other = dodo.add_instance("DODO-KEY-2", "elsewhere").unwrap();
+    let api = dodo_client(&dodo, FakeDodo::API_KEY);
+    let ctx = CallContext::default();
+    let mut query = DodoInstanceQuery {
+        license_key_id: "lic_1".to_owned(),
+        page: DodoPageQuery {
+            page_number: 0,
+            page_size: Some(2),
+        },
+    };
+    let first = api.list_license_key_instances(&ctx, &query).await.unwrap();
+    query.page.page_number = 1;
+    let second = api.list_license_key_instances(&ctx, &query).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .chain(&second)
+            .map(|i| i.id.clone())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(
+        first[0],
+        DodoInstance {
+            id: ids[0].clone(),
+            license_key_id: Some("lic_1".to_owned()),
+            name: Some("pc-0".to_owned()),
+            customer_id: None,
+            product_id: None,
+        }
+    );
+    assert_eq!(
+        dodo.requests()
+            .iter()
+            .filter(|r| r.path == "/license_key_instances")
+            .map(|r| r.query.clone())
+            .collect::<Vec<_>>(),
+        [
+            "license_key_id=lic_1&page_number=0&page_size=2",
+            "license_key_id=lic_1&page_number=1&page_size=2"
+        ]
+    );
+    let found = api
+        .find_license_key_instance(&ctx, &other)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.license_key_id.as_deref(), Some("lic_2"));
+    assert!(dodo.remove_instance(&other));
+    assert_eq!(api.find_license_key_instance(&ctx, &other).await.unwrap(), None);
+    // The instance endpoints need the API key.
+    let anonymous = dodo_client(&dodo, "wrong");
+    assert!(matches!(
+        anonymous
+            .list_license_key_instances(&ctx, &query)
+            .await
+            .unwrap_err(),
+        ApiError::Rejected { status: 401, .. }
+    ));
 }
 
 #[tokio::test]
@@ -181,7 +305,11 @@ async fn aghanim_player_subscriptions() {
     let config = ClientConfig::new(aghanim.base_url(), Some(ApiKey::new(FakeAghanim::API_KEY)));
     let api = AghanimClient::new(&config).unwrap();
     let ctx = CallContext::default();
-    let subs = api.list_player_subscriptions(&ctx, "2D2R-OP3C").await.unwrap();
+    let page = SubscriptionQuery::first(10);
+    let subs = api
+        .list_player_subscriptions(&ctx, "2D2R-OP3C", page)
+        .await
+        .unwrap();
     assert_eq!(
         subs,
         vec![AghanimSubscription {
@@ -193,8 +321,9 @@ async fn aghanim_player_subscriptions() {
         }]
     );
     assert_eq!(aghanim.count("GET", "/s2s/v1/players/2D2R-OP3C/subscriptions"), 1);
+    assert_eq!(aghanim.requests()[0].query, "limit=10&offset=0");
     assert!(
-        api.list_player_subscriptions(&ctx, "nobody")
+        api.list_player_subscriptions(&ctx, "nobody", page)
             .await
             .unwrap()
             .is_empty()
@@ -203,7 +332,7 @@ async fn aghanim_player_subscriptions() {
     let wrong = AghanimClient::new(&ClientConfig::new(aghanim.base_url(), Some(ApiKey::new("x")))).unwrap();
     assert_eq!(
         wrong
-            .list_player_subscriptions(&ctx, "2D2R-OP3C")
+            .list_player_subscriptions(&ctx, "2D2R-OP3C", page)
             .await
             .unwrap_err(),
         ApiError::Rejected {
@@ -211,6 +340,62 @@ async fn aghanim_player_subscriptions() {
             code: None,
             message: Some("Invalid API key".to_owned()),
         }
+    );
+}
+
+#[tokio::test]
+async fn aghanim_subscriptions_page_with_limit_and_offset() {
+    let aghanim = FakeAghanim::start();
+    for n in 0..25 {
+        aghanim.add_subscription(
+            "P1",
+            FakeAghanimSubscription::active(format!("sub_{n:02}"), "pass"),
+        );
+    }
+    let mut ended = FakeAghanimSubscription::active("sub_ended", "pass");
+    ended.effective_until = Some(1);
+    ended.status = "expired".to_owned();
+    aghanim.add_subscription("P1", ended);
+    let config = ClientConfig::new(aghanim.base_url(), Some(ApiKey::new(FakeAghanim::API_KEY)));
+    let api = AghanimClient::new(&config).unwrap();
+    let ctx = CallContext::default();
+    let mut query = SubscriptionQuery::first(10);
+    let mut seen = Vec::new();
+    loop {
+        let page = api.list_player_subscriptions(&ctx, "P1", query).await.unwrap();
+        let last = page.len() < query.limit as usize;
+        seen.extend(page.into_iter().map(|s| s.id));
+        if last {
+            break;
+        }
+        query = query.next();
+    }
+    assert_eq!(seen.len(), 26);
+    assert_eq!(seen.first().map(String::as_str), Some("sub_00"));
+    assert_eq!(seen.last().map(String::as_str), Some("sub_ended"));
+    assert_eq!(
+        aghanim
+            .requests()
+            .iter()
+            .map(|r| r.query.clone())
+            .collect::<Vec<_>>(),
+        ["limit=10&offset=0", "limit=10&offset=10", "limit=10&offset=20"]
+    );
+    let effective = SubscriptionQuery {
+        effective: Some(false),
+        ..SubscriptionQuery::first(50)
+    };
+    let over = api
+        .list_player_subscriptions(&ctx, "P1", effective)
+        .await
+        .unwrap();
+    assert_eq!(
+        over.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["sub_ended"]
+    );
+    assert_eq!(
+        aghanim.requests().last().unwrap().query,
+        "limit=50&offset=0&effective=false"
     );
 }
 

@@ -164,6 +164,8 @@ fn every_fixture_prefix_parses_without_panicking() {
         "dodo/entitlement_grant.delivered.license_key.json",
         "dodo/subscription.active.json",
         "aghanim/subscription.activated.nested.json",
+        "aghanim/item.remove.json",
+        "aghanim/player.verify.json",
     ];
     for name in names {
         let body = fixture(name);

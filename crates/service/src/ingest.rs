@@ -6,6 +6,7 @@
 //! call the blocking [`Ingest::ingest`].
 
 mod commit;
+mod effect;
 mod error;
 mod outcome;
 mod parser;
@@ -17,7 +18,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use ring::digest;
 use tollgate_policy::Provider;
-use tollgate_providers::{DeliveryMeta, Outcome, ParsedWebhook};
+use tollgate_providers::{DeliveryMeta, Outcome};
 use tollgate_store::{
     InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, RecordOutcome, Store,
     StoreError,
@@ -27,6 +28,7 @@ use tollgate_verify::{
 };
 
 pub use commit::{CommitSettings, Committer};
+pub use effect::{AghanimOptions, SANDBOX_NOTE};
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
 pub use parser::{ProviderParser, WebhookParser, store_change};
@@ -187,6 +189,7 @@ pub struct Ingest {
     verifiers: Arc<Verifiers>,
     parser: Arc<dyn WebhookParser>,
     clock: Arc<dyn Clock>,
+    aghanim: Arc<AghanimOptions>,
 }
 
 impl fmt::Debug for Ingest {
@@ -209,7 +212,20 @@ impl Ingest {
             verifiers: Arc::new(Verifiers::build(secrets)?),
             parser: Arc::new(ProviderParser),
             clock,
+            aghanim: Arc::new(AghanimOptions::default()),
         })
+    }
+
+    /// The same ingest with the operator's Aghanim item SKUs and sandbox choice (default: no item SKUs, sandbox
+    /// off). A replay uses them too.
+    pub fn with_aghanim(mut self, options: AghanimOptions) -> Ingest {
+        self.aghanim = Arc::new(options);
+        self
+    }
+
+    /// The Aghanim options in force.
+    pub fn aghanim(&self) -> &AghanimOptions {
+        &self.aghanim
     }
 
     /// The same ingest with another payload parser (tests use it to stand in for an older release's parser).
@@ -237,6 +253,8 @@ impl Ingest {
     /// - authentic JSON Tollgate cannot parse: stored `failed` with the error ([`IngestOutcome::Failed`]), to be
     ///   replayed after a fix;
     /// - a type Tollgate does not act on: stored `ignored`; a redelivery: [`IngestOutcome::Duplicate`];
+    /// - a delivery a 2xx would misrepresent (an Aghanim item it does not grant, a request/response type, a
+    ///   sandbox item while sandbox events are off): [`IngestError::Refused`], nothing stored;
     /// - the database unavailable: [`IngestError::Storage`], nothing written.
     pub fn ingest(
         &self,
@@ -267,7 +285,18 @@ impl Ingest {
         let mut refresh = None;
         let (dedupe_key, semantic_key, event_type, effect) = match self.parser.parse(provider, &meta, body) {
             Ok(parsed) => {
-                let effect = effect_of(&parsed);
+                let effect = match effect::effect_of(&parsed, &self.aghanim) {
+                    Ok(effect) => effect,
+                    Err(refusal) => {
+                        log::warn!(
+                            provider = provider.as_str(),
+                            event_type = parsed.event_type.as_str(),
+                            status = refusal.code.as_str();
+                            "webhook refused, nothing stored: {}", refusal.message
+                        );
+                        return Err(IngestError::Refused(refusal));
+                    }
+                };
                 if let Outcome::Refresh { external_id, .. } = &parsed.outcome {
                     refresh = Some(external_id.clone());
                 }
@@ -361,21 +390,34 @@ impl Ingest {
         };
         let storage = IngestError::Storage;
         match self.parser.parse(event.provider, &meta, &event.body) {
-            Ok(parsed) => match &parsed.outcome {
-                Outcome::Apply(change) => {
-                    let entitlement = self
+            // A refusal leaves the row as it is: what it already did stays done.
+            Ok(parsed) => match effect::effect_of(&parsed, &self.aghanim).map_err(IngestError::Refused)? {
+                effect @ (InboxEffect::Apply(_) | InboxEffect::ApplyAll(_))
+                    if !effect.changes().is_empty() =>
+                {
+                    let entitlements = self
                         .store
-                        .apply_inbox_event(event.id, &store_change(change))
+                        .apply_inbox_changes(event.id, effect.changes())
                         .map_err(storage)?;
+                    let first = entitlements
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| IngestError::NotFound(event.id))?;
                     Ok(IngestOutcome::Applied {
                         inbox_id: event.id,
                         event_type: parsed.event_type,
-                        entitlement_id: entitlement.id,
-                        external_id: entitlement.state.external_id,
+                        entitlement_id: first.id,
+                        external_id: first.state.external_id,
                     })
                 }
-                _ => {
-                    self.store.mark_inbox_ignored(event.id).map_err(storage)?;
+                effect => {
+                    match &effect {
+                        InboxEffect::IgnoreNoted(note) => {
+                            self.store.mark_inbox_ignored_noted(event.id, note.as_str())
+                        }
+                        _ => self.store.mark_inbox_ignored(event.id),
+                    }
+                    .map_err(storage)?;
                     Ok(IngestOutcome::Ignored {
                         inbox_id: event.id,
                         event_type: parsed.event_type,
@@ -429,7 +471,7 @@ impl Prepared {
             event_type: self.event.event_type.clone(),
             failure: match &self.effect {
                 InboxEffect::Fail(error) => error.clone(),
-                InboxEffect::Apply(_) | InboxEffect::Ignore => String::new(),
+                _ => String::new(),
             },
             started: self.started,
         };
@@ -477,13 +519,6 @@ impl Receipt {
         };
         log_outcome(self.provider, &outcome, self.started);
         Ok(outcome)
-    }
-}
-
-fn effect_of(parsed: &ParsedWebhook) -> InboxEffect {
-    match &parsed.outcome {
-        Outcome::Apply(change) => InboxEffect::Apply(store_change(change)),
-        _ => InboxEffect::Ignore,
     }
 }
 

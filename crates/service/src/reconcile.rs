@@ -9,6 +9,7 @@
 
 mod aghanim;
 mod dodo;
+mod dodo_instances;
 mod error;
 mod pass;
 mod repair;

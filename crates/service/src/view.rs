@@ -7,8 +7,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tollgate_policy::{EntitlementAccess, Policy, PolicySet, Provider, decide_entitlement};
+use tollgate_policy::{EntitlementAccess, PlanModel, Policy, PolicySet, Provider, decide_entitlement};
 use tollgate_providers::Extras;
+use tollgate_providers::aghanim::ITEM_KIND;
 use tollgate_store::Entitlement;
 
 /// What the store keeps in an entitlement's encrypted `extras` column.
@@ -22,6 +23,9 @@ pub struct StoredExtras {
     pub oauth_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Value>,
+    /// `item` for an Aghanim item entitlement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl StoredExtras {
@@ -32,6 +36,7 @@ impl StoredExtras {
             integration_type: extras.integration_type.clone(),
             oauth_url: extras.oauth_url.clone(),
             delivery: extras.delivery.clone(),
+            kind: extras.kind.clone(),
         }
     }
 
@@ -53,13 +58,23 @@ impl StoredExtras {
 }
 
 /// The policy that governs a stored entitlement: the product rule matching its product or plan, over the default.
+/// An Aghanim item is bought once, so its plan model is `perpetual` unless its rule sets one.
 pub fn policy_for(policies: &PolicySet, entitlement: &Entitlement) -> Policy {
     let extras = StoredExtras::from_json(entitlement.extras.as_ref());
     let ids: Vec<&str> = [entitlement.state.product.as_deref(), extras.plan_id.as_deref()]
         .into_iter()
         .flatten()
         .collect();
-    policies.for_product(entitlement.state.provider, &ids)
+    let provider = entitlement.state.provider;
+    let mut policy = policies.for_product(provider, &ids);
+    if extras.kind.as_deref() == Some(ITEM_KIND)
+        && policies
+            .find_rule(provider, &ids)
+            .is_none_or(|rule| rule.plan_model.is_none())
+    {
+        policy.plan_model = PlanModel::Perpetual;
+    }
+    policy
 }
 
 /// One entitlement with its access decision: product.md's `GET /api/entitlements` item.
@@ -88,6 +103,10 @@ pub struct EntitlementView {
     pub delivery: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
+    /// `item` for an Aghanim item entitlement (one per player and item SKU); absent for subscriptions,
+    /// memberships and grants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl EntitlementView {
@@ -121,6 +140,7 @@ impl EntitlementView {
             oauth_url: extras.oauth_url,
             delivery: extras.delivery,
             features: state.features.clone(),
+            kind: extras.kind,
         }
     }
 }

@@ -167,7 +167,7 @@ pub(crate) fn admit_in(
         last_seen_at: from_db(to_db(now)),
         provider_instance_id: instance_id.map(str::to_owned),
     };
-    audit_device(conn, &device, Actor::Activation, "device.activated", now)?;
+    audit_device(conn, &device, Actor::Activation, "device.activated", None, now)?;
     Ok(Admission::Admitted(device))
 }
 
@@ -198,16 +198,28 @@ fn find_device(
         .map(Device::from))
 }
 
+/// The device with this id, if it is still active.
+pub(crate) fn find_device_by_id(conn: &mut DbConnection, device_id: &DeviceId) -> Result<Option<Device>> {
+    Ok(devices::table
+        .find(device_id.as_str())
+        .select(DeviceRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Device::from))
+}
+
 fn delete_device(conn: &mut DbConnection, device: &Device) -> Result<()> {
     diesel::delete(devices::table.find(device.id.as_str())).execute(conn)?;
     Ok(())
 }
 
-fn audit_device(
+/// An audit row about a device; `detail` says why, where the action alone does not.
+pub(crate) fn audit_device(
     conn: &mut DbConnection,
     device: &Device,
     actor: Actor,
     action: &str,
+    detail: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<()> {
     insert_audit(
@@ -218,7 +230,7 @@ fn audit_device(
             at,
             actor,
             action: action.to_owned(),
-            detail: None,
+            detail: detail.map(str::to_owned),
             inbox_id: None,
         },
     )
@@ -305,7 +317,7 @@ impl Store {
                 return Ok(None);
             };
             delete_device(conn, &device)?;
-            audit_device(conn, &device, actor, "device.removed", now)?;
+            audit_device(conn, &device, actor, "device.removed", None, now)?;
             Ok(Some(device))
         })?;
         self.changed(entitlement_id);
@@ -319,19 +331,29 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Option<Device>> {
+        self.remove_device_if(device_id, None, actor, None, now)
+    }
+
+    /// Remove a device by id, only while it carries `instance_id` when one is given, with an audit row saying
+    /// `detail`. `None` when there is no such device.
+    pub(crate) fn remove_device_if(
+        &self,
+        device_id: &DeviceId,
+        instance_id: Option<&str>,
+        actor: Actor,
+        detail: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>> {
         let mut conn = self.conn()?;
         let removed = self.write_transaction(&mut conn, |conn| {
-            let device = devices::table
-                .find(device_id.as_str())
-                .select(DeviceRow::as_select())
-                .first(conn)
-                .optional()?
-                .map(Device::from);
+            let device = find_device_by_id(conn, device_id)?.filter(|device| {
+                instance_id.is_none_or(|id| device.provider_instance_id.as_deref() == Some(id))
+            });
             let Some(device) = device else {
                 return Ok(None);
             };
             delete_device(conn, &device)?;
-            audit_device(conn, &device, actor, "device.removed", now)?;
+            audit_device(conn, &device, actor, "device.removed", detail, now)?;
             Ok(Some(device))
         })?;
         if let Some(device) = &removed {
@@ -377,7 +399,14 @@ impl Store {
                     transfers::at.eq(to_db(now)),
                 ))
                 .execute(conn)?;
-            audit_device(conn, &device, Actor::Deactivation, "device.transferred", now)?;
+            audit_device(
+                conn,
+                &device,
+                Actor::Deactivation,
+                "device.transferred",
+                None,
+                now,
+            )?;
             Ok(TransferOutcome::Transferred(device))
         })?;
         self.changed(entitlement_id);

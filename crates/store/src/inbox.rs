@@ -96,10 +96,27 @@ impl fmt::Debug for NewInboxEvent {
 pub enum InboxEffect {
     /// Fold this change into its entitlement; the row becomes `processed`.
     Apply(EntitlementChange),
+    /// Fold each change into its own entitlement (an Aghanim `item.add` of several items); the row becomes
+    /// `processed`, linked to the first one's entitlement. Empty is [`InboxEffect::Ignore`].
+    ApplyAll(Vec<EntitlementChange>),
     /// Nothing to apply (a type Tollgate does not act on); the row becomes `ignored`.
     Ignore,
+    /// Nothing to apply, for a reason the operator should see (an Aghanim sandbox event while sandbox events are
+    /// off): the row becomes `ignored` with this note as its `last_error`, and can be replayed once that changes.
+    IgnoreNoted(String),
     /// The service could not parse it; the row becomes `failed` with this error (never containing the body).
     Fail(String),
+}
+
+impl InboxEffect {
+    /// The changes to fold, in order (none for the effects that apply nothing).
+    pub fn changes(&self) -> &[EntitlementChange] {
+        match self {
+            InboxEffect::Apply(change) => std::slice::from_ref(change),
+            InboxEffect::ApplyAll(changes) => changes,
+            InboxEffect::Ignore | InboxEffect::IgnoreNoted(_) | InboxEffect::Fail(_) => &[],
+        }
+    }
 }
 
 impl From<Option<EntitlementChange>> for InboxEffect {
@@ -328,12 +345,9 @@ impl<'a> SealedDelivery<'a> {
         Ok(SealedDelivery { event, effect, body })
     }
 
-    /// The change to fold, for [`InboxEffect::Apply`].
-    pub(crate) fn change(&self) -> Option<&'a EntitlementChange> {
-        match self.effect {
-            InboxEffect::Apply(change) => Some(change),
-            InboxEffect::Ignore | InboxEffect::Fail(_) => None,
-        }
+    /// The changes to fold, for [`InboxEffect::Apply`] and [`InboxEffect::ApplyAll`].
+    pub(crate) fn changes(&self) -> &'a [EntitlementChange] {
+        self.effect.changes()
     }
 
     /// Its row as it is once settled at `at`: `processed` (folded into `entitlement_id`), `ignored` or `failed`,
@@ -341,7 +355,9 @@ impl<'a> SealedDelivery<'a> {
     pub(crate) fn row<'b>(&'b self, entitlement_id: Option<&'b str>, at: DateTime<Utc>) -> NewInboxRow<'b> {
         let (status, last_error) = match self.effect {
             InboxEffect::Apply(_) => (InboxStatus::Processed, None),
-            InboxEffect::Ignore => (InboxStatus::Ignored, None),
+            InboxEffect::ApplyAll(changes) if !changes.is_empty() => (InboxStatus::Processed, None),
+            InboxEffect::ApplyAll(_) | InboxEffect::Ignore => (InboxStatus::Ignored, None),
+            InboxEffect::IgnoreNoted(note) => (InboxStatus::Ignored, Some(note.as_str())),
             InboxEffect::Fail(error) => (InboxStatus::Failed, Some(error.as_str())),
         };
         let event = self.event;
@@ -413,24 +429,49 @@ impl Store {
     /// `INSERT .. ON CONFLICT DO NOTHING` that meets a committed row skips it without taking or waiting for its row
     /// lock; the batch's duplicate lookup is a plain `SELECT`. So a batch never waits on a replay's inbox row lock.
     pub fn apply_inbox_event(&self, inbox_id: InboxId, change: &EntitlementChange) -> Result<Entitlement> {
+        self.apply_inbox_changes(inbox_id, std::slice::from_ref(change))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::not_found("entitlement", change.event.external_id.clone()))
+    }
+
+    /// [`Store::apply_inbox_event`] for an event with several changes (an Aghanim `item.add` of several items): all
+    /// folded in one transaction, in the order given (each entitlement is locked in turn; a webhook batch locks
+    /// them in key order, but it never waits on a committed inbox row, see above). The row links to the first
+    /// change's entitlement. The entitlements as they are now, in order.
+    pub fn apply_inbox_changes(
+        &self,
+        inbox_id: InboxId,
+        changes: &[EntitlementChange],
+    ) -> Result<Vec<Entitlement>> {
         let mut conn = self.conn()?;
-        let entitlement = self.write_transaction(&mut conn, |conn| {
+        let entitlements = self.write_transaction(&mut conn, |conn| {
             if !lock_inbox_row(conn, inbox_id)? {
                 return Err(StoreError::not_found("inbox event", inbox_id.to_string()));
             }
-            let entitlement =
-                apply_change_in(conn, self.keys(), change, Actor::Replay, None, Some(inbox_id))?;
-            finish(
-                conn,
-                inbox_id,
-                InboxStatus::Processed,
-                None,
-                Some(&entitlement.id),
-            )?;
-            Ok(entitlement)
+            let mut entitlements = Vec::with_capacity(changes.len());
+            for change in changes {
+                entitlements.push(apply_change_in(
+                    conn,
+                    self.keys(),
+                    change,
+                    Actor::Replay,
+                    None,
+                    Some(inbox_id),
+                )?);
+            }
+            let first = entitlements.first().map(|e| &e.id);
+            let status = match first {
+                Some(_) => InboxStatus::Processed,
+                None => InboxStatus::Ignored,
+            };
+            finish(conn, inbox_id, status, None, first)?;
+            Ok(entitlements)
         })?;
-        self.changed(&entitlement.id);
-        Ok(entitlement)
+        for entitlement in &entitlements {
+            self.changed(&entitlement.id);
+        }
+        Ok(entitlements)
     }
 
     /// Mark a stored event `failed` with an error text (never containing the body); attempts go up by one.
@@ -444,6 +485,13 @@ impl Store {
     pub fn mark_inbox_ignored(&self, inbox_id: InboxId) -> Result<()> {
         let mut conn = self.conn()?;
         finish(&mut conn, inbox_id, InboxStatus::Ignored, None, None)
+    }
+
+    /// Mark a stored event `ignored` with a note for the operator (see [`InboxEffect::IgnoreNoted`]); attempts go
+    /// up by one.
+    pub fn mark_inbox_ignored_noted(&self, inbox_id: InboxId, note: &str) -> Result<()> {
+        let mut conn = self.conn()?;
+        finish(&mut conn, inbox_id, InboxStatus::Ignored, Some(note), None)
     }
 
     /// One stored event with its body decrypted.

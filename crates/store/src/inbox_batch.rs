@@ -137,7 +137,7 @@ pub(crate) fn write_batch(
     // Each entitlement's changes in the order step 3 folds them, assuming none is a duplicate: a new entitlement
     // is inserted with them folded in, and not written again if that holds.
     let mut expected: BTreeMap<EntitlementKey<'_>, Vec<&EntitlementChange>> = BTreeMap::new();
-    for change in order.iter().filter_map(|&index| sealed[index].change()) {
+    for change in order.iter().flat_map(|&index| sealed[index].changes()) {
         expected.entry(key_of(change)).or_default().push(change);
     }
     let prefold = |key, row: &mut EntitlementRow| {
@@ -154,7 +154,8 @@ pub(crate) fn write_batch(
             .map(|&index| {
                 let delivery = &sealed[index];
                 let entitlement = delivery
-                    .change()
+                    .changes()
+                    .first()
                     .and_then(|change| locked.get(&key_of(change)))
                     .map(|locked| locked.row.id.as_str());
                 delivery.row(entitlement, at)
@@ -173,8 +174,15 @@ pub(crate) fn write_batch(
         };
         let inbox_id = InboxId(id);
         match delivery.effect {
-            InboxEffect::Apply(change) => to_apply.push((index, inbox_id, change)),
-            InboxEffect::Ignore => {
+            InboxEffect::Apply(_) | InboxEffect::ApplyAll(_) if !delivery.changes().is_empty() => {
+                for change in delivery.changes() {
+                    to_apply.push((index, inbox_id, change));
+                }
+            }
+            InboxEffect::Apply(_)
+            | InboxEffect::ApplyAll(_)
+            | InboxEffect::Ignore
+            | InboxEffect::IgnoreNoted(_) => {
                 outcomes[index] = Some(RecordOutcome::Stored {
                     inbox_id,
                     status: InboxStatus::Ignored,
@@ -206,10 +214,17 @@ pub(crate) fn write_batch(
         )?);
         log_folded(&entitlement.row, change);
         entitlement.folded();
-        outcomes[index] = Some(RecordOutcome::Applied {
-            inbox_id,
-            entitlement: Box::new(entitlement.row.clone().into_entitlement(keys)?),
-        });
+        // A delivery of several changes answers with its first change's entitlement (the one its row names).
+        let first = sealed[index]
+            .changes()
+            .first()
+            .is_some_and(|first| std::ptr::eq(first, change));
+        if first || outcomes[index].is_none() {
+            outcomes[index] = Some(RecordOutcome::Applied {
+                inbox_id,
+                entitlement: Box::new(entitlement.row.clone().into_entitlement(keys)?),
+            });
+        }
     }
     entitlement_batch::save(conn, locked)?;
     insert_audits(conn, &audits)?;

@@ -9,6 +9,7 @@ mod console;
 mod coordination;
 mod database_url;
 mod device;
+mod device_repair;
 mod entitlement;
 mod entitlement_batch;
 mod error;

@@ -279,6 +279,21 @@ impl TestDb {
     pub fn pg_schema(&self) -> Option<&PgSchema> {
         self.pg_schema.as_ref()
     }
+
+    /// Run this backend's `up.sql` of the migration `name` (a folder under `migrations/<backend>/`) once more. For a
+    /// data migration that only touches rows it has not touched yet: a test stores rows the way an older release
+    /// did, then shows what the migration makes of them.
+    pub fn rerun_migration(&self, name: &str) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations")
+            .join(self.backend.as_str())
+            .join(name)
+            .join("up.sql");
+        let sql = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read the migration {}: {e}", path.display()));
+        let mut conn = self.store.conn().expect("a connection to the test store");
+        conn.batch_execute(&sql).expect("run the migration again");
+    }
 }
 
 fn random_key() -> String {

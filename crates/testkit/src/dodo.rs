@@ -1,5 +1,6 @@
 //! A fake Dodo Payments: the public `/licenses/{activate,deactivate,validate}` endpoints with activation limits,
-//! disabled/expired keys and unknown keys; authenticated grant and subscription listing; signed webhooks.
+//! disabled/expired keys and unknown keys; authenticated grant and subscription listing; the license key instances
+//! (`GET /license_key_instances`, `GET|PATCH /license_key_instances/{id}`); signed webhooks.
 
 use std::sync::{Arc, Mutex};
 
@@ -147,6 +148,34 @@ struct DodoState {
     grants: Vec<FakeGrant>,
     subscriptions: Vec<FakeSubscription>,
     instance_counter: u64,
+    /// `POST /licenses/validate` for a key Dodo does not have: `{"valid": false}` (the documented 200 shape, the
+    /// default) or 404 `NOT_FOUND` (what activate and deactivate document for an unknown key).
+    validate_unknown_as_404: bool,
+    /// Refuse every activation with 422 `INVALID_REQUEST_BODY` (docs `error-codes`: "Malformed JSON or schema
+    /// violation"), standing in for a request Dodo's schema rejects.
+    refuse_activations_as_invalid: bool,
+}
+
+impl DodoState {
+    fn next_instance_id(&mut self) -> String {
+        self.instance_counter += 1;
+        format!("lki_fake{:06}", self.instance_counter)
+    }
+
+    /// `(license key, instance id, name)` of every instance.
+    fn instances(&self) -> impl Iterator<Item = (&FakeLicenseKey, &String, &String)> {
+        self.keys
+            .iter()
+            .flat_map(|key| key.instances.iter().map(move |(id, name)| (key, id, name)))
+    }
+}
+
+/// `LicenseKeyInstanceResponse`: `{id, business_id, name, license_key_id, created_at}`.
+fn instance_json(key: &FakeLicenseKey, id: &str, name: &str) -> Value {
+    json!({
+        "id": id, "business_id": "bus_fake", "name": name, "license_key_id": key.id,
+        "created_at": iso(key.created_at),
+    })
 }
 
 impl DodoState {
@@ -226,6 +255,56 @@ impl FakeDodo {
     pub fn update_license_key(&self, key: &str, change: impl FnOnce(&mut FakeLicenseKey)) -> bool {
         let mut state = lock(&self.state);
         state.keys.iter_mut().find(|k| k.key == key).map(change).is_some()
+    }
+
+    /// Activate an instance as a customer would without Tollgate (the public endpoint called by another client).
+    /// Returns its `lki_...` id; `None` for an unknown key.
+    pub fn add_instance(&self, key: &str, name: &str) -> Option<String> {
+        let mut state = lock(&self.state);
+        let id = state.next_instance_id();
+        let license = state.keys.iter_mut().find(|k| k.key == key)?;
+        license.instances.push((id.clone(), name.to_owned()));
+        Some(id)
+    }
+
+    /// Remove an instance as the vendor's Dodo dashboard does, without Tollgate. False if unknown.
+    pub fn remove_instance(&self, instance_id: &str) -> bool {
+        let mut state = lock(&self.state);
+        state.keys.iter_mut().any(|key| {
+            let before = key.instances.len();
+            key.instances.retain(|(id, _)| id != instance_id);
+            key.instances.len() != before
+        })
+    }
+
+    /// Rename an instance as `PATCH /license_key_instances/{id}` does. False if unknown.
+    pub fn rename_instance(&self, instance_id: &str, name: &str) -> bool {
+        let mut state = lock(&self.state);
+        state
+            .keys
+            .iter_mut()
+            .flat_map(|key| key.instances.iter_mut())
+            .find(|(id, _)| id == instance_id)
+            .map(|(_, old)| *old = name.to_owned())
+            .is_some()
+    }
+
+    /// Delete a key (and its instances), as when it was never issued or was removed at Dodo.
+    pub fn delete_license_key(&self, key: &str) -> bool {
+        let mut state = lock(&self.state);
+        let before = state.keys.len();
+        state.keys.retain(|k| k.key != key);
+        state.keys.len() != before
+    }
+
+    /// Answer `POST /licenses/validate` for an unknown key with 404 `NOT_FOUND` instead of `{"valid": false}`.
+    pub fn validate_unknown_as_404(&self, on: bool) {
+        lock(&self.state).validate_unknown_as_404 = on;
+    }
+
+    /// Refuse activations with 422 `INVALID_REQUEST_BODY`.
+    pub fn refuse_activations_as_invalid(&self, on: bool) {
+        lock(&self.state).refuse_activations_as_invalid = on;
     }
 
     pub fn add_grant(&self, grant: FakeGrant) {
@@ -377,6 +456,52 @@ fn route(state: &Mutex<DodoState>, api_key: &str, request: &HttpRequest) -> Http
             let items: Vec<Value> = page(&subs, request).map(|s| s.json()).collect();
             HttpResponse::json(200, &json!({ "items": items }))
         }
+        ("GET", ["license_key_instances"]) => {
+            // `license_key_id` (OpenAPI 1.53.2) and `grant_id` (SDK Aug 2026) filters; none lists every instance.
+            let key_filter = request.query("license_key_id");
+            let grant_key = request.query("grant_id").map(|grant| {
+                state
+                    .grants
+                    .iter()
+                    .find(|g| g.id == grant)
+                    .and_then(|g| g.license_key.clone())
+            });
+            let found: Vec<(&FakeLicenseKey, &String, &String)> = state
+                .instances()
+                .filter(|(key, _, _)| key_filter.is_none_or(|id| key.id == id))
+                .filter(|(key, _, _)| {
+                    grant_key
+                        .as_ref()
+                        .is_none_or(|value| value.as_deref() == Some(key.key.as_str()))
+                })
+                .collect();
+            let refs: Vec<&(&FakeLicenseKey, &String, &String)> = found.iter().collect();
+            let items: Vec<Value> = page(&refs, request)
+                .map(|(key, id, name)| instance_json(key, id, name))
+                .collect();
+            HttpResponse::json(200, &json!({ "items": items }))
+        }
+        ("GET", ["license_key_instances", id]) => match state.instances().find(|(_, i, _)| i == id) {
+            Some((key, id, name)) => HttpResponse::json(200, &instance_json(key, id, name)),
+            None => error(404, "NOT_FOUND", "License key instance not found"),
+        },
+        ("PATCH", ["license_key_instances", id]) => {
+            let body = request.json().unwrap_or(Value::Null);
+            let Some(name) = body_str(&body, "name") else {
+                return error(422, "INVALID_REQUEST_BODY", "name is required");
+            };
+            let found = state.keys.iter_mut().find_map(|key| {
+                let key_ref = key.clone();
+                key.instances.iter_mut().find(|(i, _)| i == id).map(|(i, old)| {
+                    *old = name.clone();
+                    instance_json(&key_ref, i, &name)
+                })
+            });
+            match found {
+                Some(json) => HttpResponse::json(200, &json),
+                None => error(404, "NOT_FOUND", "License key instance not found"),
+            }
+        }
         _ => error(404, "NOT_FOUND", "Not found"),
     }
 }
@@ -404,8 +529,14 @@ fn activate(state: &mut DodoState, request: &HttpRequest) -> HttpResponse {
     let (Some(key), Some(name)) = (body_str(&body, "license_key"), body_str(&body, "name")) else {
         return error(422, "INVALID_REQUEST_BODY", "license_key and name are required");
     };
-    state.instance_counter += 1;
-    let instance_id = format!("lki_fake{:06}", state.instance_counter);
+    if state.refuse_activations_as_invalid {
+        return error(
+            422,
+            "INVALID_REQUEST_BODY",
+            "Your request body is invalid. Please check your request headers and object.",
+        );
+    }
+    let instance_id = state.next_instance_id();
     let now = now_unix();
     let Some(license) = state.keys.iter_mut().find(|k| k.key == key) else {
         return error(404, "NOT_FOUND", "License key not found");
@@ -468,8 +599,13 @@ fn validate(state: &DodoState, request: &HttpRequest) -> HttpResponse {
         return error(422, "INVALID_REQUEST_BODY", "license_key is required");
     };
     let instance = body_str(&body, "license_key_instance_id");
-    let valid = state.keys.iter().find(|k| k.key == key).is_some_and(|k| {
-        k.is_active(now_unix()) && instance.is_none_or(|i| k.instances.iter().any(|(id, _)| *id == i))
-    });
+    let Some(license) = state.keys.iter().find(|k| k.key == key) else {
+        if state.validate_unknown_as_404 {
+            return error(404, "NOT_FOUND", "License key not found");
+        }
+        return HttpResponse::json(200, &json!({ "valid": false }));
+    };
+    let valid = license.is_active(now_unix())
+        && instance.is_none_or(|i| license.instances.iter().any(|(id, _)| *id == i));
     HttpResponse::json(200, &json!({ "valid": valid }))
 }

@@ -7,7 +7,7 @@ mod signing;
 pub mod templates;
 mod whop;
 
-pub use aghanim::{FakeAghanim, FakeAghanimSubscription};
+pub use aghanim::{AghanimEvent, FakeAghanim, FakeAghanimSubscription};
 pub use dodo::{FakeDodo, FakeGrant, FakeLicenseKey, FakeSubscription};
 pub use server::{FakeServer, Fault, RecordedRequest};
 pub use signing::{SignedWebhook, WebhookBuilder, WebhookFormat, now_unix};

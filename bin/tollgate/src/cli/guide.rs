@@ -49,7 +49,9 @@ pub fn guide(provider: Provider) -> ProviderGuide {
             secret_prefix: None,
             api_key_where: "Aghanim dashboard → Game → API keys: the S2S key",
             api_key_use: "reconciliation",
-            events: "subscription.* (activated, updated, renewed, deactivated), batch mode off",
+            events: "subscription.* (activated, updated, renewed, deactivated), and item.add and item.remove only \
+                     for the SKUs in providers.aghanim.item_skus; never player.verify, player.lookup or store.get; \
+                     batch mode off",
             headers: "X-Aghanim-Signature and X-Aghanim-Signature-Timestamp",
         },
     }

@@ -19,7 +19,7 @@ pub fn run(settings: &Settings, command: InboxCommand) -> Result<(), CliError> {
     match command {
         InboxCommand::List(args) => list(settings, store, &args),
         InboxCommand::Show(args) => show(settings, store, &args),
-        InboxCommand::Replay(args) => replay(store, &args),
+        InboxCommand::Replay(args) => replay(settings, store, &args),
         InboxCommand::Import(args) => crate::cli::inbox_import::run(settings, store, &args),
     }
 }
@@ -135,10 +135,11 @@ fn describe(item: &InboxItem) -> String {
         .collect()
 }
 
-fn replay(store: Store, args: &InboxReplayArgs) -> Result<(), CliError> {
+fn replay(settings: &Settings, store: Store, args: &InboxReplayArgs) -> Result<(), CliError> {
     // A replay re-parses stored bodies; it verifies no signature, so it needs no webhook secret.
-    let ingest =
-        Ingest::new(store, &WebhookSecrets::default(), Arc::new(SystemClock)).map_err(ingest_error)?;
+    let ingest = Ingest::new(store, &WebhookSecrets::default(), Arc::new(SystemClock))
+        .map_err(ingest_error)?
+        .with_aghanim(crate::settings::aghanim::options(&settings.providers));
     if let Some(id) = args.id {
         let outcome = ingest.replay(InboxId(id)).map_err(ingest_error)?;
         println!("{}", describe_outcome(&outcome));

@@ -77,6 +77,15 @@ fn print_report(report: &ReconcileReport) {
         if let Some(holder) = &pass.held_by {
             println!("  lock held by {holder}");
         }
+        if pass.devices_freed + pass.devices_renamed > 0 {
+            println!(
+                "  devices freed {}, renamed {} (against the provider's activations)",
+                pass.devices_freed, pass.devices_renamed
+            );
+        }
+        for note in &pass.notes {
+            println!("  note: {note}");
+        }
         for repair in &pass.repairs {
             println!(
                 "  {} {}: {}",

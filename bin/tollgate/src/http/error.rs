@@ -10,6 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use tollgate_policy::Provider;
+use tollgate_providers::{Refusal, RefusalCode};
 use tollgate_service::ingest::IngestError;
 use tollgate_store::StoreError;
 
@@ -132,6 +133,17 @@ impl ApiError {
         )
     }
 
+    /// An authentic webhook Tollgate will not claim with a 2xx (see `IngestError::Refused`): `422` with the
+    /// refusal's code (`UNSUPPORTED_EVENT`, `UNSUPPORTED_ITEM`, `SANDBOX_NOT_ACCEPTED`), `400 INVALID_ITEM_EVENT`
+    /// for an item event that cannot be read. Never Aghanim's `declined`, which can trigger an automatic refund.
+    pub fn webhook_refused(refusal: Refusal) -> Self {
+        let status = match refusal.code {
+            RefusalCode::InvalidItemEvent => StatusCode::BAD_REQUEST,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, refusal.code.as_str(), refusal.message)
+    }
+
     pub fn storage_unavailable() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -199,6 +211,7 @@ impl From<IngestError> for ApiError {
                 ApiError::invalid_request("the webhook body is not JSON").with_cause(e)
             }
             IngestError::NotFound(id) => ApiError::not_found(format!("no inbox event {id}")),
+            IngestError::Refused(refusal) => ApiError::webhook_refused(refusal),
             IngestError::Storage(store) => ApiError::from(store),
             other => ApiError::internal().with_cause(other),
         }

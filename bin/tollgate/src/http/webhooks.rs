@@ -101,6 +101,7 @@ fn error_outcome(error: &ApiError) -> &'static str {
         "REQUEST_TIMEOUT" => "body_timeout",
         "PROVIDER_NOT_CONFIGURED" => "not_configured",
         "STORAGE_UNAVAILABLE" => "storage_unavailable",
+        "UNSUPPORTED_EVENT" | "UNSUPPORTED_ITEM" | "SANDBOX_NOT_ACCEPTED" | "INVALID_ITEM_EVENT" => "refused",
         _ => "error",
     }
 }

@@ -109,3 +109,39 @@ fn the_sandbox_is_named() {
     );
     assert_eq!(check(&report, "providers.whop.company_id")["status"], "done");
 }
+
+#[test]
+fn online_probes_dodo_and_aghanim_with_one_read_each() {
+    let dodo = tollgate_testkit::FakeDodo::start();
+    let aghanim = tollgate_testkit::FakeAghanim::start();
+    let mut sandbox = Sandbox::new()
+        .with(
+            "TOLLGATE_PROVIDERS__DODO__API_KEY",
+            tollgate_testkit::FakeDodo::API_KEY,
+        )
+        .with("TOLLGATE_PROVIDERS__DODO__API_BASE", &dodo.base_url())
+        .with(
+            "TOLLGATE_PROVIDERS__AGHANIM__API_KEY",
+            tollgate_testkit::FakeAghanim::API_KEY,
+        )
+        .with("TOLLGATE_PROVIDERS__AGHANIM__API_BASE", &aghanim.base_url());
+    let report = sandbox.ok(&["doctor", "--json", "--online"]).json();
+    assert_eq!(check(&report, "online.dodo")["status"], "done", "{report:#}");
+    assert_eq!(check(&report, "online.aghanim")["status"], "done", "{report:#}");
+    assert_eq!(check(&report, "online.whop")["status"], "pending");
+    assert_eq!(dodo.request_count(), 1);
+    assert_eq!(aghanim.request_count(), 1);
+
+    sandbox.set("TOLLGATE_PROVIDERS__DODO__API_KEY", "wrong-dodo-key");
+    let run = sandbox.run(&["doctor", "--json", "--online"]);
+    assert_eq!(run.code, Some(1));
+    let dodo_check = check(&run.json(), "online.dodo").clone();
+    assert_eq!(dodo_check["status"], "broken");
+    assert!(
+        dodo_check["fix"]
+            .as_str()
+            .unwrap()
+            .contains("TOLLGATE_PROVIDERS__DODO__API_KEY"),
+        "{dodo_check:#}"
+    );
+}

@@ -7,6 +7,7 @@
     reason = "test helpers outside #[test] functions: a failed unwrap is a failed test"
 )]
 
+mod cli_aghanim;
 mod cli_commands;
 mod cli_doctor_online;
 mod cli_serve;

@@ -21,7 +21,7 @@ pub const EVENTS_PER_ENTITLEMENT: usize = 5;
 #[derive(Debug, Clone)]
 pub struct Event {
     pub provider: Provider,
-    /// The `webhook-id` (Whop, Dodo) or Aghanim's `idempotency_key`: the inbox dedupe key.
+    /// The `webhook-id` (Whop, Dodo) or Aghanim's `{event_type}:{idempotency_key}`: the inbox dedupe key.
     pub dedupe_key: String,
     pub body: Vec<u8>,
     /// The normalized event the body parses to.
@@ -277,7 +277,7 @@ fn aghanim(run: &str, n: u32, step: usize, at: i64, start: i64) -> (String, Valu
         "idempotency_key": format!("idmpt_{unique}"),
         "game_id": "gm_exTAyxPsVwh"
     });
-    (format!("idmpt_{unique}"), body)
+    (format!("{event_type}:idmpt_{unique}"), body)
 }
 
 #[test]

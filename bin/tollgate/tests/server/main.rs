@@ -8,6 +8,7 @@
 )]
 
 mod access;
+mod aghanim;
 mod common;
 mod ops;
 mod outage;

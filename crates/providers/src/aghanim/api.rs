@@ -53,12 +53,42 @@ impl AghanimSubscription {
     }
 }
 
+/// One page of `GET /v1/players/{player_id}/subscriptions` (OpenAPI 2026.07.14: `limit` defaults to 10, `offset`
+/// skips, `effective` filters: `true` effective only, `false` non-effective only, absent for all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubscriptionQuery {
+    pub limit: u32,
+    pub offset: u32,
+    pub effective: Option<bool>,
+}
+
+impl SubscriptionQuery {
+    /// The first page of `limit` subscriptions, effective or not.
+    pub fn first(limit: u32) -> Self {
+        SubscriptionQuery {
+            limit,
+            offset: 0,
+            effective: None,
+        }
+    }
+
+    /// The page after this one.
+    pub fn next(self) -> Self {
+        SubscriptionQuery {
+            offset: self.offset.saturating_add(self.limit),
+            ..self
+        }
+    }
+}
+
 /// What Tollgate asks of Aghanim. Implemented by [`AghanimClient`].
 pub trait AghanimApi: Send + Sync {
+    /// One page of a player's subscriptions. A page shorter than `query.limit` is the last.
     fn list_player_subscriptions<'a>(
         &'a self,
         ctx: &'a CallContext,
         player_id: &'a str,
+        query: SubscriptionQuery,
     ) -> ApiFuture<'a, Vec<AghanimSubscription>>;
 }
 
@@ -79,19 +109,25 @@ impl AghanimClient {
         &self,
         ctx: &CallContext,
         player_id: &str,
+        query: SubscriptionQuery,
     ) -> Result<Vec<AghanimSubscription>, ApiError> {
         let segments = ["s2s", "v1", "players", player_id, "subscriptions"];
-        let request = Request::new(
+        let mut request = Request::new(
             Method::GET,
             "/s2s/v1/players/{player_id}/subscriptions",
             &segments,
         );
+        request.query.push(("limit", query.limit.max(1).to_string()));
+        request.query.push(("offset", query.offset.to_string()));
+        if let Some(effective) = query.effective {
+            request.query.push(("effective", effective.to_string()));
+        }
         let reply = self.http.send(ctx, &request).await?;
         if !reply.is_success() {
             return Err(rejected(&reply));
         }
         let body = reply.json()?;
-        // The list shape is not documented beyond the item schema: accept a bare array or a `data`/`items` list.
+        // The OpenAPI answers a bare array; a `data`/`items` wrapper is accepted too, as it costs nothing.
         let list = match &body {
             Value::Array(items) => Some(items),
             Value::Object(map) => ["data", "items"]
@@ -119,7 +155,8 @@ impl AghanimApi for AghanimClient {
         &'a self,
         ctx: &'a CallContext,
         player_id: &'a str,
+        query: SubscriptionQuery,
     ) -> ApiFuture<'a, Vec<AghanimSubscription>> {
-        Box::pin(self.subscriptions(ctx, player_id))
+        Box::pin(self.subscriptions(ctx, player_id, query))
     }
 }

@@ -1,4 +1,5 @@
-//! The Dodo Payments API client: license activate/deactivate/validate, grant and subscription listing.
+//! The Dodo Payments API client: license activate/deactivate/validate, grant and subscription listing, and the
+//! license key instances (`GET /license_key_instances`) reconciliation compares devices with.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,8 +19,30 @@ pub enum DodoActivation {
     Inactive { message: Option<String> },
     /// 404: no such key.
     NotFound,
-    /// 422: the key's `activations_limit` is reached.
+    /// 422 with `code` `LICENSE_KEY_LIMIT_REACHED` (or no code: the OpenAPI documents this endpoint's 422 as "License
+    /// key activation limit reached"): the key's `activations_limit` is reached.
     LimitReached { message: Option<String> },
+    /// 422 with another `code`, such as `INVALID_REQUEST_BODY` ("Malformed JSON or schema violation"): Dodo refused
+    /// the request itself, which says nothing about the key's seats.
+    InvalidRequest {
+        code: Option<String>,
+        message: Option<String>,
+    },
+}
+
+/// The `code` of a 422 from `POST /licenses/activate` that means the seats are taken (docs `error-codes`).
+pub const LIMIT_REACHED_CODE: &str = "LICENSE_KEY_LIMIT_REACHED";
+
+/// The answer to `POST /licenses/validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DodoValidation {
+    /// 200 `{"valid": true}`.
+    Valid,
+    /// 200 `{"valid": false}`: the key is disabled or expired, or the instance is not one of its activations.
+    Invalid,
+    /// 404: Dodo has no such key (deleted, or never issued). Not an outage: a definite "no".
+    NotFound,
 }
 
 /// The answer to `POST /licenses/deactivate`.
@@ -50,6 +73,15 @@ pub struct DodoGrantQuery {
     pub page: DodoPageQuery,
 }
 
+/// `GET /license_key_instances` filters: one license key (`license_key_id`, documented since OpenAPI 1.53.2) and
+/// the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DodoInstanceQuery {
+    /// `lic_...`
+    pub license_key_id: String,
+    pub page: DodoPageQuery,
+}
+
 /// What Tollgate asks of Dodo. Implemented by [`DodoClient`].
 pub trait DodoApi: Send + Sync {
     fn activate_license<'a>(
@@ -66,13 +98,27 @@ pub trait DodoApi: Send + Sync {
         instance_id: &'a str,
     ) -> ApiFuture<'a, DodoDeactivation>;
 
-    /// `POST /licenses/validate`: `{"valid": bool}`.
+    /// `POST /licenses/validate`: `{"valid": bool}`, or 404 for a key Dodo does not have.
     fn validate_license<'a>(
         &'a self,
         ctx: &'a CallContext,
         license_key: &'a str,
         instance_id: Option<&'a str>,
-    ) -> ApiFuture<'a, bool>;
+    ) -> ApiFuture<'a, DodoValidation>;
+
+    /// `GET /license_key_instances/{id}` (API key): `None` on 404 (Dodo no longer has the instance).
+    fn find_license_key_instance<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        instance_id: &'a str,
+    ) -> ApiFuture<'a, Option<DodoInstance>>;
+
+    /// One page of a license key's instances (API key). An empty or short page is the end.
+    fn list_license_key_instances<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        query: &'a DodoInstanceQuery,
+    ) -> ApiFuture<'a, Vec<DodoInstance>>;
 
     /// One page of an entitlement's grants. An empty page is the end.
     fn list_grants<'a>(
@@ -116,9 +162,17 @@ impl DodoClient {
                 message: error_message(&reply.json_or_null()),
             }),
             404 => Ok(DodoActivation::NotFound),
-            422 => Ok(DodoActivation::LimitReached {
-                message: error_message(&reply.json_or_null()),
-            }),
+            422 => {
+                let body = reply.json_or_null();
+                let message = error_message(&body);
+                match body.get("code").and_then(Value::as_str) {
+                    None | Some(LIMIT_REACHED_CODE) => Ok(DodoActivation::LimitReached { message }),
+                    Some(code) => Ok(DodoActivation::InvalidRequest {
+                        code: Some(code.to_owned()),
+                        message,
+                    }),
+                }
+            }
             _ => Err(rejected(&reply)),
         }
     }
@@ -141,21 +195,59 @@ impl DodoClient {
         }
     }
 
-    async fn validate(&self, ctx: &CallContext, key: &str, instance: Option<&str>) -> Result<bool, ApiError> {
+    async fn validate(
+        &self,
+        ctx: &CallContext,
+        key: &str,
+        instance: Option<&str>,
+    ) -> Result<DodoValidation, ApiError> {
         let mut request = Request::new(Method::POST, "/licenses/validate", &["licenses", "validate"]);
         request.body = Some(json!({ "license_key": key, "license_key_instance_id": instance }));
         request.secret = Some(key);
         let reply = self.http.send(ctx, &request).await?;
+        // The OpenAPI lists only 200/422/500 here, but its sibling endpoints answer 404 "License key not found" for
+        // an unknown key: a 404 is that answer, never an outage.
+        if reply.status == 404 {
+            return Ok(DodoValidation::NotFound);
+        }
         if !reply.is_success() {
             return Err(rejected(&reply));
         }
         match reply.json()?.get("valid") {
-            Some(Value::Bool(valid)) => Ok(*valid),
+            Some(Value::Bool(true)) => Ok(DodoValidation::Valid),
+            Some(Value::Bool(false)) => Ok(DodoValidation::Invalid),
             _ => Err(ApiError::InvalidResponse {
                 status: reply.status,
                 reason: "`valid` is not a boolean".to_owned(),
             }),
         }
+    }
+
+    async fn instance(&self, ctx: &CallContext, id: &str) -> Result<Option<DodoInstance>, ApiError> {
+        let segments = ["license_key_instances", id];
+        let request = Request::new(Method::GET, "/license_key_instances/{id}", &segments);
+        let reply = self.http.send(ctx, &request).await?;
+        match reply.status {
+            404 => Ok(None),
+            200..=299 => DodoInstance::from_json(&reply.json()?)
+                .map(Some)
+                .map_err(|e| invalid(&reply, &e)),
+            _ => Err(rejected(&reply)),
+        }
+    }
+
+    async fn instances(
+        &self,
+        ctx: &CallContext,
+        query: &DodoInstanceQuery,
+    ) -> Result<Vec<DodoInstance>, ApiError> {
+        let mut request = Request::new(Method::GET, "/license_key_instances", &["license_key_instances"]);
+        request
+            .query
+            .push(("license_key_id", query.license_key_id.clone()));
+        page_params(&mut request, query.page);
+        let reply = self.http.send(ctx, &request).await?;
+        items(&reply, DodoInstance::from_json)
     }
 
     async fn grants(
@@ -245,8 +337,24 @@ impl DodoApi for DodoClient {
         ctx: &'a CallContext,
         license_key: &'a str,
         instance_id: Option<&'a str>,
-    ) -> ApiFuture<'a, bool> {
+    ) -> ApiFuture<'a, DodoValidation> {
         Box::pin(self.validate(ctx, license_key, instance_id))
+    }
+
+    fn find_license_key_instance<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        instance_id: &'a str,
+    ) -> ApiFuture<'a, Option<DodoInstance>> {
+        Box::pin(self.instance(ctx, instance_id))
+    }
+
+    fn list_license_key_instances<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        query: &'a DodoInstanceQuery,
+    ) -> ApiFuture<'a, Vec<DodoInstance>> {
+        Box::pin(self.instances(ctx, query))
     }
 
     fn list_grants<'a>(

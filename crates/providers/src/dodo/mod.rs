@@ -4,5 +4,8 @@ mod api;
 mod model;
 pub(crate) mod webhook;
 
-pub use api::{DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoPageQuery};
+pub use api::{
+    DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoInstanceQuery, DodoPageQuery,
+    DodoValidation, LIMIT_REACHED_CODE,
+};
 pub use model::{DodoGrant, DodoInstance, DodoSubscription};

@@ -8,7 +8,9 @@ use crate::error::ParseError;
 use crate::payload::Obj;
 use crate::webhook::LicenseKey;
 
-/// A license-key instance (`lki_...`) returned by `POST /licenses/activate`.
+/// A license-key instance (`lki_...`): returned by `POST /licenses/activate` (with `customer` and `product`) and by
+/// `GET /license_key_instances[/{id}]` (`LicenseKeyInstanceResponse`: `id, business_id, name, license_key_id,
+/// created_at`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DodoInstance {
     pub id: String,

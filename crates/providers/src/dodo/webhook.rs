@@ -90,6 +90,7 @@ impl Grant {
                 oauth_url: data.string("oauth_url")?,
                 delivery: data.get("digital_product_delivery").cloned(),
                 features,
+                kind: None,
             },
         })
     }

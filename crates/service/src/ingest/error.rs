@@ -3,6 +3,7 @@
 use std::fmt;
 
 use tollgate_policy::Provider;
+use tollgate_providers::Refusal;
 use tollgate_store::{InboxId, StoreError};
 use tollgate_verify::VerifyError;
 
@@ -19,6 +20,10 @@ pub enum IngestError {
     /// Authentic, but not JSON at all (`400 INVALID_REQUEST`). Nothing was stored. The reason names a position,
     /// never the body's content.
     NotJson(String),
+    /// Authentic, but a 2xx would tell the provider something Tollgate did not do (`4xx` with the refusal's code):
+    /// an Aghanim item SKU Tollgate does not grant, a request/response type, a sandbox item while sandbox events
+    /// are off, an unreadable item event. Nothing was stored, so a retry after a configuration change is acted on.
+    Refused(Refusal),
     /// No inbox event has this id (replay).
     NotFound(InboxId),
     /// The database failed; [`StoreError::is_unavailable`] means "retry later" (`503 STORAGE_UNAVAILABLE`).
@@ -47,6 +52,7 @@ impl fmt::Display for IngestError {
             }
             IngestError::InvalidSignature(e) => write!(f, "invalid webhook signature: {e}"),
             IngestError::NotJson(reason) => write!(f, "webhook body is not JSON: {reason}"),
+            IngestError::Refused(refusal) => write!(f, "webhook refused: {refusal}"),
             IngestError::NotFound(id) => write!(f, "inbox event {id} not found"),
             IngestError::Storage(e) => write!(f, "{e}"),
         }

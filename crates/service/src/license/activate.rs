@@ -158,7 +158,8 @@ impl Licensing {
                 },
                 _ => match self.dodo_activate(ctx, a).await {
                     Ok(instance) => return self.admit_new_dodo(ctx, a, instance).await,
-                    Err(LicenseError::LicenseNotFound) => Ok(()),
+                    // A body Dodo refuses (a key not in its format) is no Dodo key either.
+                    Err(LicenseError::LicenseNotFound | LicenseError::InvalidRequest(_)) => Ok(()),
                     Err(error) => Err(error),
                 },
             };
@@ -337,6 +338,19 @@ impl Licensing {
             Ok(DodoActivation::Inactive { .. }) => Err(LicenseError::LicenseInactive),
             Ok(DodoActivation::NotFound) => Err(LicenseError::LicenseNotFound),
             Ok(DodoActivation::LimitReached { .. }) => Err(LicenseError::DeviceLimitReached),
+            Ok(DodoActivation::InvalidRequest { code, message }) => {
+                log::warn!(
+                    request_id = ctx.request_id.as_deref().unwrap_or("-"),
+                    provider = "dodo",
+                    code = code.as_deref().unwrap_or("-"),
+                    cause = message.as_deref().unwrap_or("-");
+                    "dodo refused the activation request as invalid (422), not as a full key"
+                );
+                Err(LicenseError::InvalidRequest(
+                    "the license provider refused this activation request as invalid; check the license key and \
+                     device name",
+                ))
+            }
             Ok(_) => Err(LicenseError::ProviderUnavailable),
             Err(err) => Err(provider_failed(ctx, Provider::Dodo, &err)),
         }

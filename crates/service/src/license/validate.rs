@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tollgate_policy::{AccessRequest, EventKind, Provider, ProviderEvent, decide};
 use tollgate_providers::CallContext;
+use tollgate_providers::dodo::DodoValidation;
 use tollgate_store::{Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash};
 
 use super::activate::{WHOP_REASON, provider_failed};
@@ -222,38 +223,52 @@ impl Licensing {
                 let Some(dodo) = self.inner.providers.dodo.clone() else {
                     return Ok(());
                 };
-                let valid = match dodo
+                let validation = match dodo
                     .validate_license(ctx, license_key, device.provider_instance_id.as_deref())
                     .await
                 {
-                    Ok(valid) => valid,
+                    Ok(validation) => validation,
                     Err(err) => {
                         provider_failed(ctx, Provider::Dodo, &err);
                         return Ok(());
                     }
                 };
+                let (revoke, why) = match validation {
+                    DodoValidation::Valid => (None, ""),
+                    DodoValidation::NotFound => (
+                        Some(dodo_revoked(entitlement, now, "license_key_not_found")),
+                        "dodo licenses/validate: 404, Dodo has no such license key (deleted or never issued)",
+                    ),
+                    _ => (
+                        Some(dodo_revoked(entitlement, now, "license_key_invalid")),
+                        "dodo licenses/validate: valid=false",
+                    ),
+                };
                 let id = entitlement.id.clone();
-                let revoke = (!valid).then(|| EntitlementChange::new(dodo_invalid(entitlement, now)));
+                let change = revoke.map(EntitlementChange::new);
                 self.blocking(move |l| {
-                    if let Some(change) = revoke {
-                        l.store().apply_change(
-                            Actor::Validation,
-                            &change,
-                            "dodo licenses/validate: valid=false",
-                        )?;
+                    if let Some(change) = change {
+                        l.store().apply_change(Actor::Validation, &change, why)?;
                     }
                     l.store().mark_synced(&id, now)?;
                     Ok(())
                 })
-                .await
+                .await?;
+                match validation {
+                    DodoValidation::NotFound => {
+                        Err(Failure::on(LicenseError::LicenseNotFound, entitlement).with_device(Some(device)))
+                    }
+                    _ => Ok(()),
+                }
             }
             _ => Ok(()),
         }
     }
 }
 
-/// Dodo says the key is no longer valid (disabled, expired, or its grant revoked).
-fn dodo_invalid(entitlement: &Entitlement, now: DateTime<Utc>) -> ProviderEvent {
+/// Dodo says the key is no longer valid (disabled, expired, or its grant revoked: `license_key_invalid`) or does
+/// not exist (404: `license_key_not_found`).
+fn dodo_revoked(entitlement: &Entitlement, now: DateTime<Utc>, reason: &str) -> ProviderEvent {
     ProviderEvent {
         provider: Provider::Dodo,
         external_id: entitlement.state.external_id.clone(),
@@ -261,7 +276,7 @@ fn dodo_invalid(entitlement: &Entitlement, now: DateTime<Utc>) -> ProviderEvent 
         subject: entitlement.state.subject.clone(),
         product: entitlement.state.product.clone(),
         kind: EventKind::Revoked {
-            reason: Some("license_key_invalid".to_owned()),
+            reason: Some(reason.to_owned()),
         },
     }
 }

@@ -1,14 +1,21 @@
 //! The Aghanim pass: the subscriptions of every player Tollgate holds an Aghanim entitlement for
-//! (`GET /s2s/v1/players/{player_id}/subscriptions`). Aghanim has no listing of all subscriptions, so a
-//! subscription of a player Tollgate has never seen cannot be found here.
+//! (`GET /s2s/v1/players/{player_id}/subscriptions`, paged with `limit`/`offset`: Aghanim's default page is 10).
+//! Aghanim has no listing of all subscriptions, so a subscription of a player Tollgate has never seen cannot be
+//! found here; nor does its S2S API list a player's items, so item entitlements are kept by webhooks alone.
+//!
+//! `effective` is left unset (all subscriptions): a subscription that has ended is exactly what must revoke a stored
+//! one, and `effective=true` would hide it.
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
-use tollgate_providers::aghanim::AghanimSubscription;
+use tollgate_providers::aghanim::{AghanimSubscription, SubscriptionQuery};
 
 use super::ReconcileError;
 use super::pass::{Flow, Pass};
 use super::repair::Snapshot;
+
+/// The largest page asked for (the OpenAPI states no maximum; pages stay small like Dodo's).
+const MAX_PAGE: u32 = 100;
 
 /// Statuses after which a subscription's benefits are over (Aghanim: `canceled` stays active until
 /// `effective_until`, then becomes `expired`; the OpenAPI adds `ended`).
@@ -19,25 +26,34 @@ pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
         return Ok(());
     };
     let players = pass.reconciler.db(|s| s.list_subjects(Provider::Aghanim)).await?;
-    for player in &players {
-        let observed_at = pass.now();
-        let subscriptions = match api.list_player_subscriptions(&pass.ctx, player).await {
-            Ok(subscriptions) => subscriptions,
-            Err(error) => {
-                if pass.failed(&format!("aghanim player {player}"), &error) == Flow::Stop {
-                    return Ok(());
+    let limit = pass.page_size().min(MAX_PAGE);
+    'players: for player in &players {
+        let mut query = SubscriptionQuery::first(limit);
+        loop {
+            let observed_at = pass.now();
+            let subscriptions = match api.list_player_subscriptions(&pass.ctx, player, query).await {
+                Ok(subscriptions) => subscriptions,
+                Err(error) => {
+                    if pass.failed(&format!("aghanim player {player}"), &error) == Flow::Stop {
+                        return Ok(());
+                    }
+                    continue 'players;
                 }
-                continue;
+            };
+            let last = subscriptions.len() < limit as usize;
+            for subscription in subscriptions {
+                match snapshot(&subscription, player, observed_at) {
+                    Some(snapshot) => pass.examine(snapshot, observed_at).await?,
+                    None => pass.ignore(),
+                }
             }
-        };
-        for subscription in subscriptions {
-            match snapshot(&subscription, player, observed_at) {
-                Some(snapshot) => pass.examine(snapshot, observed_at).await?,
-                None => pass.ignore(),
+            if pass.renew().await? == Flow::Stop {
+                return Ok(());
             }
-        }
-        if pass.renew().await? == Flow::Stop {
-            return Ok(());
+            if last {
+                break;
+            }
+            query = query.next();
         }
     }
     Ok(())

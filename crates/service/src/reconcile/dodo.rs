@@ -1,5 +1,6 @@
 //! The Dodo pass: the grants of every known entitlement (`GET /entitlements/{id}/grants`), then every subscription
-//! (`GET /subscriptions`), page number by page number.
+//! (`GET /subscriptions`), page number by page number; then the devices against Dodo's license key instances
+//! (`dodo_instances.rs`).
 //!
 //! The entitlements listed are the configured `dodo_entitlement_ids` plus the `ent_...` products of stored Dodo
 //! grants. No cursor is kept: page numbers shift as items are added, so a saved page is no reliable resume point,
@@ -38,8 +39,10 @@ pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
             return Ok(());
         }
     }
-    subscriptions(pass, api.as_ref()).await?;
-    Ok(())
+    if subscriptions(pass, api.as_ref()).await? == Flow::Stop {
+        return Ok(());
+    }
+    super::dodo_instances::run(pass, api.as_ref()).await
 }
 
 fn page(pass: &Pass<'_>, page_number: u32) -> DodoPageQuery {
@@ -80,16 +83,14 @@ async fn grants(pass: &mut Pass<'_>, api: &dyn DodoApi, entitlement: &str) -> Re
     Ok(Flow::Continue)
 }
 
-async fn subscriptions(pass: &mut Pass<'_>, api: &dyn DodoApi) -> Result<(), ReconcileError> {
+/// Every subscription. `Stop` when Dodo cannot be reached or the lock was lost.
+async fn subscriptions(pass: &mut Pass<'_>, api: &dyn DodoApi) -> Result<Flow, ReconcileError> {
     for page_number in 0.. {
         let query = page(pass, page_number);
         let observed_at = pass.now();
         let subscriptions = match api.list_subscriptions(&pass.ctx, query).await {
             Ok(subscriptions) => subscriptions,
-            Err(error) => {
-                pass.failed("dodo list_subscriptions", &error);
-                return Ok(());
-            }
+            Err(error) => return Ok(pass.failed("dodo list_subscriptions", &error)),
         };
         let last = subscriptions.len() < query.page_size.map_or(1, |s| s as usize);
         for subscription in subscriptions {
@@ -105,9 +106,12 @@ async fn subscriptions(pass: &mut Pass<'_>, api: &dyn DodoApi) -> Result<(), Rec
             };
             pass.examine(snapshot, observed_at).await?;
         }
-        if last || pass.renew().await? == Flow::Stop {
+        if last {
             break;
         }
+        if pass.renew().await? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
     }
-    Ok(())
+    Ok(Flow::Continue)
 }

@@ -67,7 +67,7 @@ impl<'a> Pass<'a> {
             ItemOutcome::Repaired(repair) => {
                 match repair.kind {
                     RepairKind::Created => self.report.created += 1,
-                    RepairKind::Changed => self.report.changed += 1,
+                    _ => self.report.changed += 1,
                 }
                 self.report.repairs.push(repair);
             }

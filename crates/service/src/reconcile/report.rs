@@ -59,6 +59,12 @@ pub struct ProviderReport {
     pub created: u64,
     /// Items not acted on: no status to repair from, or never seen and giving no access.
     pub ignored: u64,
+    /// Devices freed because the provider no longer has their activation (Dodo license key instances).
+    pub devices_freed: u64,
+    /// Devices renamed to the provider's name for their activation.
+    pub devices_renamed: u64,
+    /// What the pass saw and left alone for the operator to judge (Dodo activations Tollgate does not know).
+    pub notes: Vec<String>,
     /// Provider calls that failed, with what was being listed (`list_memberships: provider unreachable: ...`).
     pub errors: Vec<String>,
     /// What was repaired, as written to the audit trail.
@@ -82,6 +88,9 @@ impl ProviderReport {
             changed: 0,
             created: 0,
             ignored: 0,
+            devices_freed: 0,
+            devices_renamed: 0,
+            notes: Vec::new(),
             errors: Vec::new(),
             mirrors_repaired: 0,
             repairs: Vec::new(),
@@ -104,9 +113,13 @@ impl ProviderReport {
 pub enum RepairKind {
     Changed,
     Created,
+    /// A device freed: the provider no longer has its activation.
+    DeviceFreed,
+    /// A device renamed to the provider's name for its activation.
+    DeviceRenamed,
 }
 
-/// One entitlement repaired.
+/// One entitlement (or one of its devices) repaired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Repair {
     pub kind: RepairKind,

@@ -142,11 +142,12 @@ fn a_fresh_database_reports_its_pending_migrations() {
     let expected = folder("sqlite");
     assert_eq!(expected, folder("postgres"));
     assert_eq!(
-        expected[..3],
+        expected[..4],
         [
             "2026-11-22-000001_initial",
             "2026-11-23-000001_inbox_delivery",
-            "2026-12-05-000001_binding_mirror"
+            "2026-12-05-000001_binding_mirror",
+            "2026-12-05-000002_aghanim_dedupe_scope",
         ]
     );
     assert_eq!(store.pending_migrations().unwrap(), expected);

@@ -1,6 +1,7 @@
 //! Store tests. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
 
 mod activation;
+mod aghanim;
 mod backend;
 mod batch_statements;
 mod checkpoints;

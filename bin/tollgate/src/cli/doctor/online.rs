@@ -1,7 +1,12 @@
 //! `tollgate doctor --online`: one harmless read call per provider that has an API key, to show that the key, its
 //! permissions, the company id and the pinned version work, and to print any deprecation notice the provider sends
-//! with its answer. Whop: `GET /api/v1/memberships?first=1` for the configured company.
+//! with its answer (every provider's deprecation notice is also logged at WARN by the HTTP client). Whop:
+//! `GET /api/v1/memberships?first=1` for the configured company; Dodo: `GET /subscriptions?page_size=1`; Aghanim:
+//! the subscriptions of a player id no game uses (`GET /s2s/v1/players/{id}/subscriptions?limit=1`).
 
+use tollgate_policy::Provider;
+use tollgate_providers::aghanim::{AghanimApi, AghanimClient, SubscriptionQuery};
+use tollgate_providers::dodo::{DodoApi, DodoClient, DodoPageQuery};
 use tollgate_providers::whop::{WhopApi, WhopClient};
 use tollgate_providers::{ApiError, CallContext};
 
@@ -17,7 +22,73 @@ pub fn probe(settings: &Settings) -> Result<Vec<Check>, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime for the online checks: {e}")))?;
-    Ok(vec![runtime.block_on(whop(settings))])
+    Ok(runtime.block_on(async {
+        vec![
+            whop(settings).await,
+            keyed(settings, Provider::Dodo).await,
+            keyed(settings, Provider::Aghanim).await,
+        ]
+    }))
+}
+
+/// The player id of Aghanim's probe: read-only, and no game's player.
+const PROBE_PLAYER: &str = "tollgate-doctor-probe";
+
+/// Dodo or Aghanim: one authenticated read.
+async fn keyed(settings: &Settings, provider: Provider) -> Check {
+    let id = format!("online.{provider}");
+    let p = settings.providers.get(provider);
+    if !p.api_key.is_set() {
+        return Check::pending(SECTION, id, format!("{provider} not probed: no API key"));
+    }
+    let ctx = CallContext::with_request_id("doctor-online");
+    let config = client_config(p);
+    let result = match provider {
+        Provider::Dodo => match DodoClient::new(&config) {
+            Ok(client) => client
+                .list_subscriptions(
+                    &ctx,
+                    DodoPageQuery {
+                        page_number: 0,
+                        page_size: Some(1),
+                    },
+                )
+                .await
+                .map(|_| "Dodo answered: the API key reads subscriptions"),
+            Err(e) => Err(e),
+        },
+        _ => match AghanimClient::new(&config) {
+            Ok(client) => client
+                .list_player_subscriptions(
+                    &ctx,
+                    PROBE_PLAYER,
+                    SubscriptionQuery {
+                        limit: 1,
+                        offset: 0,
+                        effective: None,
+                    },
+                )
+                .await
+                .map(|_| "Aghanim answered: the S2S key reads player subscriptions"),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(summary) => Check::done(SECTION, id, summary),
+        Err(error) => {
+            let check = Check::broken(SECTION, id, format!("{provider}: {error}"));
+            match error {
+                ApiError::Rejected { status: 401 | 403, .. } => check.fix(format!(
+                    "{provider} refuses providers.{provider}.api_key: create a key in its dashboard and set {}",
+                    crate::cli::env_var(&format!("providers.{provider}.api_key"))
+                )),
+                _ => check.fix(format!(
+                    "{provider} could not be reached at {}: check the network and providers.{provider}.api_base",
+                    p.api_base
+                )),
+            }
+        }
+    }
 }
 
 async fn whop(settings: &Settings) -> Check {

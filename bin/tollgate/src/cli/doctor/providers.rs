@@ -8,7 +8,7 @@ use super::report::Check;
 use crate::cli::env_var;
 use crate::cli::guide::guide;
 use crate::cli::signing::{ProviderVerifier, labelled_secrets, secret_problem};
-use crate::settings::{Settings, SignatureTolerance};
+use crate::settings::{ProviderSettings, Settings, SignatureTolerance};
 
 pub fn providers(settings: &Settings) -> Vec<Check> {
     Provider::ALL
@@ -113,6 +113,9 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
     if provider == Provider::Whop {
         checks.extend(whop_checks(&section, settings));
     }
+    if provider == Provider::Aghanim && p.webhooks_enabled() {
+        checks.extend(aghanim_checks(&section, p));
+    }
     checks
 }
 
@@ -168,6 +171,65 @@ fn whop_checks(section: &str, settings: &Settings) -> Vec<Check> {
         .fix(format!("set {} (biz_...)", env_var(company_key)))
     };
     vec![version, company]
+}
+
+/// Aghanim: which `item.add` events Tollgate grants, and whether sandbox events count.
+fn aghanim_checks(section: &str, p: &ProviderSettings) -> Vec<Check> {
+    const ITEMS: &str = "providers.aghanim.item_skus";
+    const SANDBOX: &str = "providers.aghanim.accept_sandbox";
+    let items = if p.item_skus.is_empty() {
+        Check::pending(
+            section,
+            ITEMS,
+            "no item SKUs listed: every item.add and item.remove sent to Tollgate is answered 422 UNSUPPORTED_ITEM \
+             (nothing credited, nothing stored), which Aghanim shows as a failed delivery",
+        )
+        .fix(format!(
+            "if Tollgate should grant one-time items (a \"Pro unlock\"), list their SKUs: {}=pro_unlock,dlc_1 (or \
+             {ITEMS} = [\"pro_unlock\"] in tollgate.toml); otherwise leave item.add and item.remove off the webhook \
+             that points at Tollgate",
+            env_var(ITEMS)
+        ))
+    } else {
+        Check::done(
+            section,
+            ITEMS,
+            format!(
+                "item.add grants {} item SKU(s) as entitlements, one per player and SKU: {}",
+                p.item_skus.len(),
+                p.item_skus.join(", ")
+            ),
+        )
+        .note(
+            "an item.add or item.remove with any other SKU is answered 422 UNSUPPORTED_ITEM, so Aghanim never reads a \
+             2xx as \"credited\" for an item Tollgate did not grant; send those items to your game server",
+        )
+        .note("item entitlements are perpetual unless a product rule for the SKU sets plan_model")
+    };
+    let items = items.note(
+        "player.verify, player.lookup, player.is_idle, store.get and batch.ready are answered 422 UNSUPPORTED_EVENT: \
+         they expect answers Tollgate does not give",
+    );
+    let sandbox = if p.accept_sandbox {
+        Check::pending(
+            section,
+            SANDBOX,
+            "accept_sandbox = true: events Aghanim marks sandbox: true (test purchases) grant and revoke access like \
+             production ones",
+        )
+        .fix(format!(
+            "turn it off on a production server: {}=false",
+            env_var(SANDBOX)
+        ))
+    } else {
+        Check::done(
+            section,
+            SANDBOX,
+            "accept_sandbox = false: sandbox events are stored and marked, and change no access (a sandbox item.add \
+             is answered 422 SANDBOX_NOT_ACCEPTED)",
+        )
+    };
+    vec![items, sandbox]
 }
 
 /// A usable secret: does it look like this provider's?
