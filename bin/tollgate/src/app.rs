@@ -236,6 +236,7 @@ pub fn build_state(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Result<App
         }
         Err(e) => return Err(StartupError::Store(e)),
     }
+    crate::startup::check_keys_open_data(&store)?;
     AppState::new(store, settings, clock)
 }
 

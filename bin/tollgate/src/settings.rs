@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer};
 use tollgate_policy::{HumanDuration, PolicySet, Provider};
 use tollgate_service::license::WhopBinding;
 
+use crate::http::auth::token_problem;
+
 /// The embedded defaults: the first configuration layer.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -438,15 +440,13 @@ impl Settings {
         if self.webhooks.commit_queue == 0 {
             return Err(SettingsError::new("webhooks.commit_queue", "must be at least 1"));
         }
-        for (name, token) in [
-            ("admin.token", &self.admin.token),
-            ("service.token", &self.service.token),
+        for (name, env, token) in [
+            ("admin.token", "TOLLGATE_ADMIN__TOKEN", &self.admin.token),
+            ("service.token", "TOLLGATE_SERVICE__TOKEN", &self.service.token),
         ] {
-            if token.is_set() && token.expose().len() < 16 {
-                return Err(SettingsError::new(
-                    name,
-                    "is shorter than 16 characters; generate one with `openssl rand -hex 32`",
-                ));
+            // The same bytes the bearer check compares (see `http::auth`).
+            if let Some(problem) = token.is_set().then(|| token_problem(token.expose())).flatten() {
+                return Err(SettingsError::new(name, format!("({env}) {problem}")));
             }
         }
         validate_whop_only(&self.providers)?;
@@ -822,6 +822,37 @@ mod tests {
 
         let err = load(&[("TOLLGATE_PROVIDERS__WHOP__SIGNATURE_TOLERANCE", "soon")]).unwrap_err();
         assert!(err.to_string().contains("signature_tolerance"), "{err}");
+    }
+
+    #[test]
+    fn a_token_the_check_would_not_compare_as_written_is_refused_at_start() {
+        let padded = format!("a{}", " ".repeat(15));
+        for (var, value, key) in [
+            ("TOLLGATE_ADMIN__TOKEN", padded.as_str(), "admin.token"),
+            ("TOLLGATE_ADMIN__TOKEN", "éééééééé", "admin.token"),
+            (
+                "TOLLGATE_SERVICE__TOKEN",
+                " service-token-0123456789",
+                "service.token",
+            ),
+            (
+                "TOLLGATE_SERVICE__TOKEN",
+                "service token 0123456789",
+                "service.token",
+            ),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.key, key, "{value:?}");
+            assert!(err.message.starts_with(&format!("({var}) contains")), "{err}");
+        }
+        // Blank is "not set": the API stays disabled, as before.
+        assert!(
+            !load(&[("TOLLGATE_ADMIN__TOKEN", "   ")])
+                .unwrap()
+                .admin
+                .token
+                .is_set()
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! `cargo run -p tollgate-client --example demo -- --server http://127.0.0.1:8080`
 //!
-//! Commands at the prompt: `activate`, `status`, `check`, `revalidate`, `deactivate`, `help`, `quit`.
+//! Commands at the prompt, or one on the command line: `activate`, `status` (or `check`), `revalidate`, `deactivate`,
+//! `quit`; each also by its first letter.
 
 use std::io::{self, BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -39,8 +40,38 @@ struct Args {
     #[arg(long)]
     machine_id: Option<String>,
     /// Run one command and exit instead of the prompt.
-    command: Option<String>,
+    #[arg(value_enum)]
+    command: Option<Command>,
 }
+
+/// What the demo does: at the prompt, or once with the command given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Command {
+    /// Activate a license key on this computer.
+    #[value(alias = "a")]
+    Activate,
+    /// Check the license (offline while the lease is fresh).
+    #[value(alias = "s", alias = "check", alias = "c")]
+    Status,
+    /// Check the license with the server, with its key.
+    #[value(alias = "r")]
+    Revalidate,
+    /// Free this computer's activation.
+    #[value(alias = "d")]
+    Deactivate,
+    /// Leave the prompt.
+    #[value(alias = "q", alias = "exit")]
+    Quit,
+}
+
+impl Command {
+    /// A command typed at the prompt (the same names and short forms as on the command line).
+    fn parse(line: &str) -> Option<Command> {
+        <Command as clap::ValueEnum>::from_str(line.trim(), true).ok()
+    }
+}
+
+const COMMANDS: &str = "Commands: activate, status, revalidate, deactivate, quit";
 
 struct Demo {
     args: Args,
@@ -57,15 +88,24 @@ fn when(at: DateTime<Utc>) -> String {
     at.format("%-d %B %Y, %H:%M UTC").to_string()
 }
 
+/// `1 minute`, `2 minutes`.
+fn count(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 fn span(d: TimeDelta) -> String {
     let hours = d.num_hours();
     if hours >= 47 {
         // to the nearest day: a lease issued a moment ago for 72 h reads "3 days"
-        format!("{} days", (d.num_minutes() + 12 * 60) / (24 * 60))
+        count((d.num_minutes() + 12 * 60) / (24 * 60), "day")
     } else if hours >= 1 {
-        format!("{hours} hours")
+        count(hours, "hour")
     } else {
-        format!("{} minutes", d.num_minutes().max(0))
+        count(d.num_minutes().max(0), "minute")
     }
 }
 
@@ -107,18 +147,31 @@ fn show_activation(activation: &Activation) {
     }
 }
 
-fn show_access(access: &Access) {
-    match &access.reason {
-        AccessReason::LeaseFresh => println!("✔ Licensed (checked offline, no network needed)."),
-        AccessReason::Revalidated => println!("✔ Licensed (just checked with the server)."),
+/// The first lines of an allowed check: why access is allowed, and what to tell the person.
+fn access_headline(reason: &AccessReason) -> Vec<String> {
+    match reason {
+        AccessReason::LeaseFresh => vec!["✔ Licensed (checked offline, no network needed).".into()],
+        AccessReason::Revalidated => vec!["✔ Licensed (just checked with the server).".into()],
+        // The server answered that it (or the store behind it) is unavailable: this computer is online.
+        AccessReason::Offline {
+            cause: cause @ ClientError::ServiceUnavailable { .. },
+        } => vec![
+            "✔ Licensed. The license service could not check it just now.".into(),
+            format!("  ! {}", cause.message()),
+        ],
         AccessReason::Offline { cause } => {
-            println!("✔ Licensed, offline.");
-            println!("  ! {}", cause.message());
+            vec!["✔ Licensed, offline.".into(), format!("  ! {}", cause.message())]
         }
         AccessReason::RevalidationNeedsKey => {
-            println!("✔ Licensed, offline. A check with the server is due: use `revalidate`.")
+            vec!["✔ Licensed, offline. A check with the server is due: use `revalidate`.".into()]
         }
-        other => println!("✔ Licensed ({other:?})."),
+        other => vec![format!("✔ Licensed ({other:?}).")],
+    }
+}
+
+fn show_access(access: &Access) {
+    for line in access_headline(&access.reason) {
+        println!("{line}");
     }
     show_license(&access.license);
 }
@@ -248,6 +301,10 @@ impl Demo {
         let Some(key) = prompt("License key (a real app reads it from the OS keychain): ") else {
             return;
         };
+        if key.is_empty() {
+            println!("No key entered: nothing was checked. {COMMANDS}");
+            return;
+        }
         let bar = spinner("Checking your license…");
         let result = self.client().and_then(|client| client.check_with_key(&key));
         bar.finish_and_clear();
@@ -275,17 +332,16 @@ impl Demo {
         }
     }
 
-    fn run(&mut self, command: &str) -> bool {
+    /// Run one command; `false` to leave the prompt.
+    fn run(&mut self, command: Command) -> bool {
         match command {
-            "activate" | "a" => self.activate(),
-            "status" | "s" | "check" | "c" => {
+            Command::Activate => self.activate(),
+            Command::Status => {
                 let _ = self.status();
             }
-            "revalidate" | "r" => self.revalidate(),
-            "deactivate" | "d" => self.deactivate(),
-            "quit" | "q" | "exit" => return false,
-            "" => {}
-            _ => println!("Commands: activate, status, revalidate, deactivate, quit"),
+            Command::Revalidate => self.revalidate(),
+            Command::Deactivate => self.deactivate(),
+            Command::Quit => return false,
         }
         true
     }
@@ -303,14 +359,14 @@ fn main() {
             }
         },
     };
-    let one_shot = args.command.clone();
+    let one_shot = args.command;
     let mut demo = Demo {
         args,
         state_dir,
         client: None,
     };
     if let Some(command) = one_shot {
-        demo.run(&command);
+        demo.run(command);
         return;
     }
     println!("Tollgate demo: {} at {}", demo.args.app_id, demo.args.server);
@@ -319,10 +375,73 @@ fn main() {
         Err(ClientError::NotActivated) | Err(ClientError::StateCorrupt) => demo.activate(),
         _ => {}
     }
-    println!("Commands: activate, status, revalidate, deactivate, quit");
+    println!("{COMMANDS}");
     while let Some(line) = prompt("> ") {
-        if !demo.run(&line) {
-            break;
+        match Command::parse(&line) {
+            Some(command) => {
+                if !demo.run(command) {
+                    break;
+                }
+            }
+            None if line.is_empty() => {}
+            None => println!("`{line}` is not a command. {COMMANDS}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_right_in_the_singular_and_the_plural() {
+        let minutes = TimeDelta::minutes;
+        for (span_of, reads) in [
+            (minutes(0), "0 minutes"),
+            (minutes(1), "1 minute"),
+            (minutes(59), "59 minutes"),
+            (minutes(60), "1 hour"),
+            (minutes(119), "1 hour"),
+            (minutes(120), "2 hours"),
+            (TimeDelta::hours(72) - TimeDelta::seconds(5), "3 days"),
+        ] {
+            assert_eq!(span(span_of), reads, "{span_of}");
+        }
+    }
+
+    #[test]
+    fn a_service_outage_is_not_shown_as_being_offline() {
+        let outage = AccessReason::Offline {
+            cause: ClientError::ServiceUnavailable {
+                keep_working_until: None,
+            },
+        };
+        assert_eq!(
+            access_headline(&outage),
+            [
+                "✔ Licensed. The license service could not check it just now.",
+                "  ! The license service is temporarily unavailable. Try again in a few minutes."
+            ]
+        );
+        let offline = AccessReason::Offline {
+            cause: ClientError::ServerUnreachable {
+                keep_working_until: None,
+            },
+        };
+        assert_eq!(access_headline(&offline)[0], "✔ Licensed, offline.");
+    }
+
+    #[test]
+    fn only_a_known_command_runs() {
+        assert_eq!(Command::parse("revalidate"), Some(Command::Revalidate));
+        assert_eq!(Command::parse(" r "), Some(Command::Revalidate));
+        assert_eq!(Command::parse("check"), Some(Command::Status));
+        assert_eq!(Command::parse("q"), Some(Command::Quit));
+        for unknown in ["", "revalidat", "revalidate now", "help", "rm -rf"] {
+            assert_eq!(Command::parse(unknown), None, "{unknown}");
+        }
+        assert!(Args::try_parse_from(["demo", "revalidate"]).is_ok());
+        let err = Args::try_parse_from(["demo", "revalidat"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
     }
 }

@@ -105,6 +105,7 @@ impl ClientBuilder {
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(wire::POOL_IDLE_TIMEOUT)
             .user_agent(concat!("tollgate-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| {
@@ -482,7 +483,16 @@ impl Client {
         keep_working_until: Option<DateTime<Utc>>,
     ) -> Result<(Vec<u8>, Option<DateTime<Utc>>), ClientError> {
         let url = format!("{}{path}", self.inner.server_url);
-        let response = match self.inner.http.post(&url).json(body).send().await {
+        let send = || self.inner.http.post(&url).json(body).send();
+        let response = match send().await {
+            // A kept-alive connection the server had closed: the request was not processed, so send it again once.
+            Err(err) if wire::is_idempotent(path) && wire::closed_by_peer(&err) => {
+                log::debug!(path = path, error:display = err; "connection closed by the server; sending again");
+                send().await
+            }
+            other => other,
+        };
+        let response = match response {
             Ok(response) => response,
             Err(err) => {
                 log::warn!(path = path, error:display = err; "license server unreachable");

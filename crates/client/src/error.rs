@@ -72,7 +72,7 @@ pub(crate) fn human_date(at: DateTime<Utc>) -> String {
 
 fn human_wait(secs: u64) -> String {
     match secs {
-        1 => "1 second".to_owned(),
+        1 => "1 second".into(),
         0..=90 => format!("{secs} seconds"),
         91..=5400 => format!("{} minutes", secs.div_ceil(60)),
         _ => format!("{} hours", secs.div_ceil(3600)),
@@ -331,6 +331,13 @@ mod tests {
             }
             .message(),
             "Too many attempts. Wait 2 minutes and try again."
+        );
+        assert_eq!(
+            ClientError::RateLimited {
+                retry_after_secs: Some(1)
+            }
+            .message(),
+            "Too many attempts. Wait 1 second and try again."
         );
         assert_eq!(
             ClientError::LicenseInactive {

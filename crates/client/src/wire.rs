@@ -1,6 +1,8 @@
 //! The HTTP contract of product.md ("HTTP API", app-facing): request bodies, the 200 body, the error body, and the
 //! mapping from the server's stable codes to the user-safe [`ClientError`].
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +42,47 @@ pub(crate) struct LeaseBody {
 #[derive(Deserialize)]
 pub(crate) struct ErrorBody {
     pub code: String,
+}
+
+/// How long an idle kept-alive connection stays in the pool: shorter than the server's keep-alive (actix's default,
+/// 5 s), so a call after a pause opens a new connection instead of writing to one the server has closed. License
+/// calls are minutes or hours apart, so reuse only ever saves a handshake between calls made together.
+pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The calls that may be sent a second time with one effect: a validation changes nothing, and activating the same
+/// device again is answered as already active. Deactivation is never sent twice.
+pub(crate) fn is_idempotent(path: &str) -> bool {
+    matches!(path, "/api/license/activate" | "/api/license/validate")
+}
+
+/// Whether a request failed because the peer had already closed the kept-alive connection it was written to, before
+/// any answer: hyper's "connection closed before message completed", a reset or a broken pipe. The server did not
+/// process it, so an idempotent request can be sent once more on a new connection.
+pub(crate) fn closed_by_peer(err: &reqwest::Error) -> bool {
+    if err.is_connect() || err.is_timeout() {
+        return false;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_canceled())
+        {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// What the mapping needs besides the code.
@@ -210,6 +253,13 @@ mod tests {
                 keep_working_until: until
             }
         );
+    }
+
+    #[test]
+    fn only_activation_and_validation_are_sent_twice() {
+        assert!(is_idempotent("/api/license/activate"));
+        assert!(is_idempotent("/api/license/validate"));
+        assert!(!is_idempotent("/api/license/deactivate"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One diesel connection type for both backends, the r2d2 manager that builds it, and the write transaction.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -104,6 +105,8 @@ impl ConnectionManager {
     }
 
     fn open_sqlite(&self, path: &std::path::Path) -> Result<DbConnection, ConnectError> {
+        create_private(path)
+            .map_err(|e| ConnectError(format!("cannot create the SQLite database file: {e}")))?;
         let path = path
             .to_str()
             .ok_or_else(|| ConnectError("the SQLite path is not valid UTF-8".to_owned()))?;
@@ -129,6 +132,69 @@ impl ConnectionManager {
             .map_err(|e| ConnectError(format!("cannot configure SQLite connection: {e}")))?;
         Ok(DbConnection::Sqlite(conn))
     }
+}
+
+/// The mode of every file Tollgate keeps: readable and writable by its owner only.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// The files SQLite keeps for the database at `path`: the database itself, its `-wal` and its `-shm`.
+pub fn sqlite_files(path: &Path) -> [PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [path.to_path_buf(), with("-wal"), with("-shm")]
+}
+
+/// Create the database file empty with mode 0600 when it does not exist yet. SQLite then creates its `-wal` and
+/// `-shm` with the database file's mode, so none of the three is ever readable by other local users, whatever the
+/// process umask. An existing file is left alone (see [`restrict_files`]).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(PRIVATE_FILE_MODE);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The permission bits of `path` when its group or other users may use it (`None`: private, missing, or not Unix).
+pub fn loose_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Set each of `paths` that exists and is open to group or others to mode 0600; returns each file changed with its
+/// mode before. Files written by an older release (created with the process umask, often 0644) are fixed this way.
+pub fn restrict_files(paths: &[PathBuf]) -> std::io::Result<Vec<(PathBuf, u32)>> {
+    let mut changed = Vec::new();
+    for path in paths {
+        if let Some(mode) = loose_mode(path) {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(PRIVATE_FILE_MODE))?;
+            }
+            changed.push((path.clone(), mode));
+        }
+    }
+    Ok(changed)
 }
 
 /// How long a connection waits between attempts to switch a new database file to WAL.
@@ -375,6 +441,59 @@ mod tests {
         });
         increment(&gate, &mut conn).unwrap();
         assert_eq!(count(&mut conn), 1);
+    }
+}
+
+#[cfg(all(test, unix))]
+mod file_mode_tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use diesel::connection::SimpleConnection as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    /// The test process runs with a umask that leaves new files readable by others (0022 here, as on most hosts);
+    /// the database, its WAL and its shared-memory file must still be private.
+    #[test]
+    fn a_new_database_its_wal_and_shm_are_created_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.db");
+        // What the umask gives a new file here, to show the test would catch a file left to it.
+        let probe = dir.path().join("probe");
+        std::fs::write(&probe, b"").unwrap();
+        assert_ne!(
+            mode(&probe) & 0o077,
+            0,
+            "this test needs a umask that opens new files to others"
+        );
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
+        let manager = ConnectionManager::new(url, Duration::from_secs(5), SqliteSync::Normal);
+        let mut conn = r2d2::ManageConnection::connect(&manager).unwrap();
+        conn.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+        for file in sqlite_files(&path) {
+            assert!(file.exists(), "{} missing", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn existing_open_files_are_made_private_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = sqlite_files(&dir.path().join("old.db"));
+        std::fs::write(&files[0], b"").unwrap();
+        std::fs::set_permissions(&files[0], std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&files[1], b"").unwrap();
+        std::fs::set_permissions(&files[1], std::fs::Permissions::from_mode(0o600)).unwrap();
+        // files[2] (-shm) does not exist.
+        assert_eq!(loose_mode(&files[0]), Some(0o644));
+        assert_eq!(restrict_files(&files).unwrap(), vec![(files[0].clone(), 0o644)]);
+        assert_eq!(mode(&files[0]), 0o600);
+        assert_eq!(restrict_files(&files).unwrap(), vec![]);
     }
 }
 

@@ -12,6 +12,7 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::error::{Result, StoreError};
+use crate::store::Store;
 
 const KEY_LEN: usize = 32;
 const KEY_FILE_HEADER: &str = "# Tollgate store keys. Back this file up together with the database: without it the \
@@ -219,6 +220,77 @@ impl StoreKeys {
             .fill(&mut bytes)
             .map_err(|_| StoreError::unavailable("the system random generator failed", None))?;
         Ok(format!("{prefix}{}", hex::encode(bytes)))
+    }
+}
+
+/// How much stored data depends on the store keys: what a new key file would orphan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoredData {
+    /// Lease signing keys (their private keys are sealed with the data key).
+    pub signing_keys: u64,
+    /// Stored webhook deliveries (their bodies are sealed with the data key).
+    pub webhooks: u64,
+    /// Entitlements (found by the keyed hash of their license key).
+    pub entitlements: u64,
+    /// Activated devices (found by the keyed hash of their hwid).
+    pub devices: u64,
+}
+
+impl StoredData {
+    pub fn is_empty(&self) -> bool {
+        *self == StoredData::default()
+    }
+}
+
+impl fmt::Display for StoredData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} lease signing key(s), {} stored webhook(s), {} entitlement(s), {} device(s)",
+            self.signing_keys, self.webhooks, self.entitlements, self.devices
+        )
+    }
+}
+
+impl Store {
+    /// Count what the stored data holds that only these keys open; nothing when no migration was ever applied (a
+    /// new database).
+    pub fn stored_data(&self) -> Result<StoredData> {
+        use diesel::prelude::*;
+        use diesel_migrations::MigrationHarness as _;
+
+        use crate::connection::DbConnection;
+        use crate::schema::{devices, entitlements, signing_keys, webhook_inbox};
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.applied_migrations(),
+            DbConnection::Postgres(c) => c.applied_migrations(),
+        }
+        .map_err(|e| StoreError::Migration {
+            reason: e.to_string(),
+        })?;
+        if applied.is_empty() {
+            return Ok(StoredData::default());
+        }
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        Ok(StoredData {
+            signing_keys: count(signing_keys::table.count().get_result(&mut *conn)?),
+            webhooks: count(webhook_inbox::table.count().get_result(&mut *conn)?),
+            entitlements: count(entitlements::table.count().get_result(&mut *conn)?),
+            devices: count(devices::table.count().get_result(&mut *conn)?),
+        })
+    }
+
+    /// Check that these keys open the stored data: every lease signing key, and the oldest stored webhook body,
+    /// decrypt with the data key. [`StoreError::Decrypt`] names what did not open: the keys are not the ones the data
+    /// was written with. (The pepper cannot be checked this way: a keyed hash only ever matches or not.)
+    pub fn check_keys(&self) -> Result<()> {
+        self.list_signing_keys()?;
+        self.list_inbox(&crate::InboxFilter {
+            limit: 1,
+            ..crate::InboxFilter::default()
+        })?;
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@ mod inbox;
 mod inbox_batch;
 mod keys;
 mod planned;
+mod pool_errors;
 mod schema;
 mod signing_key;
 mod store;
@@ -30,7 +31,10 @@ pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAudit};
 pub use binding_mirror::{BindingMirror, MirrorState};
 pub use checkpoint::{DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
-pub use connection::{ConnectError, ConnectionManager, DbConnection, SqliteSync};
+pub use connection::{
+    ConnectError, ConnectionManager, DbConnection, PRIVATE_FILE_MODE, SqliteSync, loose_mode, restrict_files,
+    sqlite_files,
+};
 pub use console::{ConsoleSession, InboxPage};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
@@ -39,6 +43,6 @@ pub use entitlement::{Entitlement, EntitlementChange};
 pub use error::{Cause, Result, StoreError};
 pub use ids::{DeviceId, EntitlementId, InboxId};
 pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome};
-pub use keys::{HwidHash, LicenseKeyHash, StoreKeys};
+pub use keys::{HwidHash, LicenseKeyHash, StoreKeys, StoredData};
 pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
 pub use store::{PoolUse, Store, StoreConfig};

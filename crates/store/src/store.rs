@@ -114,6 +114,8 @@ impl Store {
             .connection_timeout(config.connection_timeout)
             // A SQLite file never drops a connection; a PostgreSQL server may restart under us.
             .test_on_check_out(is_postgres)
+            // A database that stays down: its error once, then once a minute with a count (not several a second).
+            .error_handler(Box::new(crate::pool_errors::RepeatedErrors::default()))
             .build_unchecked(manager());
         let write_gate = Arc::new(WriteGate::new(config.busy_timeout));
         let checkpointer = match &url {

@@ -35,7 +35,8 @@ impl fmt::Debug for TokenCheck {
 }
 
 impl TokenCheck {
-    /// `token` empty or blank: the API is disabled and answers `503 API_DISABLED` naming `setting`.
+    /// `token` empty or blank: the API is disabled and answers `503 API_DISABLED` naming `setting`. Any other
+    /// value is compared exactly as given, so it must first pass [`token_problem`] (configuration does that).
     pub fn new(
         token: &str,
         api: &'static str,
@@ -43,8 +44,7 @@ impl TokenCheck {
         env: &'static str,
     ) -> Result<TokenCheck, ring::error::Unspecified> {
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())?;
-        let token = token.trim();
-        let tag = (!token.is_empty()).then(|| hmac::sign(&key, token.as_bytes()));
+        let tag = (!token.trim().is_empty()).then(|| hmac::sign(&key, token.as_bytes()));
         Ok(TokenCheck {
             key,
             tag,
@@ -71,6 +71,39 @@ impl TokenCheck {
             .ok_or_else(ApiError::unauthorized)?;
         hmac::verify(&self.key, presented.as_bytes(), tag.as_ref()).map_err(|_| ApiError::unauthorized())
     }
+}
+
+/// The fewest characters a configured token may have.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Why a configured token could never be presented as it is compared, or is too short; `None` when it is usable.
+///
+/// A presented token is what follows `Bearer ` with the spaces around it trimmed, in a header value that carries
+/// only printable ASCII. The configured token is compared byte for byte, so it must be printable ASCII without any
+/// whitespace (none at either end, where the header's would be trimmed, and none inside), and it is counted the way
+/// it is compared.
+pub fn token_problem(token: &str) -> Option<String> {
+    const GENERATE: &str = "generate one with `openssl rand -hex 32`";
+    if let Some(c) = token.chars().find(|c| c.is_whitespace()) {
+        let place = if token.trim_start().len() != token.len() {
+            "at the start"
+        } else if token.trim_end().len() != token.len() {
+            "at the end"
+        } else {
+            "inside it"
+        };
+        return Some(format!(
+            "contains whitespace ({place}, {c:?}): a bearer token is compared exactly, and an Authorization header \
+             cannot carry it; remove it, or {GENERATE}"
+        ));
+    }
+    if let Some(c) = token.chars().find(|c| !c.is_ascii_graphic()) {
+        return Some(format!(
+            "contains {c:?}, which is not printable ASCII: an Authorization header can carry only printable ASCII, \
+             so no client could ever present this token; {GENERATE}"
+        ));
+    }
+    (token.len() < MIN_TOKEN_LEN).then(|| format!("is shorter than {MIN_TOKEN_LEN} characters; {GENERATE}"))
 }
 
 impl TokenCheck {
@@ -165,6 +198,37 @@ mod tests {
         }
         let none = TestRequest::default().to_http_request();
         assert_eq!(check.authorize(&none).unwrap_err().code(), "UNAUTHORIZED");
+    }
+
+    #[test]
+    fn the_token_rules_are_the_comparison_rules() {
+        assert_eq!(token_problem("service-token-0123456789"), None);
+        assert_eq!(token_problem("!#$%&'*+-.^_`|~0123456789"), None);
+        for (token, says) in [
+            (format!("a{}", " ".repeat(15)), "whitespace (at the end"),
+            (format!("{}a", " ".repeat(15)), "whitespace (at the start"),
+            ("admin token 0123456789".to_owned(), "whitespace (inside it"),
+            (
+                "admin-token-0123456789\t".to_owned(),
+                "whitespace (at the end, '\\t')",
+            ),
+            ("éééééééé".to_owned(), "'é', which is not printable ASCII"),
+            ("admin-token-0123456789\u{7f}".to_owned(), "not printable ASCII"),
+            ("admin-token-012".to_owned(), "shorter than 16 characters"),
+        ] {
+            let problem = token_problem(&token).unwrap_or_default();
+            assert!(problem.contains(says), "{token:?}: {problem}");
+        }
+    }
+
+    #[test]
+    fn a_configured_token_is_compared_exactly_as_configured() {
+        // Validation refuses such a token; were one let through, it would not match its trimmed form.
+        let check = TokenCheck::new(" padded-token-0123456789 ", "admin", "admin.token", "X").unwrap();
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Bearer padded-token-0123456789"))
+            .to_http_request();
+        assert_eq!(check.authorize(&req).unwrap_err().code(), "UNAUTHORIZED");
     }
 
     #[test]

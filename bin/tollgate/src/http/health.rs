@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
+use tollgate_store::StoreError;
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
@@ -19,11 +20,27 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// Ready when the database answers, every migration is applied, and the store keys open the stored data (the lease
+/// signing keys and a stored webhook body decrypt).
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store().clone();
-    let migrated = web::block(move || store.is_migrated()).await?;
+    let migrated = web::block(move || {
+        let migrated = store.is_migrated()?;
+        if migrated {
+            store.check_keys()?;
+        }
+        Ok::<_, StoreError>(migrated)
+    })
+    .await?;
     match migrated {
         Ok(true) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
+        Err(e @ StoreError::Decrypt { .. }) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NOT_READY",
+            "the store keys do not open the stored data: restore the key file (or database.pepper and \
+             database.data_key) this database was written with (see the server log)",
+        )
+        .with_cause(e)),
         Ok(false) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "NOT_READY",

@@ -27,9 +27,23 @@ struct WebhookLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
+}
+
+/// The methods a request's `method` label may name; any other is `other`. A client chooses the method, and every
+/// distinct label value is a histogram series kept for the life of the process, so the set must be closed.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+];
+
+/// The `method` label (and log field) of a request: one of [`KNOWN_METHODS`], or `other`.
+pub fn method_label(method: &str) -> &'static str {
+    KNOWN_METHODS
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("other")
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -118,11 +132,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Record one request's latency.
-    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// Record one request's latency. `method` is a [`method_label`] and `route` a route template (or
+    /// `unmatched`): both come from closed sets, never from the client's bytes.
+    pub fn request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
         self.latency
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
@@ -151,5 +166,20 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_methods_become_labels() {
+        for known in KNOWN_METHODS {
+            assert_eq!(method_label(known), known);
+        }
+        for other in ["XYZ1", "get", "PROPFIND", "", &"A".repeat(120_000)] {
+            assert_eq!(method_label(other), "other");
+        }
     }
 }

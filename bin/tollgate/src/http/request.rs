@@ -1,7 +1,13 @@
 //! The middleware every request goes through: an `X-Request-Id` (a sane incoming one, or a fresh one), the access
 //! log line (`info` for a refusal with its cause, which is never sent to the client; `warn` for a failure; `debug`
 //! for a success), and the latency histogram.
+//!
+//! Nothing a client sends reaches a metric label or a log field unbounded: the method is one of the known methods or
+//! `other`, the route is the matched route template or `unmatched` (never the path), an incoming request id is kept
+//! only when it is short and plain, and the refusal's cause is cut to [`MAX_LOGGED_CAUSE`] characters (a JSON error
+//! can quote the client's text).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
@@ -14,6 +20,13 @@ use actix_web::{HttpMessage, HttpRequest, web};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::app::AppState;
+use crate::http::metrics::method_label;
+
+/// The most characters of a refusal's or failure's cause an access log line carries.
+pub const MAX_LOGGED_CAUSE: usize = 300;
+
+/// The route label of a request no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// The request id header.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,7 +84,7 @@ pub async fn request_context(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics().clone());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method().as_str());
 
     let mut res = next.call(req).await?;
 
@@ -81,35 +94,60 @@ pub async fn request_context(
     let route = res
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .filter(|pattern| !pattern.is_empty())
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     if let Some(metrics) = metrics {
-        metrics.request(&method, &route, status, elapsed);
+        metrics.request(method, &route, status, elapsed);
     }
     match res.response().error() {
         Some(error) if status >= 500 => log::warn!(
-            request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
-            duration_ms = duration_ms; "request failed: {error}"
+            request_id = id.as_str(), method = method, route = route.as_str(), status = status,
+            duration_ms = duration_ms; "request failed: {}", clip(&error.to_string(), MAX_LOGGED_CAUSE)
         ),
         Some(error) => log::info!(
-            request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
-            duration_ms = duration_ms; "request refused: {error}"
+            request_id = id.as_str(), method = method, route = route.as_str(), status = status,
+            duration_ms = duration_ms; "request refused: {}", clip(&error.to_string(), MAX_LOGGED_CAUSE)
         ),
         // A successful request is counted in the metrics; its line is for debugging only, so that a revalidation
         // storm (tens of thousands per second) does not write a log line each. Refusals and failures stay visible.
         None => log::debug!(
-            request_id = id.as_str(), method = method.as_str(), route = route.as_str(), status = status,
+            request_id = id.as_str(), method = method, route = route.as_str(), status = status,
             duration_ms = duration_ms; "request"
         ),
     }
     Ok(res)
 }
 
+/// `text` cut to at most `max` characters, saying how much was left out.
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!(
+            "{}… ({} more bytes not logged)",
+            &text[..end],
+            text.len() - end
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_text_is_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("abcdef", 6), "abcdef");
+        assert_eq!(clip("abcdefgh", 3), "abc… (5 more bytes not logged)");
+        assert_eq!(clip("ééé", 1), "é… (4 more bytes not logged)");
+        assert_eq!(
+            clip(&"x".repeat(100_000), MAX_LOGGED_CAUSE).len(),
+            300 + "… (99700 more bytes not logged)".len()
+        );
+    }
 
     #[test]
     fn request_ids_are_checked() {

@@ -26,9 +26,15 @@ impl Run {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
+        // `doctor` connects to the listen address: a free one, so no other program on this machine decides a check.
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
-            env: Vec::new(),
+            env: vec![("TOLLGATE_LISTEN".to_owned(), listen)],
         }
     }
 

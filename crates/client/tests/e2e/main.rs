@@ -5,6 +5,7 @@
 mod common;
 mod demo;
 mod device_claim;
+mod keep_alive;
 mod license;
 mod provider_down;
 mod server;

@@ -125,7 +125,7 @@ impl LicenseError {
                 "The license key or device information is missing or not valid."
             }
             LicenseError::ProviderUnavailable => {
-                "The license server cannot reach the store right now. Check your connection and try again in a few minutes."
+                "The license service is temporarily unavailable: the store behind it did not answer. Try again in a few minutes."
             }
             LicenseError::Storage(_) | LicenseError::Lease(_) => {
                 "The license server is temporarily unavailable. Try again in a few minutes."

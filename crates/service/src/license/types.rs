@@ -85,11 +85,14 @@ pub(crate) fn check_input(license_key: &str, hwid: &str) -> Result<(), LicenseEr
     Ok(())
 }
 
-/// A device name as kept: control characters dropped, at most [`MAX_DEVICE_NAME_LEN`] characters, `None` if blank.
+/// A device name as kept: control characters and Unicode format characters (general category Cf: bidi overrides
+/// and isolates, zero-width characters, the BOM, ...) dropped, at most [`MAX_DEVICE_NAME_LEN`] characters, `None`
+/// if blank. A name is shown to operators and in apps, where a bidi override could make it read as something else.
 pub(crate) fn clean_device_name(name: Option<&str>) -> Option<String> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
     let cleaned: String = name?
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && c.general_category() != GeneralCategory::Format)
         .take(MAX_DEVICE_NAME_LEN)
         .collect();
     let trimmed = cleaned.trim();

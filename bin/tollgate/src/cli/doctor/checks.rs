@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tollgate_store::{DatabaseUrl, InboxStatus, Store, StoreConfig, StoreKeys};
+use tollgate_store::{DatabaseUrl, Store, StoreConfig, StoreError, StoreKeys, loose_mode};
 
 use super::report::Check;
 use crate::cli::env_var;
@@ -55,6 +55,7 @@ pub fn database_and_keys(settings: &Settings) -> Vec<Check> {
 
     let mut checks = Vec::new();
     let keys = key_check(settings, &url);
+    let keys_loaded = keys.keys.is_some();
     let probe_keys = match keys.keys {
         Some(keys) => keys,
         // Reachability and migrations read no encrypted value, so throwaway keys do for the probe.
@@ -146,32 +147,54 @@ pub fn database_and_keys(settings: &Settings) -> Vec<Check> {
 
     let mut key = keys.check;
     if keys.file_missing && migrated {
-        let stored: u64 = [
-            InboxStatus::Received,
-            InboxStatus::Processed,
-            InboxStatus::Ignored,
-            InboxStatus::Failed,
-        ]
-        .into_iter()
-        .filter_map(|status| store.count_inbox(status).ok())
-        .sum();
-        if stored > 0 {
-            key = Check::broken(
-                KEYS,
-                key.id,
-                format!(
-                    "the database holds {stored} stored webhook(s), but its key file is missing: new keys could not \
-                     read them"
-                ),
-            )
-            .fix(
-                "restore the key file from the backup taken with the database (or set database.pepper and \
-                 database.data_key to its values) before starting Tollgate",
-            );
+        match store.stored_data() {
+            Ok(data) if !data.is_empty() => {
+                key = Check::broken(
+                    KEYS,
+                    key.id,
+                    format!(
+                        "the database holds {data}, but its key file is missing: new keys could not open or match \
+                         any of it, so `tollgate serve` refuses to start"
+                    ),
+                )
+                .fix(
+                    "restore the key file from the backup taken with the database (or set database.pepper and \
+                     database.data_key to its values) before starting Tollgate",
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                key = Check::broken(KEYS, key.id, format!("cannot count the stored data: {e}"));
+            }
         }
     }
     checks.push(key);
+    if keys_loaded && migrated {
+        checks.push(keys_open_data(&store));
+    }
     checks
+}
+
+/// The loaded keys open the stored data: every lease signing key and a stored webhook body decrypt.
+fn keys_open_data(store: &Store) -> Check {
+    const ID: &str = "database.keys_open_data";
+    match store.check_keys() {
+        Ok(()) => Check::done(
+            KEYS,
+            ID,
+            "the store keys open the stored data (lease signing keys, stored webhook bodies)",
+        ),
+        Err(e @ StoreError::Decrypt { .. }) => Check::broken(
+            KEYS,
+            ID,
+            format!("the store keys do not open the stored data: {e}"),
+        )
+        .fix(
+            "restore the key file (or database.pepper and database.data_key) this database was written with, \
+             from the backup taken with it; `tollgate serve` refuses to start until then",
+        ),
+        Err(e) => Check::broken(KEYS, ID, format!("cannot read the stored data: {e}")),
+    }
 }
 
 fn missing_sqlite(settings: &Settings, path: &Path, location: &str) -> Vec<Check> {
@@ -303,21 +326,6 @@ fn key_check(settings: &Settings, url: &DatabaseUrl) -> KeyCheck {
     }
 }
 
-/// The file's permission bits when group or others may read it.
-fn loose_mode(path: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-        (mode & 0o077 != 0).then_some(mode)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
-
 /// The admin and service tokens.
 pub fn tokens(settings: &Settings) -> Vec<Check> {
     let token = |key: &str, secret: &Secret, api: &str| {
@@ -422,13 +430,9 @@ fn name(value: &impl serde::Serialize) -> String {
     }
 }
 
-/// Where the server listens and whether rate limits are on.
+/// Where the server listens (checked by connecting to it) and whether rate limits are on.
 pub fn server(settings: &Settings) -> Vec<Check> {
-    let mut listen = Check::done(
-        SERVER,
-        "listen",
-        format!("the server listens on {}", settings.listen),
-    );
+    let mut listen = super::probes::listening(SERVER, settings);
     if settings.listen.starts_with("127.")
         || settings.listen.starts_with("[::1]")
         || settings.listen.starts_with("localhost")

@@ -1,9 +1,12 @@
 //! `tollgate doctor`: a setup checklist that separates what is done from what is pending, says how to fix each
 //! pending item, and exits non-zero only when something is broken. It works offline and creates nothing: a missing
-//! SQLite file or key file is reported, not made.
+//! SQLite file or key file is reported, not made. It checks by doing where it can: it writes (and removes) a probe
+//! file where the database lives, opens the database, decrypts the stored data with the keys, and connects to the
+//! listen address.
 
 mod checks;
 mod online;
+mod probes;
 mod providers;
 mod report;
 
@@ -66,10 +69,11 @@ fn collect(config: Option<&Path>) -> Result<Vec<Check>, CliError> {
     Ok(checks)
 }
 
-/// The checks of loaded settings: database and keys, providers, tokens, policy, server (the console's Overview
-/// shows them too). Blocking: it probes the database.
+/// The checks of loaded settings: data files, database and keys, providers, tokens, policy, server (the console's
+/// Overview shows them too). Blocking: it probes the data directory, the database and the listen address.
 pub fn checklist(settings: &Settings) -> Vec<Check> {
-    let mut checks = checks::database_and_keys(settings);
+    let mut checks = probes::data_files(settings);
+    checks.extend(checks::database_and_keys(settings));
     checks.extend(providers::providers(settings));
     checks.extend(checks::tokens(settings));
     checks.extend(checks::policy(settings));
