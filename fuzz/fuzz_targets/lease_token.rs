@@ -149,6 +149,7 @@ fn check_signed(s: &Signed, keys: &Keys, now: i64) {
                 plan: c.plan.clone(),
                 status: c.status.clone(),
                 features: json!(c.features),
+                dev: None,
             };
             assert_eq!(lease.claims(), &want);
             assert_eq!(lease.features(), c.features);

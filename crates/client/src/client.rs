@@ -231,7 +231,7 @@ impl Client {
             device_name: self.inner.device_name.as_deref(),
         };
         let (bytes, date) = self.post("/api/license/activate", &body, None).await?;
-        let grant = self.accept_grant(&bytes, date)?;
+        let grant = self.accept_grant(&bytes, date, &device)?;
         let last4 = key_last4(key);
         let state = StoredState {
             version: StoredState::VERSION,
@@ -299,7 +299,7 @@ impl Client {
         }
         // What offline access is based on, or why there is none.
         let offline_basis: Result<Lease, ClientError> = match state.status {
-            ActivationStatus::Active => self.stored_lease(&state),
+            ActivationStatus::Active => self.stored_lease(&state, &device),
             denied => Err(self.denial_error(denied)),
         };
         let rollback = now + self.inner.rollback_tolerance < state.last_server_time;
@@ -361,7 +361,7 @@ impl Client {
             .post("/api/license/validate", &body, keep_working_until)
             .await
         {
-            Ok((bytes, date)) => self.accept_grant(&bytes, date),
+            Ok((bytes, date)) => self.accept_grant(&bytes, date, device),
             Err(err) => Err(err),
         };
         let grant = match result {
@@ -399,18 +399,23 @@ impl Client {
         })
     }
 
-    /// The saved lease, if its signature verifies against the pinned keys and it is for the expected product.
-    fn stored_lease(&self, state: &StoredState) -> Result<Lease, ClientError> {
+    /// The saved lease, if its signature verifies against the pinned keys, it is for the expected product and its
+    /// device claim is this machine's. A lease made for another machine is `NotActivated` (like a state file made
+    /// there); any other failure is `StateCorrupt`.
+    fn stored_lease(&self, state: &StoredState, device: &DeviceHash) -> Result<Lease, ClientError> {
         let Some(token) = state.lease.as_deref() else {
             return Err(ClientError::StateCorrupt);
         };
-        self.verified(token).map_err(|err| {
+        self.verified(token, device).map_err(|err| {
             log::warn!(error:display = err; "the saved lease does not verify");
-            ClientError::StateCorrupt
+            match err {
+                LeaseError::WrongDevice => ClientError::NotActivated,
+                _ => ClientError::StateCorrupt,
+            }
         })
     }
 
-    fn verified(&self, token: &str) -> Result<Lease, LeaseError> {
+    fn verified(&self, token: &str, device: &DeviceHash) -> Result<Lease, LeaseError> {
         let lease = Lease::parse(token)?;
         lease.verify_signature(&self.inner.keys)?;
         if let Some(aud) = &self.inner.audience
@@ -418,15 +423,21 @@ impl Client {
         {
             return Err(LeaseError::WrongAudience);
         }
+        lease.check_device(device)?;
         Ok(lease)
     }
 
-    fn accept_grant(&self, bytes: &[u8], date: Option<DateTime<Utc>>) -> Result<Grant, ClientError> {
+    fn accept_grant(
+        &self,
+        bytes: &[u8],
+        date: Option<DateTime<Utc>>,
+        device: &DeviceHash,
+    ) -> Result<Grant, ClientError> {
         let body: GrantBody = serde_json::from_slice(bytes).map_err(|err| {
             log::warn!(error:display = err; "license server 200 body is not the contract's");
             ClientError::UnexpectedResponse
         })?;
-        let lease = self.verified(&body.lease.token).map_err(|err| {
+        let lease = self.verified(&body.lease.token, device).map_err(|err| {
             log::warn!(error:display = err; "lease from the license server does not verify");
             ClientError::UnexpectedResponse
         })?;

@@ -80,7 +80,30 @@ fn human_wait(secs: u64) -> String {
 }
 
 impl ClientError {
-    /// A stable identifier for logs and analytics (never shown as the message).
+    /// Every value [`ClientError::code`] can return (issue 22's list, shared by every Tollgate client).
+    pub const CODES: [&'static str; 16] = [
+        "INVALID_LICENSE",
+        "IN_USE_ON_ANOTHER_DEVICE",
+        "DEVICE_LIMIT_REACHED",
+        "LICENSE_INACTIVE",
+        "PAYMENT_ISSUE",
+        "NOT_ACTIVATED",
+        "RATE_LIMITED",
+        "TRANSFER_NOT_ALLOWED",
+        "TRANSFER_COOLDOWN",
+        "SERVICE_UNAVAILABLE",
+        "SERVER_UNREACHABLE",
+        "OFFLINE_GRACE_EXPIRED",
+        "CLOCK_ROLLBACK",
+        "STATE_CORRUPT",
+        "UNEXPECTED_RESPONSE",
+        "MISCONFIGURED",
+    ];
+
+    /// A stable identifier for logs, analytics and `match`-free handling (never shown as the message): one of
+    /// [`ClientError::CODES`], the same strings as the JavaScript and Python SDKs' `code`. `Storage` and
+    /// `DeviceIdUnavailable` (the app's environment cannot hold a license) share `MISCONFIGURED` and keep their own
+    /// message.
     pub fn code(&self) -> &'static str {
         match self {
             ClientError::InvalidLicense => "INVALID_LICENSE",
@@ -98,9 +121,9 @@ impl ClientError {
             ClientError::TransferCooldown { .. } => "TRANSFER_COOLDOWN",
             ClientError::StateCorrupt => "STATE_CORRUPT",
             ClientError::UnexpectedResponse => "UNEXPECTED_RESPONSE",
-            ClientError::Storage => "STORAGE",
-            ClientError::DeviceIdUnavailable => "DEVICE_ID_UNAVAILABLE",
-            ClientError::Misconfigured => "MISCONFIGURED",
+            ClientError::Storage | ClientError::DeviceIdUnavailable | ClientError::Misconfigured => {
+                "MISCONFIGURED"
+            }
         }
     }
 
@@ -233,6 +256,21 @@ impl ClientError {
 }
 
 impl Action {
+    /// A stable name for the action, the same in every Tollgate client: `ENTER_KEY`, `DEACTIVATE_ELSEWHERE`,
+    /// `RENEW`, `UPDATE_PAYMENT`, `RETRY_LATER`, `CHECK_CONNECTION`, `FIX_CLOCK`, `CONTACT_SUPPORT`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::EnterKey => "ENTER_KEY",
+            Action::DeactivateElsewhere => "DEACTIVATE_ELSEWHERE",
+            Action::Renew { .. } => "RENEW",
+            Action::UpdatePayment { .. } => "UPDATE_PAYMENT",
+            Action::RetryLater { .. } => "RETRY_LATER",
+            Action::CheckConnection => "CHECK_CONNECTION",
+            Action::FixClock => "FIX_CLOCK",
+            Action::ContactSupport => "CONTACT_SUPPORT",
+        }
+    }
+
     /// A short label for a button or a prompt.
     pub fn label(&self) -> String {
         match self {
@@ -313,6 +351,60 @@ mod tests {
         assert_eq!(
             ClientError::ClockRollback.action().label(),
             "Set the correct date and time"
+        );
+        assert_eq!(
+            ClientError::RateLimited {
+                retry_after_secs: Some(1)
+            }
+            .message(),
+            "Too many attempts. Wait 1 second and try again."
+        );
+    }
+
+    /// Every variant, once: `code()` is exactly one of issue 22's strings, and every string is reachable.
+    #[test]
+    fn codes_are_exactly_the_shared_list() {
+        let all = [
+            ClientError::InvalidLicense,
+            ClientError::InUseOnAnotherDevice,
+            ClientError::DeviceLimitReached,
+            ClientError::LicenseInactive { purchase_url: None },
+            ClientError::PaymentIssue { purchase_url: None },
+            ClientError::NotActivated,
+            ClientError::RateLimited {
+                retry_after_secs: None,
+            },
+            ClientError::TransferNotAllowed,
+            ClientError::TransferCooldown {
+                retry_after_secs: None,
+            },
+            ClientError::ServiceUnavailable {
+                keep_working_until: None,
+            },
+            ClientError::ServerUnreachable {
+                keep_working_until: None,
+            },
+            ClientError::OfflineGraceExpired {
+                expired_at: DateTime::UNIX_EPOCH,
+            },
+            ClientError::ClockRollback,
+            ClientError::StateCorrupt,
+            ClientError::UnexpectedResponse,
+            ClientError::Misconfigured,
+            ClientError::Storage,
+            ClientError::DeviceIdUnavailable,
+        ];
+        let codes: Vec<&str> = all.iter().map(ClientError::code).collect();
+        assert_eq!(&codes[..16], &ClientError::CODES[..]);
+        assert_eq!(&codes[16..], &["MISCONFIGURED", "MISCONFIGURED"]);
+        assert_eq!(ClientError::Storage.action().kind(), "CONTACT_SUPPORT");
+        assert_eq!(
+            ClientError::TransferCooldown {
+                retry_after_secs: Some(60)
+            }
+            .action()
+            .kind(),
+            "RETRY_LATER"
         );
     }
 }

@@ -9,10 +9,12 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use ring::digest::{Context, SHA256};
 use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::device::DeviceHash;
 use crate::keys::Keys;
 
 /// The longest token accepted (a real lease is well under 1 KiB).
@@ -39,6 +41,8 @@ pub enum LeaseError {
     Expired,
     /// `aud` is not the product this app expects.
     WrongAudience,
+    /// The device claim (`dev`) was made for another device hash: the lease is not for this machine.
+    WrongDevice,
     /// A JWKS document or pinned key set is unusable.
     InvalidKeys(&'static str),
 }
@@ -54,6 +58,7 @@ impl fmt::Display for LeaseError {
             LeaseError::NotYetValid => f.write_str("lease is not valid yet"),
             LeaseError::Expired => f.write_str("lease has expired"),
             LeaseError::WrongAudience => f.write_str("lease is for another product"),
+            LeaseError::WrongDevice => f.write_str("lease is for another device"),
             LeaseError::InvalidKeys(why) => write!(f, "unusable public keys: {why}"),
         }
     }
@@ -108,6 +113,17 @@ pub struct LeaseClaims {
     pub status: Option<String>,
     #[serde(default)]
     pub features: Value,
+    /// The device claim; absent in leases signed before it existed (see [`Lease::check_device`]).
+    #[serde(default)]
+    pub dev: Option<DeviceClaim>,
+}
+
+/// The `dev` claim: `salt` (random bytes) and `sha256` = `SHA-256(salt ‖ device hash)`, both base64url without
+/// padding. It binds the lease to the device hash this client sent, without revealing it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeviceClaim {
+    pub salt: String,
+    pub sha256: String,
 }
 
 #[derive(Deserialize)]
@@ -232,6 +248,28 @@ impl Lease {
             return Err(LeaseError::Expired);
         }
         Ok(())
+    }
+
+    /// Checks the device claim against this machine's device hash: `WrongDevice` when it was made for another one,
+    /// `Malformed` when it is not base64url (or the digest is not 32 bytes). A lease without the claim (signed by a
+    /// server older than the claim) passes: the state file's device hash is then the only binding, until it expires.
+    pub fn check_device(&self, device: &DeviceHash) -> Result<(), LeaseError> {
+        let Some(dev) = &self.claims.dev else {
+            return Ok(());
+        };
+        let salt = decode_segment(&dev.salt, "dev.salt is not base64url")?;
+        let want = decode_segment(&dev.sha256, "dev.sha256 is not base64url")?;
+        if want.len() != 32 {
+            return Err(LeaseError::Malformed("dev.sha256 is not 32 bytes"));
+        }
+        let mut ctx = Context::new(&SHA256);
+        ctx.update(&salt);
+        ctx.update(device.as_str().as_bytes());
+        if ctx.finish().as_ref() == want.as_slice() {
+            Ok(())
+        } else {
+            Err(LeaseError::WrongDevice)
+        }
     }
 
     /// Whether revalidation is due: `now >= refresh_after`, in whole Unix seconds.

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use proptest::prelude::*;
 use serde_json::json;
-use tollgate_client::{Audience, Keys, Lease, LeaseError};
+use tollgate_client::{Audience, DeviceHash, Keys, Lease, LeaseError};
 
 use common::{TestKey, claims, t0};
 
@@ -203,4 +203,57 @@ proptest! {
         let mutated = String::from_utf8(bytes).unwrap();
         prop_assert!(Lease::verify(&mutated, &key.keys(), t0()).is_err());
     }
+}
+
+/// `dev = {salt, sha256: SHA-256(salt ‖ device hash)}` (docs/clients.md, "The device claim").
+fn device_claim(salt: &[u8], device: &DeviceHash) -> serde_json::Value {
+    let mut input = salt.to_vec();
+    input.extend_from_slice(device.as_str().as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, &input);
+    json!({"salt": URL_SAFE_NO_PAD.encode(salt), "sha256": URL_SAFE_NO_PAD.encode(digest.as_ref())})
+}
+
+#[test]
+fn the_device_claim_matches_only_the_device_it_was_made_for() {
+    let key = TestKey::generate("lease-1");
+    let here = DeviceHash::of("com.example.demo", "machine-a");
+    let there = DeviceHash::of("com.example.demo", "machine-b");
+    let mut bound = claims(t0());
+    bound["dev"] = device_claim(&[9; 16], &here);
+    let lease = Lease::verify(&key.sign(&bound), &key.keys(), t0()).unwrap();
+    assert_eq!(lease.check_device(&here), Ok(()));
+    assert_eq!(lease.check_device(&there), Err(LeaseError::WrongDevice));
+    assert_eq!(
+        lease.check_device(&DeviceHash::of("com.example.other", "machine-a")),
+        Err(LeaseError::WrongDevice),
+        "another app id is another device hash"
+    );
+
+    // a lease signed before the claim existed passes (the state file's device hash is then the binding)
+    let legacy = Lease::parse(&key.sign(&claims(t0()))).unwrap();
+    assert_eq!(legacy.claims().dev, None);
+    assert_eq!(legacy.check_device(&there), Ok(()));
+
+    // a claim that is not base64url, or a digest of the wrong size, is malformed; a non-object does not parse
+    for (dev, why) in [
+        (
+            json!({"salt": "%%", "sha256": "AAAA"}),
+            "dev.salt is not base64url",
+        ),
+        (
+            json!({"salt": "AAAA", "sha256": "AAAA"}),
+            "dev.sha256 is not 32 bytes",
+        ),
+    ] {
+        let mut odd = claims(t0());
+        odd["dev"] = dev;
+        let lease = Lease::parse(&key.sign(&odd)).unwrap();
+        assert_eq!(lease.check_device(&here), Err(LeaseError::Malformed(why)));
+    }
+    let mut odd = claims(t0());
+    odd["dev"] = json!("a string");
+    assert_eq!(
+        Lease::parse(&key.sign(&odd)),
+        Err(LeaseError::Malformed("claims are not a lease"))
+    );
 }

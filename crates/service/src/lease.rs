@@ -14,6 +14,7 @@
 //! the JWKS, even on an instance that has not reloaded its keys yet. The JWKS lists every key not retired, and every
 //! retired key while `now <= not_after` (inclusive, like `exp`). Signing always uses the newest generation.
 
+mod device_claim;
 mod keyring;
 mod token;
 
@@ -29,6 +30,7 @@ use tollgate_store::{Store, StoreError};
 use crate::clock::Clock;
 use keyring::KeyRing;
 
+pub use device_claim::{DEVICE_SALT_LEN, DeviceClaim};
 pub use token::MAX_TOKEN_LEN;
 
 /// The issuer (`iss`) when configuration sets none.
@@ -59,6 +61,10 @@ pub struct LeaseClaims {
     /// The provider's raw status (or the lifecycle when it sent none), as in the entitlement view.
     pub status: String,
     pub features: Vec<String>,
+    /// The device claim: lets the app check that the lease is for its own device hash ([`DeviceClaim`]). Absent in
+    /// leases signed before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<DeviceClaim>,
 }
 
 /// The public keys leases are verified with: `GET /.well-known/jwks.json`.

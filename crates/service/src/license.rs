@@ -33,7 +33,7 @@ use tollgate_store::{
 };
 
 use crate::clock::Clock;
-use crate::lease::{LeaseClaims, LeaseError, LeaseSigner};
+use crate::lease::{DeviceClaim, LeaseClaims, LeaseError, LeaseSigner};
 use crate::license::cache::LeaseCache;
 use crate::view::{EntitlementView, StoredExtras, policy_for};
 
@@ -416,11 +416,13 @@ impl Licensing {
         }
     }
 
-    /// Sign a lease for an allowed decision and build the `200` answer. Blocking (it may reload the keys).
+    /// Sign a lease for an allowed decision and build the `200` answer. `hwid` is the device's hwid exactly as the
+    /// app sent it, for the lease's device claim. Blocking (it may reload the keys).
     fn grant(
         &self,
         entitlement: &Entitlement,
         device: &Device,
+        hwid: &str,
         decision: Decision,
         now: DateTime<Utc>,
     ) -> Result<LicenseGrant, Failure> {
@@ -451,6 +453,7 @@ impl Licensing {
             plan: StoredExtras::from_json(entitlement.extras.as_ref()).plan_id,
             status: view.status.clone(),
             features: state.features.clone(),
+            dev: Some(DeviceClaim::new(hwid)?),
         };
         let token = leases.sign(&claims)?;
         Ok(LicenseGrant::new(

@@ -34,6 +34,7 @@ fn claims(issued: DateTime<Utc>, lifetime: TimeDelta) -> LeaseClaims {
         plan: Some("plan_1".to_owned()),
         status: "active".to_owned(),
         features: vec!["pro".to_owned()],
+        dev: None,
     }
 }
 

@@ -53,11 +53,15 @@ async fn the_lease_verifies_against_the_served_jwks_and_a_tampered_one_does_not(
         assert_eq!(activated.headers.get("content-type").unwrap(), "application/json");
         let grant = activated.json();
         let token = grant["lease"]["token"].as_str().unwrap();
-        // A revalidation moments later answers the same lease, as the same JSON document.
+        // A revalidation signs a new lease (a new device-claim salt); one moments later answers that same lease
+        // again, as the same JSON document (lease reuse).
         let validated = license(&app, "validate", WHOP_KEY, "hw-1").await;
         assert_eq!(validated.status, StatusCode::OK);
         assert_eq!(validated.headers.get("content-type").unwrap(), "application/json");
-        assert_eq!(validated.json()["lease"]["token"], token);
+        assert_ne!(validated.json()["lease"]["token"], token);
+        let again = license(&app, "validate", WHOP_KEY, "hw-1").await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.json()["lease"]["token"], validated.json()["lease"]["token"]);
 
         let reply = get(&app, "/.well-known/jwks.json", None).await;
         assert_eq!(reply.status, StatusCode::OK);

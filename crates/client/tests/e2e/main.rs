@@ -4,6 +4,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod demo;
+mod device_claim;
 mod keep_alive;
 mod license;
+mod provider_down;
 mod server;

@@ -300,7 +300,7 @@ impl Licensing {
                 &policy,
                 a.now,
             );
-            l.grant(&entitlement, &device, decision, a.now)
+            l.grant(&entitlement, &device, &a.hwid, decision, a.now)
         })
         .await
     }

@@ -45,6 +45,8 @@ impl Licensing {
         let hint = previous.map(|entry| entry.entitlement().clone());
         let license_key = req.license_key.clone();
         let k = license_key.clone();
+        let hwid = req.hwid.clone();
+        let h = hwid.clone();
         let local = self
             .blocking(move |l| {
                 let ((entitlement, device), version) =
@@ -54,7 +56,7 @@ impl Licensing {
                         Ok(Local::Stale(Box::new((entitlement, device, key))))
                     }
                     device => l
-                        .answer_kept(key, &entitlement, device, version, now)
+                        .answer_kept(key, &h, &entitlement, device, version, now)
                         .map(Local::Answered),
                 }
             })
@@ -69,7 +71,7 @@ impl Licensing {
             let hint = Some(&entitlement.id);
             let ((entitlement, device), version) =
                 l.pick_stamped(&license_key, key.hwid_hash(), hint, now)?;
-            l.answer_kept(key, &entitlement, device, version, now)
+            l.answer_kept(key, &hwid, &entitlement, device, version, now)
         })
         .await
     }
@@ -100,12 +102,13 @@ impl Licensing {
     fn answer_kept(
         &self,
         key: ReuseKey,
+        hwid: &str,
         entitlement: &Entitlement,
         device: Option<Device>,
         version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Arc<LicenseGrant>, Failure> {
-        let grant = Arc::new(self.answer(entitlement, device, key.hwid_hash(), now)?);
+        let grant = Arc::new(self.answer(entitlement, device, hwid, key.hwid_hash(), now)?);
         if let Some(version) = version {
             let lease = &grant.lease;
             let bounds = [
@@ -145,11 +148,12 @@ impl Licensing {
         )
     }
 
-    /// Decide from local state and sign. Blocking.
+    /// Decide from local state and sign (`hwid` as the app sent it, for the device claim). Blocking.
     fn answer(
         &self,
         entitlement: &Entitlement,
         device: Option<Device>,
+        hwid: &str,
         hwid_hash: &HwidHash,
         now: DateTime<Utc>,
     ) -> Result<LicenseGrant, Failure> {
@@ -175,7 +179,7 @@ impl Licensing {
         if now - device.last_seen_at >= self.inner.options.touch_every {
             self.store().touch_device(&device.id, now)?;
         }
-        self.grant(entitlement, &device, decision, now)
+        self.grant(entitlement, &device, hwid, decision, now)
     }
 
     /// Ask the provider about a stale entitlement and fold the answer in. Only a definite answer denies; an
