@@ -8,7 +8,6 @@ use tollgate_policy::{Provider, ProviderEvent};
 
 use crate::aghanim::ItemDelivery;
 use crate::error::ParseError;
-use crate::{aghanim, dodo, whop};
 
 /// What the server knows about a delivery besides its body, taken from the verified signature headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,7 +212,8 @@ impl fmt::Display for LicenseKey {
     }
 }
 
-/// Turns an authentic webhook body into a [`ParsedWebhook`].
+/// Turns an authentic webhook body into a [`ParsedWebhook`], with the provider's adapter in the built-in
+/// [`Registry`](crate::Registry).
 ///
 /// Call it only after the signature is verified. It never panics: a body that cannot be acted on is a
 /// [`ParseError`], and an authentic event of a type Tollgate does not act on is [`Outcome::NotActedOn`].
@@ -222,14 +222,7 @@ pub fn parse_webhook(
     meta: &DeliveryMeta,
     body: &[u8],
 ) -> Result<ParsedWebhook, ParseError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson {
-        reason: e.to_string(),
-    })?;
-    match provider {
-        Provider::Whop => whop::webhook::parse(meta, &value, body),
-        Provider::Dodo => dodo::webhook::parse(meta, &value),
-        Provider::Aghanim => aghanim::webhook::parse(&value),
-    }
+    crate::Registry::shared().parse(provider, meta, body)
 }
 
 #[cfg(test)]

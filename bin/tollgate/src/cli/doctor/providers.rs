@@ -7,7 +7,7 @@ use tollgate_verify::Tolerance;
 use super::report::Check;
 use crate::cli::env_var;
 use crate::cli::guide::guide;
-use crate::cli::signing::{ProviderVerifier, labelled_secrets, secret_problem};
+use crate::cli::signing::{labelled_secrets, provider_verifier, secret_problem};
 use crate::settings::{ProviderSettings, Settings, SignatureTolerance};
 
 pub fn providers(settings: &Settings) -> Vec<Check> {
@@ -48,7 +48,7 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
         check
     } else {
         let values: Vec<&str> = secrets.iter().map(|(_, s)| *s).collect();
-        match ProviderVerifier::new(provider, &values, Tolerance::DEFAULT) {
+        match provider_verifier(provider, &values, Tolerance::DEFAULT) {
             Err(e) => Check::broken(
                 &section,
                 &secret_key,

@@ -1,0 +1,94 @@
+//! What one provider brings to Tollgate, behind one trait: the signature scheme its webhooks are signed with
+//! (built from its secrets) and the parser of its webhook bodies. Each provider's folder implements
+//! [`ProviderAdapter`]; the [`Registry`](crate::Registry) holds them, keyed by [`Provider`].
+
+use std::fmt;
+
+use serde_json::Value;
+use tollgate_policy::Provider;
+use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
+
+use crate::error::ParseError;
+use crate::webhook::{DeliveryMeta, ParsedWebhook};
+
+/// A signature scheme with its secrets, ready to verify deliveries.
+pub trait SignatureVerifier: Send + Sync + fmt::Debug {
+    /// Verifies one delivery's signature headers against its raw body at Unix time `now`.
+    ///
+    /// # Errors
+    /// The scheme's [`VerifyError`]: a missing or malformed header, a stale timestamp, no matching signature.
+    fn verify<'h>(
+        &self,
+        headers: &'h dyn HeaderLookup,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified<'h>, VerifyError>;
+}
+
+/// One payment provider as Tollgate speaks to it. Implementations are stateless: configuration (secrets, API
+/// clients) is passed in.
+pub trait ProviderAdapter: Send + Sync + fmt::Debug {
+    /// The key this adapter is registered under (its wire name is used in URLs, configuration and storage).
+    fn provider(&self) -> Provider;
+
+    /// The provider's signature verifier over these secrets (current first, then older ones still accepted).
+    ///
+    /// # Errors
+    /// A secret the scheme refuses ([`VerifyError::BadSecret`]).
+    fn verifier(
+        &self,
+        secrets: &[&str],
+        tolerance: Tolerance,
+    ) -> Result<Box<dyn SignatureVerifier>, VerifyError>;
+
+    /// Turns an authentic body, already decoded as JSON (`value`; `body` is the raw bytes), into a
+    /// [`ParsedWebhook`]. It never panics.
+    ///
+    /// # Errors
+    /// A body the provider's payload format cannot be read from ([`ParseError`]).
+    fn parse(&self, meta: &DeliveryMeta, value: &Value, body: &[u8]) -> Result<ParsedWebhook, ParseError>;
+}
+
+/// One provider's verifier, built from its adapter and its secrets. Ingest, `tollgate doctor` and
+/// `tollgate verify-webhook` all verify with it.
+#[derive(Debug)]
+pub struct ProviderVerifier {
+    provider: Provider,
+    scheme: Box<dyn SignatureVerifier>,
+}
+
+impl ProviderVerifier {
+    /// The verifier of `adapter`'s provider over `secrets`.
+    ///
+    /// # Errors
+    /// A secret the provider's scheme refuses.
+    pub fn new<S: AsRef<str>>(
+        adapter: &dyn ProviderAdapter,
+        secrets: &[S],
+        tolerance: Tolerance,
+    ) -> Result<Self, VerifyError> {
+        let secrets: Vec<&str> = secrets.iter().map(AsRef::as_ref).collect();
+        Ok(ProviderVerifier {
+            provider: adapter.provider(),
+            scheme: adapter.verifier(&secrets, tolerance)?,
+        })
+    }
+
+    /// The provider this verifier belongs to.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Verifies one delivery (see [`SignatureVerifier::verify`]).
+    ///
+    /// # Errors
+    /// The scheme's [`VerifyError`].
+    pub fn verify<'h>(
+        &self,
+        headers: &'h dyn HeaderLookup,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified<'h>, VerifyError> {
+        self.scheme.verify(headers, body, now)
+    }
+}
