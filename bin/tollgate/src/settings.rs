@@ -181,12 +181,30 @@ pub struct ProvidersSettings {
     pub aghanim: ProviderSettings,
 }
 
+/// The settings of a provider that has no section here: nothing set, so it is disabled (no webhooks, no API).
+static UNCONFIGURED: ProviderSettings = ProviderSettings {
+    api_key: Secret(String::new()),
+    webhook_secret: Secret(String::new()),
+    previous_webhook_secrets: Vec::new(),
+    api_base: String::new(),
+    signature_tolerance: SignatureTolerance::Off,
+    connect_timeout: HumanDuration::from_secs(0),
+    request_timeout: HumanDuration::from_secs(0),
+    api_version: String::new(),
+    company_id: String::new(),
+    legacy_binding_keys: Vec::new(),
+    item_skus: Vec::new(),
+    accept_sandbox: false,
+};
+
 impl ProvidersSettings {
+    /// `provider`'s section; a provider without one is unconfigured (disabled).
     pub fn get(&self, provider: Provider) -> &ProviderSettings {
         match provider {
             Provider::Whop => &self.whop,
             Provider::Dodo => &self.dodo,
             Provider::Aghanim => &self.aghanim,
+            _ => &UNCONFIGURED,
         }
     }
 }

@@ -54,6 +54,7 @@ impl ReconcileApis {
             Provider::Whop => self.whop.is_some(),
             Provider::Dodo => self.dodo.is_some(),
             Provider::Aghanim => self.aghanim.is_some(),
+            _ => false,
         }
     }
 }
@@ -275,6 +276,8 @@ impl Reconciler {
             Provider::Whop => whop::run(&mut pass).await,
             Provider::Dodo => dodo::run(&mut pass).await,
             Provider::Aghanim => aghanim::run(&mut pass).await,
+            // A provider without a reconcile source has no client either, so it is never run.
+            _ => Ok(()),
         };
         let holder = self.inner.options.holder.clone();
         let released = self.db(move |s| s.release_lock(&name, &holder)).await;

@@ -54,5 +54,14 @@ pub fn guide(provider: Provider) -> ProviderGuide {
                      batch mode off",
             headers: "X-Aghanim-Signature and X-Aghanim-Signature-Timestamp",
         },
+        other => ProviderGuide {
+            title: other.as_str(),
+            secret_where: "the provider's dashboard",
+            secret_prefix: None,
+            api_key_where: "the provider's dashboard",
+            api_key_use: "reconciliation",
+            events: "the events its adapter parses",
+            headers: "its signature headers",
+        },
     }
 }

@@ -102,6 +102,7 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
         Provider::Whop => "https://api.whop.com",
         Provider::Dodo => "https://live.dodopayments.com",
         Provider::Aghanim => "https://api.aghanim.com",
+        _ => "",
     };
     if p.api_base.trim_end_matches('/') != default_base {
         key = key.note(format!(
@@ -267,6 +268,6 @@ fn shape_check(section: &str, id: &str, provider: Provider, secrets: &[(String, 
             }
             check
         }
-        Provider::Aghanim => Check::done(section, id, format!("webhook secret set{rotation}")),
+        _ => Check::done(section, id, format!("webhook secret set{rotation}")),
     }
 }

@@ -160,6 +160,11 @@ fn sign(
             ("x-aghanim-signature", sign_aghanim(secret, timestamp, body)),
             ("x-aghanim-signature-timestamp", timestamp.to_string()),
         ],
+        _ => {
+            return Err(CliError::Usage(format!(
+                "{provider} deliveries cannot be simulated"
+            )));
+        }
     })
 }
 
@@ -168,6 +173,7 @@ fn example_secret(provider: Provider) -> &'static str {
         Provider::Whop => "ws_local_test_secret",
         Provider::Dodo => "whsec_bG9jYWwgdGVzdCBzZWNyZXQ=",
         Provider::Aghanim => "local_test_secret",
+        _ => "",
     }
 }
 
@@ -176,6 +182,7 @@ fn id_name(provider: Provider) -> &'static str {
         Provider::Whop => "membership",
         Provider::Dodo => "grant",
         Provider::Aghanim => "subscription",
+        _ => "entitlement",
     }
 }
 

@@ -32,6 +32,7 @@ pub fn default_ids(provider: Provider) -> (&'static str, &'static str) {
         Provider::Whop => ("mem_7Hq2LwZp0aXkR1", "user_Zx9Yw8Vu7"),
         Provider::Dodo => ("entg_8sKd02LmQp", "cus_J7h6G5f4"),
         Provider::Aghanim => ("sub_kMnoPqRsTuV", "2D2R-OP3C"),
+        _ => ("", ""),
     }
 }
 
