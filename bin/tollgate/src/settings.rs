@@ -12,6 +12,7 @@ use std::path::Path;
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Deserializer};
 use tollgate_policy::{HumanDuration, PolicySet, Provider};
+use tollgate_service::ingest::Ingest;
 use tollgate_service::license::WhopBinding;
 
 use crate::http::auth::token_problem;
@@ -198,6 +199,12 @@ static UNCONFIGURED: ProviderSettings = ProviderSettings {
 };
 
 impl ProvidersSettings {
+    /// `ingest` with the provider-specific options these sections set (see `settings/<provider>.rs`); a replay
+    /// uses them too.
+    pub fn configure_ingest(&self, ingest: Ingest) -> Ingest {
+        ingest.with_aghanim(aghanim::options(self))
+    }
+
     /// `provider`'s section; a provider without one is unconfigured (disabled).
     pub fn get(&self, provider: Provider) -> &ProviderSettings {
         match provider {

@@ -1,5 +1,5 @@
 //! What one provider brings to Tollgate, behind one trait: the signature scheme its webhooks are signed with
-//! (built from its secrets) and the parser of its webhook bodies. Each provider's folder implements
+//! (built from its secrets), the parser of its webhook bodies, and its setup facts. Each provider's folder implements
 //! [`ProviderAdapter`]; the [`Registry`](crate::Registry) holds them, keyed by [`Provider`].
 
 use std::fmt;
@@ -9,6 +9,7 @@ use tollgate_policy::Provider;
 use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
 
 use crate::error::ParseError;
+use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// A signature scheme with its secrets, ready to verify deliveries.
@@ -47,6 +48,22 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
     /// # Errors
     /// A body the provider's payload format cannot be read from ([`ParseError`]).
     fn parse(&self, meta: &DeliveryMeta, value: &Value, body: &[u8]) -> Result<ParsedWebhook, ParseError>;
+
+    /// The facts an operator needs to set this provider up.
+    fn guide(&self) -> SetupGuide;
+
+    /// The signature headers this provider sends with `body`, signed with `secret` at Unix time `timestamp`
+    /// (`id` is the delivery id, for schemes that send one): what `tollgate simulate` posts.
+    ///
+    /// # Errors
+    /// A secret the scheme refuses ([`VerifyError::BadSecret`]).
+    fn sign(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError>;
 }
 
 /// One provider's verifier, built from its adapter and its secrets. Ingest, `tollgate doctor` and

@@ -7,6 +7,7 @@ mod error;
 mod http;
 mod payload;
 mod registry;
+mod setup;
 mod time;
 mod webhook;
 pub mod whop;
@@ -15,6 +16,7 @@ pub use adapter::{ProviderAdapter, ProviderVerifier, SignatureVerifier};
 pub use error::{ApiError, ParseError, UnreachableCause};
 pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, RetryPolicy, is_loopback_base};
 pub use registry::Registry;
+pub use setup::SetupGuide;
 pub use webhook::{
     DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook, Refusal, RefusalCode,
     parse_webhook,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
 use tollgate_providers::{
     DeliveryMeta, EntitlementChange, Extras, Outcome, ParseError, ParsedWebhook, ProviderAdapter, Registry,
-    SignatureVerifier,
+    SetupGuide, SignatureVerifier,
 };
 use tollgate_verify::{StandardWebhooksVerifier, Tolerance, VerifyError, sign_standard_webhooks};
 
@@ -83,21 +83,46 @@ impl ProviderAdapter for AcmeAdapter {
             outcome,
         })
     }
+
+    fn guide(&self) -> SetupGuide {
+        SetupGuide {
+            title: "Acme",
+            default_api_base: "https://api.acme.test",
+            example_secret: SECRET,
+            id_noun: "access",
+            ..SetupGuide::unknown(ACME)
+        }
+    }
+
+    fn sign(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError> {
+        Ok(vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            (
+                "webhook-signature",
+                sign_standard_webhooks(secret, id, timestamp, body)?,
+            ),
+        ])
+    }
 }
 
 fn registry() -> Registry {
     Registry::builtin().with(AcmeAdapter)
 }
 
-fn signed(body: &[u8]) -> Vec<(String, String)> {
-    vec![
-        ("webhook-id".to_owned(), "msg_acme_1".to_owned()),
-        ("webhook-timestamp".to_owned(), NOW.to_string()),
-        (
-            "webhook-signature".to_owned(),
-            sign_standard_webhooks(SECRET, "msg_acme_1", NOW, body).unwrap(),
-        ),
-    ]
+/// The delivery headers, signed by the adapter found in the registry.
+fn signed(registry: &Registry, body: &[u8]) -> Vec<(&'static str, String)> {
+    registry
+        .get(ACME)
+        .unwrap()
+        .sign(SECRET, "msg_acme_1", NOW, body)
+        .unwrap()
 }
 
 #[test]
@@ -113,6 +138,7 @@ fn a_fourth_provider_registers_next_to_the_real_ones() {
     assert_eq!(ACME.to_string(), "acme");
     // The real providers keep their wire names and their order; the new key sorts after them.
     assert_eq!(Provider::Aghanim.as_str(), "aghanim");
+    assert_eq!(registry.get(ACME).unwrap().guide().title, "Acme");
     assert!(Provider::Aghanim < ACME && Provider::Whop < Provider::Dodo);
 }
 
@@ -120,7 +146,7 @@ fn a_fourth_provider_registers_next_to_the_real_ones() {
 fn a_fourth_provider_verifies_and_parses_a_webhook_through_the_registry() {
     let registry = registry();
     let body = br#"{"type":"access.granted","id":"acc_1","at":1789999990,"customer":"cus_9"}"#;
-    let headers = signed(body);
+    let headers = signed(&registry, body);
 
     let verifier = registry
         .verifier(ACME, &[SECRET], Tolerance::Seconds(300))

@@ -77,6 +77,18 @@ fn startup_error(e: tollgate_providers::ApiError) -> StartupError {
 }
 
 impl ProviderClients {
+    /// The providers a client is built for, in [`Provider::ALL`] order.
+    pub fn built(&self) -> Vec<Provider> {
+        [
+            (Provider::Whop, self.whop.is_some()),
+            (Provider::Dodo, self.dodo.is_some()),
+            (Provider::Aghanim, self.aghanim.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(provider, built)| built.then_some(provider))
+        .collect()
+    }
+
     pub fn from_settings(settings: &Settings) -> Result<ProviderClients, StartupError> {
         let providers = &settings.providers;
         let whop = providers

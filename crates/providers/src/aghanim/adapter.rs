@@ -2,10 +2,11 @@
 
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{AghanimVerifier, HeaderLookup, Tolerance, Verified, VerifyError};
+use tollgate_verify::{AghanimVerifier, HeaderLookup, Tolerance, Verified, VerifyError, sign_aghanim};
 
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::ParseError;
+use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// Aghanim as the registry knows it.
@@ -38,5 +39,36 @@ impl ProviderAdapter for AghanimAdapter {
 
     fn parse(&self, _meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
         super::webhook::parse(value)
+    }
+
+    fn guide(&self) -> SetupGuide {
+        SetupGuide {
+            title: "Aghanim",
+            secret_where: "Aghanim dashboard → Game → Webhooks → your webhook → reveal the webhook secret (not the \
+                           S2S key)",
+            secret_prefix: None,
+            api_key_where: "Aghanim dashboard → Game → API keys: the S2S key",
+            api_key_use: "reconciliation",
+            events: "subscription.* (activated, updated, renewed, deactivated), and item.add and item.remove only \
+                     for the SKUs in providers.aghanim.item_skus; never player.verify, player.lookup or store.get; \
+                     batch mode off",
+            headers: "X-Aghanim-Signature and X-Aghanim-Signature-Timestamp",
+            default_api_base: "https://api.aghanim.com",
+            example_secret: "local_test_secret",
+            id_noun: "subscription",
+        }
+    }
+
+    fn sign(
+        &self,
+        secret: &str,
+        _id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError> {
+        Ok(vec![
+            ("x-aghanim-signature", sign_aghanim(secret, timestamp, body)),
+            ("x-aghanim-signature-timestamp", timestamp.to_string()),
+        ])
     }
 }

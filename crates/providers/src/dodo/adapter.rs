@@ -2,10 +2,13 @@
 
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError};
+use tollgate_verify::{
+    HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, sign_standard_webhooks,
+};
 
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::ParseError;
+use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// Dodo Payments as the registry knows it.
@@ -40,5 +43,35 @@ impl ProviderAdapter for DodoAdapter {
 
     fn parse(&self, meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
         super::webhook::parse(meta, value)
+    }
+
+    fn guide(&self) -> SetupGuide {
+        SetupGuide {
+            title: "Dodo Payments",
+            secret_where: "Dodo dashboard → Developers → Webhooks → your endpoint → Signing secret",
+            secret_prefix: Some("whsec_"),
+            api_key_where: "Dodo dashboard → Developers → API Keys",
+            api_key_use: "reconciliation (license activation uses Dodo's public license endpoints)",
+            events: "entitlement_grant.* (created, delivered, failed, revoked) and subscription.*",
+            headers: "webhook-id, webhook-timestamp and webhook-signature",
+            default_api_base: "https://live.dodopayments.com",
+            example_secret: "whsec_bG9jYWwgdGVzdCBzZWNyZXQ=",
+            id_noun: "grant",
+        }
+    }
+
+    fn sign(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError> {
+        let signature = sign_standard_webhooks(secret, id, timestamp, body)?;
+        Ok(vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ])
     }
 }

@@ -2,10 +2,11 @@
 
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError, WhopVerifier};
+use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError, WhopVerifier, sign_whop};
 
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::ParseError;
+use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// Whop as the registry knows it.
@@ -38,5 +39,35 @@ impl ProviderAdapter for WhopAdapter {
 
     fn parse(&self, meta: &DeliveryMeta, value: &Value, body: &[u8]) -> Result<ParsedWebhook, ParseError> {
         super::webhook::parse(meta, value, body)
+    }
+
+    fn guide(&self) -> SetupGuide {
+        SetupGuide {
+            title: "Whop",
+            secret_where: "Whop dashboard → Developer → Webhooks → your webhook (API version v1) → secret",
+            secret_prefix: Some("ws_"),
+            api_key_where: "Whop dashboard → Developer → API keys: a company key with Membership: Validate License \
+                            and Membership: Retrieve Membership",
+            api_key_use: "license activation and reconciliation",
+            events: "membership.activated, membership.deactivated, membership.cancel_at_period_end_changed",
+            headers: "webhook-id, webhook-timestamp and webhook-signature (or the legacy X-Whop-Signature)",
+            default_api_base: "https://api.whop.com",
+            example_secret: "ws_local_test_secret",
+            id_noun: "membership",
+        }
+    }
+
+    fn sign(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError> {
+        Ok(vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", sign_whop(secret, id, timestamp, body)),
+        ])
     }
 }

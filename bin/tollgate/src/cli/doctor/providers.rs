@@ -98,12 +98,7 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
             guide.api_key_where
         ))
     };
-    let default_base = match provider {
-        Provider::Whop => "https://api.whop.com",
-        Provider::Dodo => "https://live.dodopayments.com",
-        Provider::Aghanim => "https://api.aghanim.com",
-        _ => "",
-    };
+    let default_base = guide.default_api_base;
     if p.api_base.trim_end_matches('/') != default_base {
         key = key.note(format!(
             "API calls go to {} instead of {default_base} (a test environment, a fake or a proxy?)",
