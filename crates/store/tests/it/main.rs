@@ -1,0 +1,17 @@
+//! Store tests, one binary. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
+
+mod activation;
+mod aghanim;
+mod backend;
+mod batch_statements;
+mod checkpoints;
+mod common;
+mod concurrency;
+mod console;
+mod devices;
+mod durability;
+mod inbox;
+mod inbox_batch;
+mod reconcile_queries;
+mod records;
+mod versions;
