@@ -6,6 +6,7 @@ mod client_faults;
 mod client_whop;
 mod common;
 mod fixtures_shared;
+mod registry_fake;
 mod webhook_aghanim;
 mod webhook_dodo;
 mod webhook_malformed;
