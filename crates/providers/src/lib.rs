@@ -6,6 +6,7 @@ pub mod dodo;
 mod error;
 mod http;
 mod payload;
+mod reconcile;
 mod registry;
 mod setup;
 mod time;
@@ -15,6 +16,7 @@ pub mod whop;
 pub use adapter::{ProviderAdapter, ProviderVerifier, SignatureVerifier};
 pub use error::{ApiError, ParseError, UnreachableCause};
 pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, RetryPolicy, is_loopback_base};
+pub use reconcile::{SnapshotItem, SubjectListing};
 pub use registry::Registry;
 pub use setup::SetupGuide;
 pub use webhook::{

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use tollgate_policy::{HumanDuration, PolicySet, Provider};
-use tollgate_providers::aghanim::AghanimClient;
+use tollgate_providers::aghanim::{AghanimClient, AghanimListing};
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::{WhopClient, WhopOptions};
 use tollgate_providers::{ApiKey, ClientConfig};
@@ -117,7 +117,7 @@ impl ProviderClients {
     /// The clients reconciliation uses: each provider whose API key is set (listing needs it, Dodo's too).
     pub fn reconcile_apis(&self, settings: &Settings) -> ReconcileApis {
         let keyed = |provider: Provider| settings.providers.get(provider).api_key.is_set();
-        ReconcileApis {
+        let apis = ReconcileApis {
             whop: self
                 .whop
                 .clone()
@@ -128,11 +128,11 @@ impl ProviderClients {
                 .clone()
                 .filter(|_| keyed(Provider::Dodo))
                 .map(|c| c as Arc<dyn tollgate_providers::dodo::DodoApi>),
-            aghanim: self
-                .aghanim
-                .clone()
-                .filter(|_| keyed(Provider::Aghanim))
-                .map(|c| c as Arc<dyn tollgate_providers::aghanim::AghanimApi>),
+            ..ReconcileApis::default()
+        };
+        match self.aghanim.clone().filter(|_| keyed(Provider::Aghanim)) {
+            Some(client) => apis.with_listing(Arc::new(AghanimListing::new(client))),
+            None => apis,
         }
     }
 

@@ -3,8 +3,10 @@
 mod adapter;
 mod api;
 mod items;
+mod reconcile;
 pub(crate) mod webhook;
 
 pub use adapter::AghanimAdapter;
 pub use api::{AghanimApi, AghanimClient, AghanimSubscription, SubscriptionQuery};
 pub use items::{ITEM_KIND, ITEM_REMOVED, ItemAction, ItemDelivery, ItemLine, item_external_id};
+pub use reconcile::AghanimListing;

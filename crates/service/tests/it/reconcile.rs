@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{SubsecRound as _, TimeDelta};
 use tokio::sync::{oneshot, watch};
 use tollgate_policy::{Decision, DenyCode, Lifecycle, Provider};
+use tollgate_providers::aghanim::AghanimListing;
 use tollgate_providers::whop::{
     MembershipRef, WhopApi, WhopListQuery, WhopMembership, WhopMembershipPage, WhopProbe,
 };
@@ -274,10 +275,10 @@ fn a_deactivated_aghanim_subscription_of_a_known_player_is_repaired() {
             );
         }
         let clock = clock();
-        let apis = ReconcileApis {
-            aghanim: Some(aghanim_client(aghanim.base_url(), FakeAghanim::API_KEY)),
-            ..ReconcileApis::default()
-        };
+        let apis = ReconcileApis::default().with_listing(Arc::new(AghanimListing::new(aghanim_client(
+            aghanim.base_url(),
+            FakeAghanim::API_KEY,
+        ))));
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
         let report = reconciler.run_once(None).await.unwrap();
         let pass = report.provider(Provider::Aghanim).unwrap();
@@ -498,7 +499,7 @@ fn an_unreachable_provider_is_reported_and_the_others_still_reconcile() {
         let apis = ReconcileApis {
             whop: Some(whop_client(closed_port_url(), FakeWhop::API_KEY)),
             dodo: Some(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
-            aghanim: None,
+            ..ReconcileApis::default()
         };
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
 
