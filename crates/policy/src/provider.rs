@@ -27,6 +27,15 @@ impl Provider {
     /// Every real provider, in a fixed order.
     pub const ALL: [Provider; 3] = [Provider::Whop, Provider::Dodo, Provider::Aghanim];
 
+    /// The real providers' wire names as a message lists them: `whop, dodo or aghanim`.
+    pub fn names_list() -> String {
+        let names = Provider::ALL.map(Provider::as_str);
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+
     /// A provider key by its lower-case wire name.
     pub const fn new(name: &'static str) -> Provider {
         Provider(name)
@@ -146,5 +155,15 @@ impl FromStr for Provider {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Provider::known(s.trim().to_ascii_lowercase().as_str()).ok_or_else(|| UnknownProvider(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_list_reads_as_the_messages_spelled_it() {
+        assert_eq!(Provider::names_list(), "whop, dodo or aghanim");
     }
 }

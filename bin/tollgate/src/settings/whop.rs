@@ -32,7 +32,7 @@ pub(super) fn validate(providers: &ProvidersSettings) -> Result<(), SettingsErro
             ),
         ));
     }
-    for provider in [Provider::Dodo, Provider::Aghanim] {
+    for provider in Provider::ALL.into_iter().filter(|p| *p != Provider::Whop) {
         let settings = providers.get(provider);
         for (key, set) in [
             ("api_version", !settings.api_version.is_empty()),
