@@ -2,6 +2,7 @@
 
 mod api;
 mod items;
+pub mod sample;
 pub(crate) mod webhook;
 
 pub use api::{AghanimApi, AghanimClient, AghanimSubscription, SubscriptionQuery};

@@ -2,6 +2,7 @@
 
 mod api;
 mod model;
+pub mod sample;
 pub(crate) mod webhook;
 
 pub use api::{

@@ -4,6 +4,7 @@
 mod api;
 pub mod binding;
 mod membership;
+pub mod sample;
 pub(crate) mod webhook;
 
 pub use api::{
