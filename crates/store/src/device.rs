@@ -88,14 +88,14 @@ pub enum TransferOutcome {
 
 #[derive(Insertable)]
 #[diesel(table_name = devices)]
-struct NewDeviceRow<'a> {
-    id: &'a str,
-    entitlement_id: &'a str,
-    hwid_hash: &'a str,
-    name: Option<&'a str>,
-    activated_at: NaiveDateTime,
-    last_seen_at: NaiveDateTime,
-    provider_instance_id: Option<&'a str>,
+pub(crate) struct NewDeviceRow<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) entitlement_id: &'a str,
+    pub(crate) hwid_hash: &'a str,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) activated_at: NaiveDateTime,
+    pub(crate) last_seen_at: NaiveDateTime,
+    pub(crate) provider_instance_id: Option<&'a str>,
 }
 
 /// A device to activate: the raw hwid (stored only as its keyed hash), its name, the provider's instance id if it
@@ -184,7 +184,7 @@ pub(crate) fn list_devices_in(
     Ok(rows.into_iter().map(Device::from).collect())
 }
 
-fn find_device(
+pub(crate) fn find_device(
     conn: &mut DbConnection,
     entitlement: &EntitlementId,
     hwid: &HwidHash,
@@ -424,7 +424,7 @@ impl Store {
     }
 }
 
-fn transfers_since(
+pub(crate) fn transfers_since(
     conn: &mut DbConnection,
     entitlement_id: &EntitlementId,
     since: DateTime<Utc>,

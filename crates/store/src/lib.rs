@@ -25,6 +25,7 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;
+mod unit_of_work;
 mod versions;
 
 pub use activation::{Activated, ActivationTarget, ProviderAnswer};
@@ -46,3 +47,4 @@ pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent
 pub use keys::{HwidHash, LicenseKeyHash, StoreKeys, StoredData};
 pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
 pub use store::{PoolUse, Store, StoreConfig};
+pub use unit_of_work::{WriteError, WriteTx};

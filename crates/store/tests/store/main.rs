@@ -14,4 +14,5 @@ mod inbox;
 mod inbox_batch;
 mod reconcile_queries;
 mod records;
+mod unit_of_work;
 mod versions;
