@@ -12,14 +12,13 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::activation::ProviderAnswer;
-use crate::audit::{NewAudit, insert_audit};
+use crate::audit::{Actor, NewAudit, insert_audit};
 use crate::connection::DbConnection;
 use crate::device::{
     Device, NewDevice, NewDeviceRow, Transfer, find_device, find_device_by_id, list_devices_in,
     transfers_since,
 };
-use crate::entitlement::{Entitlement, EntitlementRow, Fold, fold_in, lock_by_id};
+use crate::entitlement::{Entitlement, EntitlementChange, EntitlementRow, Fold, fold_in, lock_by_id};
 use crate::error::{Result, StoreError};
 use crate::ids::{DeviceId, EntitlementId};
 use crate::keys::{HwidHash, StoreKeys};
@@ -206,19 +205,14 @@ impl WriteTx<'_> {
 
     /// Insert a new device (with a fresh id) on an entitlement. The caller holds the entitlement's lock and has
     /// decided that it may be added.
-    pub fn insert_device(
-        &mut self,
-        entitlement_id: &EntitlementId,
-        hwid_hash: &HwidHash,
-        new: &NewDevice<'_>,
-    ) -> Result<Device> {
+    pub fn insert_device(&mut self, entitlement_id: &EntitlementId, new: &NewDevice<'_>) -> Result<Device> {
         let id = self.keys.random_id("dev_")?;
         let at = to_db(new.now);
         diesel::insert_into(devices::table)
             .values(NewDeviceRow {
                 id: &id,
                 entitlement_id: entitlement_id.as_str(),
-                hwid_hash: hwid_hash.as_str(),
+                hwid_hash: new.hwid_hash.as_str(),
                 name: new.name,
                 activated_at: at,
                 last_seen_at: at,
@@ -229,7 +223,7 @@ impl WriteTx<'_> {
         Ok(Device {
             id: DeviceId::new(id),
             entitlement_id: entitlement_id.clone(),
-            hwid_hash: hwid_hash.clone(),
+            hwid_hash: new.hwid_hash.clone(),
             name: new.name.map(str::to_owned),
             activated_at: from_db(at),
             last_seen_at: from_db(at),
@@ -292,4 +286,18 @@ impl WriteTx<'_> {
     pub fn insert_audit(&mut self, entry: &NewAudit) -> Result<()> {
         insert_audit(self.conn, entry)
     }
+}
+
+/// What a provider just said about an entitlement, to be stored as fact: the change is folded in (audited as
+/// `actor`, with `reason` before the detail, exactly as [`Store::apply_change`] does) and the entitlement is
+/// marked synced at `synced_at`, in the same update.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderAnswer<'a> {
+    pub change: &'a EntitlementChange,
+    pub actor: Actor,
+    pub reason: &'a str,
+    /// The change's extras (a JSON object) are merged into the stored ones key by key, instead of replacing them:
+    /// an answer that names only the plan keeps what webhooks stored beside it.
+    pub merge_extras: bool,
+    pub synced_at: DateTime<Utc>,
 }

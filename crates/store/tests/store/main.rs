@@ -8,6 +8,7 @@ mod checkpoints;
 mod common;
 mod concurrency;
 mod console;
+mod device_flows;
 mod devices;
 mod durability;
 mod inbox;

@@ -16,12 +16,12 @@ fn a_unit_of_work_commits_and_bumps_versions_after_the_commit() {
             .write(|tx| {
                 assert!(tx.lock(&ent)?);
                 let new = NewDevice {
-                    hwid: "hw-1",
+                    hwid_hash: &hwid_hash,
                     name: Some("Desk"),
                     instance_id: None,
                     now: t(1),
                 };
-                let device = tx.insert_device(&ent, &hwid_hash, &new)?;
+                let device = tx.insert_device(&ent, &new)?;
                 let device = tx.refresh_device(device, Some("lki_1"), t(2))?;
                 tx.insert_audit(&NewAudit {
                     entitlement_id: Some(ent.clone()),
