@@ -15,7 +15,7 @@ const BASE = process.env.TOLLGATE_URL;
 const TOKEN = process.env.TOLLGATE_ADMIN_TOKEN;
 const KEY = process.env.TOLLGATE_LICENSE_KEY;
 const SHOTS = process.env.TOLLGATE_SCREENSHOTS;
-assert.ok(BASE && TOKEN && KEY, "run through `cargo test -p tollgate --test console -- --ignored browser`");
+assert.ok(BASE && TOKEN && KEY, "run through `cargo test -p tollgate --test it -- --ignored console::browser`");
 
 const CHROMIUM_ARGS = [
   "--headless",

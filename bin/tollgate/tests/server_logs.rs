@@ -1,5 +1,9 @@
 //! With every log record captured (message and key-values, at trace level), ingesting, refusing, replaying and
 //! looking up webhooks logs no secret, token, license key, raw body, customer email or signature.
+//!
+//! Its own test binary, outside `tests/it`: the capturing logger is process-wide (`log::set_boxed_logger` once per
+//! process, at trace level), so in the shared binary it would also capture, and slow, every other test running in
+//! parallel, and its "nothing secret is logged" check would read their lines too.
 
 #![expect(
     clippy::unwrap_used,
@@ -8,7 +12,7 @@
 )]
 
 #[expect(dead_code, reason = "this test binary uses only some helpers")]
-#[path = "server/common.rs"]
+#[path = "it/server/common.rs"]
 mod common;
 
 use std::fmt::Write as _;

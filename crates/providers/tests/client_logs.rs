@@ -1,5 +1,7 @@
-//! Structured logs carry the documented fields, and never a license key or API key. One test per binary,
-//! because the logger is process-wide.
+//! Structured logs carry the documented fields, and never a license key or API key.
+//!
+//! Its own test binary, outside `tests/it`: the capturing logger is process-wide (`log::set_logger` once per
+//! process), so in the shared binary it would also capture the other tests' provider calls, running in parallel.
 
 use std::sync::Mutex;
 

@@ -1,0 +1,19 @@
+//! The license API's integration tests: the real `App` from `tollgate::app::configure`, on SQLite and on
+//! PostgreSQL, with the testkit's fake Whop and Dodo on loopback as the providers.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail the test on any setup error"
+)]
+
+mod activation;
+mod admin;
+mod cli;
+mod devices;
+pub mod harness;
+mod leases;
+mod rate_limit;
+mod reconcile;
+mod revalidation;
+mod whop;

@@ -1,0 +1,18 @@
+//! The server's integration tests: the real `App` from `tollgate::app::configure`, on SQLite and on PostgreSQL,
+//! with provider-signed fixture webhooks.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers outside #[test] functions fail the test on any setup error"
+)]
+
+mod access;
+mod aghanim;
+pub mod common;
+mod ops;
+mod outage;
+mod replay;
+mod webhooks;
+mod webhooks_commit;
+mod webhooks_state;

@@ -1,0 +1,6 @@
+//! The service tests' shared harnesses: both backends and fake-provider clients (`backends`), the lease and license
+//! harness, and the reconciliation harness.
+
+pub mod backends;
+pub mod license_harness;
+pub mod reconcile_harness;

@@ -1,0 +1,19 @@
+//! Store tests, one binary. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
+
+mod activation;
+mod aghanim;
+mod backend;
+mod batch_statements;
+mod checkpoints;
+mod common;
+mod concurrency;
+mod console;
+mod device_flows;
+mod devices;
+mod durability;
+mod inbox;
+mod inbox_batch;
+mod reconcile_queries;
+mod records;
+mod unit_of_work;
+mod versions;
