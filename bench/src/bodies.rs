@@ -1,11 +1,13 @@
 //! Realistic webhook bodies, shaped like `shared/fixtures/` (Whop v1 envelope, Dodo entitlement grant, Aghanim
 //! subscription), with ids unique to one run, and their signature headers (signed with `tollgate-verify`). The
-//! bodies themselves are `tollgate_testkit::templates`, shared with `tollgate simulate`.
+//! bodies themselves are each provider's `sample` in `tollgate-providers`, shared with `tollgate simulate`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tollgate_testkit::templates::{AghanimSubscription, DodoGrant, WhopMembership};
+use tollgate_providers::aghanim::sample::AghanimSubscription;
+use tollgate_providers::dodo::sample::DodoGrant;
+use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_testkit::{FakeAghanim, FakeDodo, FakeWhop};
 use tollgate_verify::{sign_aghanim, sign_standard_webhooks, sign_whop};
 

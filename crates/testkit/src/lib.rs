@@ -4,7 +4,6 @@ mod aghanim;
 mod dodo;
 mod server;
 mod signing;
-pub mod templates;
 mod whop;
 
 pub use aghanim::{AghanimEvent, FakeAghanim, FakeAghanimSubscription};

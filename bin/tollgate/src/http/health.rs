@@ -1,13 +1,12 @@
 //! `GET /healthz` (the process answers), `GET /readyz` (the database answers and every migration is applied) and
 //! `GET /metrics` (Prometheus/OpenMetrics text).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use tollgate_store::StoreError;
 
 use crate::app::{AppState, Mode};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::metrics::CONTENT_TYPE;
 use crate::http::openapi::Api;
 
@@ -38,18 +37,16 @@ pub struct Ready {
 
 /// `503 NOT_READY`: migrations are pending.
 pub fn migrations_pending() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "NOT_READY",
+    ApiError::of(
+        ErrorCode::NotReady,
         "database migrations are pending: run `tollgate migrate` or restart `tollgate serve`",
     )
 }
 
 /// `503 NOT_READY`: the store keys do not open the stored data.
 pub fn keys_do_not_open() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "NOT_READY",
+    ApiError::of(
+        ErrorCode::NotReady,
         "the store keys do not open the stored data: restore the key file (or database.pepper and \
          database.data_key) this database was written with (see the server log)",
     )
@@ -57,9 +54,8 @@ pub fn keys_do_not_open() -> ApiError {
 
 /// `503 NOT_READY`: the database does not answer.
 pub fn database_unreachable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "NOT_READY",
+    ApiError::of(
+        ErrorCode::NotReady,
         "the database is unreachable (see the server log)",
     )
 }

@@ -8,7 +8,6 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -46,9 +45,6 @@ fn grant_example() -> serde_json::Value {
 /// How long a client or cache may keep the JWKS. A rotated-in key signs at once, so keep this short: an app that
 /// meets an unknown `kid` re-fetches anyway.
 const JWKS_MAX_AGE_SECS: u32 = 60;
-
-/// `Retry-After` on `503 STORAGE_UNAVAILABLE`, as the webhook routes send it.
-const STORAGE_RETRY_AFTER_SECS: u64 = 5;
 
 pub fn routes(api: &mut Api) {
     use LicenseError as L;
@@ -125,29 +121,7 @@ pub(crate) async fn licensing(state: &AppState) -> Result<Licensing, ApiError> {
     let state = state.clone();
     web::block(move || state.licensing().load())
         .await?
-        .map_err(|e| from_license_error(LicenseError::from(e), Utc::now()))
-}
-
-/// The JSON error of a license refusal or failure: its status, stable code and user-safe message; `Retry-After`
-/// until the end of a transfer cooldown.
-pub fn from_license_error(error: LicenseError, now: DateTime<Utc>) -> ApiError {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut api = ApiError::new(status, error.code(), error.message());
-    if let Some(at) = error.retry_at() {
-        api = api.with_retry_after(secs_until(at, now));
-    }
-    if matches!(error, LicenseError::Storage(_)) {
-        api = api.with_retry_after(STORAGE_RETRY_AFTER_SECS);
-    }
-    api.with_cause(error)
-}
-
-/// Whole seconds from `now` until `at`, rounded up, at least 1.
-fn secs_until(at: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    let millis = (at - now).num_milliseconds().max(0);
-    u64::try_from(millis.div_euclid(1000) + i64::from(millis.rem_euclid(1000) > 0))
-        .unwrap_or(1)
-        .max(1)
+        .map_err(|e| ApiError::from_license(LicenseError::from(e), Utc::now()))
 }
 
 fn context(req: &HttpRequest) -> CallContext {
@@ -198,7 +172,7 @@ async fn activate(
     let licensing = licensing(&state).await?;
     match licensing.activate(&context(&req), &body).await {
         Ok(grant) => granted(&grant),
-        Err(e) => Err(from_license_error(e, state.clock().now())),
+        Err(e) => Err(ApiError::from_license(e, state.clock().now())),
     }
 }
 
@@ -252,7 +226,7 @@ async fn validate(
             );
         }
     }
-    Err(from_license_error(error, state.clock().now()))
+    Err(ApiError::from_license(error, state.clock().now()))
 }
 
 /// Free this device's slot, to move the license to another device (under the policy's transfer rules).
@@ -278,7 +252,7 @@ async fn deactivate(
     let licensing = licensing(&state).await?;
     match licensing.deactivate(&context(&req), &body).await {
         Ok(done) => Ok(HttpResponse::Ok().json(done)),
-        Err(e) => Err(from_license_error(e, state.clock().now())),
+        Err(e) => Err(ApiError::from_license(e, state.clock().now())),
     }
 }
 
@@ -398,7 +372,7 @@ async fn reset_device(
             "no active device `{}` on this entitlement",
             device_id.chars().take(64).collect::<String>()
         ))),
-        Err(e) => Err(from_license_error(e, state.clock().now())),
+        Err(e) => Err(ApiError::from_license(e, state.clock().now())),
     }
 }
 
@@ -488,44 +462,7 @@ async fn denials(
     let licensing = licensing(&state).await?;
     let entries = web::block(move || licensing.denials(&key))
         .await?
-        .map_err(|e| from_license_error(e, state.clock().now()))?;
+        .map_err(|e| ApiError::from_license(e, state.clock().now()))?;
     let denials: Vec<DenialView> = entries.iter().map(DenialView::from).collect();
     Ok(HttpResponse::Ok().json(Denials { denials }))
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::http::header;
-    use chrono::TimeZone as _;
-
-    use super::*;
-
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(secs_until(now + chrono::TimeDelta::seconds(90), now), 90);
-        assert_eq!(secs_until(now + chrono::TimeDelta::milliseconds(90_001), now), 91);
-        assert_eq!(secs_until(now, now), 1);
-        assert_eq!(secs_until(now - chrono::TimeDelta::seconds(5), now), 1);
-    }
-
-    #[test]
-    fn every_license_error_keeps_its_status_code_and_message() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let cooldown = LicenseError::TransferCooldown {
-            retry_at: now + chrono::TimeDelta::hours(1),
-        };
-        let api = from_license_error(cooldown.clone(), now);
-        assert_eq!(api.code(), "TRANSFER_COOLDOWN");
-        assert_eq!(api.message(), cooldown.message());
-        use actix_web::ResponseError as _;
-        let response = api.error_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "3600");
-
-        let api = from_license_error(LicenseError::DeviceMismatch, now);
-        let response = api.error_response();
-        assert_eq!(response.status(), StatusCode::CONFLICT);
-        assert!(response.headers().get(header::RETRY_AFTER).is_none());
-    }
 }

@@ -354,7 +354,7 @@ pub fn error_codes() -> Vec<ErrorCode> {
     errors.extend(
         LicenseError::one_of_each()
             .into_iter()
-            .map(|e| crate::http::license::from_license_error(e, now)),
+            .map(|e| ApiError::from_license(e, now)),
     );
     let mut codes: Vec<ErrorCode> = Vec::new();
     for error in errors {
@@ -382,7 +382,7 @@ pub fn rate_limited() -> ApiError {
 
 /// A license refusal as the license routes answer it.
 pub fn license(error: LicenseError) -> ApiError {
-    crate::http::license::from_license_error(error, DateTime::<Utc>::UNIX_EPOCH)
+    ApiError::from_license(error, DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// The storage outage every route that reads or writes the database can answer.

@@ -20,13 +20,12 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
-use actix_web::http::StatusCode;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, NotUntil, Quota};
 use tollgate_service::license::MAX_LICENSE_KEY_LEN;
 use tollgate_store::{LicenseKeyHash, Store};
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::settings::RateLimitSettings;
 
 /// How often `serve` drops limiter state that is back to a full allowance.
@@ -96,9 +95,8 @@ impl Limited {
 
     /// `429 RATE_LIMITED` with `Retry-After`.
     pub fn into_error(self) -> ApiError {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+        ApiError::of(
+            ErrorCode::RateLimited,
             format!(
                 "Too many license attempts from this network or for this license key. Try again in {} seconds.",
                 self.retry_after_secs

@@ -1,14 +1,13 @@
 //! `POST /admin/reconcile[?provider=whop|dodo|aghanim]` (admin token): run a reconciliation now and answer its
 //! report (the same JSON `tollgate reconcile` prints). The periodic run is started by `serve`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tollgate_service::reconcile::{ReconcileError, ReconcileReport};
 
 use crate::app::AppState;
 use crate::http::auth::AdminAuth;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorCode};
 use crate::http::openapi::{Api, storage};
 use crate::http::request::request_id;
 
@@ -33,9 +32,8 @@ struct ReconcileQuery {
 /// The JSON error of a run that produced no report.
 pub fn from_reconcile_error(error: ReconcileError) -> ApiError {
     match error {
-        ReconcileError::NotConfigured(provider) => ApiError::new(
-            StatusCode::CONFLICT,
-            "PROVIDER_NOT_CONFIGURED",
+        ReconcileError::NotConfigured(provider) => ApiError::of(
+            ErrorCode::ReconcileNotConfigured,
             format!(
                 "{provider} has no API client: set providers.{provider}.api_key (TOLLGATE_PROVIDERS__{}__API_KEY) \
                  to reconcile it",

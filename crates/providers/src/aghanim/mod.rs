@@ -4,6 +4,7 @@ mod adapter;
 mod api;
 mod items;
 mod reconcile;
+pub mod sample;
 pub(crate) mod webhook;
 
 pub use adapter::AghanimAdapter;

@@ -3,6 +3,7 @@
 mod adapter;
 mod api;
 mod model;
+pub mod sample;
 pub(crate) mod webhook;
 
 pub use adapter::DodoAdapter;

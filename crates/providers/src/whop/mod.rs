@@ -5,6 +5,7 @@ mod adapter;
 mod api;
 pub mod binding;
 mod membership;
+pub mod sample;
 pub(crate) mod webhook;
 
 pub use adapter::WhopAdapter;

@@ -11,13 +11,13 @@ use tollgate_verify::VerifyError;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum IngestError {
-    /// The provider has no webhook secret: its endpoint is disabled (`503 PROVIDER_NOT_CONFIGURED`).
+    /// The provider has no webhook secret: its endpoint is disabled (`PROVIDER_NOT_CONFIGURED`).
     NotConfigured(Provider),
     /// A configured secret was refused when the verifier was built (start-up only).
     InvalidSecret { provider: Provider, error: VerifyError },
-    /// Bad, missing, stale or tampered signature (`401 INVALID_SIGNATURE`). Nothing was stored.
+    /// Bad, missing, stale or tampered signature (`INVALID_SIGNATURE`). Nothing was stored.
     InvalidSignature(VerifyError),
-    /// Authentic, but not JSON at all (`400 INVALID_REQUEST`). Nothing was stored. The reason names a position,
+    /// Authentic, but not JSON at all (`INVALID_REQUEST`). Nothing was stored. The reason names a position,
     /// never the body's content.
     NotJson(String),
     /// Authentic, but a 2xx would tell the provider something Tollgate did not do (`4xx` with the refusal's code):
@@ -26,7 +26,7 @@ pub enum IngestError {
     Refused(Refusal),
     /// No inbox event has this id (replay).
     NotFound(InboxId),
-    /// The database failed; [`StoreError::is_unavailable`] means "retry later" (`503 STORAGE_UNAVAILABLE`).
+    /// The database failed; [`StoreError::is_unavailable`] means "retry later" (`STORAGE_UNAVAILABLE`).
     /// Nothing was half-applied: every write is one transaction.
     Storage(StoreError),
 }

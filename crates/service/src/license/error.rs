@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::DenyCode;
-use tollgate_store::StoreError;
+use tollgate_store::{StoreError, WriteError};
 
 use crate::lease::LeaseError;
 
-/// Why an activation, validation or deactivation was refused or failed. `code()`, `status()` and `message()` are
-/// what the HTTP layer sends; `Display` is for the log (it may name internal causes, never a secret).
+/// Why an activation, validation or deactivation was refused or failed. `code()` and `message()` are what the HTTP
+/// layer sends (it picks the status: `bin/tollgate/src/http/error.rs`); `Display` is for the log (it may name
+/// internal causes, never a secret).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LicenseError {
@@ -61,24 +62,6 @@ impl LicenseError {
             LicenseError::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
             LicenseError::Storage(_) => "STORAGE_UNAVAILABLE",
             LicenseError::Lease(_) => "INTERNAL_ERROR",
-        }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        match self {
-            LicenseError::LicenseNotFound => 404,
-            LicenseError::DeviceMismatch | LicenseError::BoundAtWhop | LicenseError::DeviceLimitReached => {
-                409
-            }
-            LicenseError::LicenseInactive
-            | LicenseError::PaymentIssue
-            | LicenseError::DeviceNotActivated
-            | LicenseError::TransferNotAllowed => 403,
-            LicenseError::TransferCooldown { .. } => 429,
-            LicenseError::InvalidRequest(_) => 400,
-            LicenseError::ProviderUnavailable | LicenseError::Storage(_) => 503,
-            LicenseError::Lease(_) => 500,
         }
     }
 
@@ -190,6 +173,12 @@ impl LicenseError {
 impl From<StoreError> for LicenseError {
     fn from(err: StoreError) -> Self {
         LicenseError::Storage(err)
+    }
+}
+
+impl From<WriteError> for LicenseError {
+    fn from(err: WriteError) -> Self {
+        LicenseError::Storage(err.into())
     }
 }
 

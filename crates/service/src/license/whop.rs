@@ -16,7 +16,7 @@
 //!   turns this off. A revalidation leaves such a cleared binding alone, so the reset waits for the activation it
 //!   was made for.
 //! - **Older integrations:** a key bound by an older integration as `{"HWID": <raw id>}` (the key names are a
-//!   setting) adopts the device that sends the same id, and refuses any other with `409 DEVICE_MISMATCH` telling
+//!   setting) adopts the device that sends the same id, and refuses any other with `DEVICE_MISMATCH` telling
 //!   the customer to reset the key in Whop.
 
 use chrono::{DateTime, Utc};

@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use tollgate_policy::{EntitlementState, Provider};
+use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_service::clock::ManualClock;
 use tollgate_service::ingest::{
     CommitSettings, Committer, Ingest, IngestOutcome, ProviderSecrets, WebhookSecrets,
 };
 use tollgate_store::test_support::{Backend, TestDb};
 use tollgate_store::{InboxFilter, Store};
-use tollgate_testkit::templates::WhopMembership;
 use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat};
 use tollgate_verify::Tolerance;
 

@@ -23,7 +23,8 @@ fn an_activate_422_is_mapped_by_its_code() {
         // LICENSE_KEY_LIMIT_REACHED: Dodo's seats are taken (Tollgate's own limit, 5, is not).
         let limit = env.activate(DODO_KEY, "hw-2", None).await.unwrap_err();
         assert_eq!(limit, LicenseError::DeviceLimitReached);
-        assert_eq!((limit.code(), limit.status()), ("DEVICE_LIMIT_REACHED", 409));
+        // Statuses (409, 400) are the HTTP layer's: bin/tollgate/src/http/error.rs, `each_license_error_has_its_row`.
+        assert_eq!(limit.code(), "DEVICE_LIMIT_REACHED");
 
         // INVALID_REQUEST_BODY: the request is refused; nothing about seats.
         env.dodo
@@ -31,7 +32,7 @@ fn an_activate_422_is_mapped_by_its_code() {
         env.dodo.refuse_activations_as_invalid(true);
         let invalid = env.activate(DODO_KEY, "hw-2", None).await.unwrap_err();
         assert!(matches!(invalid, LicenseError::InvalidRequest(_)), "{invalid:?}");
-        assert_eq!((invalid.code(), invalid.status()), ("INVALID_REQUEST", 400));
+        assert_eq!(invalid.code(), "INVALID_REQUEST");
         let entitlement = &env.store().list_entitlements_by_license_key(DODO_KEY).unwrap()[0];
         assert_eq!(env.store().list_devices(&entitlement.id).unwrap().len(), 1);
 

@@ -14,3 +14,4 @@ mod license_reuse;
 mod license_revalidation;
 mod reconcile;
 mod reconcile_devices;
+mod reconcile_runs;

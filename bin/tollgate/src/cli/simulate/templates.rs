@@ -1,11 +1,13 @@
 //! Realistic webhook bodies for the simulator, shaped like the shared fixtures (and the providers' documented
 //! payloads), with fresh ids and times so each one is a new delivery that applies now. The bodies themselves are
-//! `tollgate_testkit::templates`, shared with the load bench.
+//! each provider's `sample` in `tollgate-providers`, shared with the load bench.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_testkit::templates::{AghanimSubscription, DodoGrant, WhopMembership};
+use tollgate_providers::aghanim::sample::AghanimSubscription;
+use tollgate_providers::dodo::sample::DodoGrant;
+use tollgate_providers::whop::sample::WhopMembership;
 
 /// The events the simulator can build, per provider.
 pub const EVENTS: [(Provider, &str); 7] = [

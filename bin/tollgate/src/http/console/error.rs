@@ -10,6 +10,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
+
+use crate::http::error::console_status;
 use askama::Template as _;
 use tollgate_service::ingest::IngestError;
 use tollgate_store::StoreError;
@@ -49,31 +51,28 @@ impl fmt::Display for ConsoleError {
 }
 
 impl ConsoleError {
-    fn page(&self) -> (StatusCode, &'static str, String) {
+    /// The page's title and text (its status is in `http::error`, with every other error status).
+    fn page(&self) -> (&'static str, String) {
         match self {
             ConsoleError::NoSession { .. } => (
-                StatusCode::FORBIDDEN,
                 "Signed out",
                 "Your console session has ended (signed out, idle too long, or never started). Sign in again \
                  with the admin token, then repeat the action."
                     .to_owned(),
             ),
             ConsoleError::BadCsrf => (
-                StatusCode::FORBIDDEN,
                 "Form expired",
                 "This form did not carry a valid security token for your session. Go back, reload the page, and \
                  submit it again."
                     .to_owned(),
             ),
-            ConsoleError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m.clone()),
-            ConsoleError::Invalid(m) => (StatusCode::BAD_REQUEST, "Cannot do that", m.clone()),
+            ConsoleError::NotFound(m) => ("Not found", m.clone()),
+            ConsoleError::Invalid(m) => ("Cannot do that", m.clone()),
             ConsoleError::Unavailable(m) => (
-                StatusCode::SERVICE_UNAVAILABLE,
                 "Unavailable",
                 format!("{m} Try again in a few seconds; `tollgate doctor` and /readyz tell what is down."),
             ),
             ConsoleError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
                 "Failed",
                 "Something failed inside Tollgate. The server log has the details (look for this request's \
                  X-Request-Id)."
@@ -85,10 +84,7 @@ impl ConsoleError {
 
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ConsoleError::NoSession { next: Some(_) } => StatusCode::SEE_OTHER,
-            other => other.page().0,
-        }
+        console_status(self)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -98,14 +94,14 @@ impl ResponseError for ConsoleError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
-        let (status, title, message) = self.page();
+        let (title, message) = self.page();
         let html = ErrorPage {
             title,
             message: &message,
         }
         .render()
         .unwrap_or_else(|_| format!("{title}: {message}"));
-        HttpResponse::build(status)
+        HttpResponse::build(console_status(self))
             .content_type(ContentType::html())
             .body(html)
     }

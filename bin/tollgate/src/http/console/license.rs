@@ -4,6 +4,7 @@
 //! The key search is a POST, so the key never appears in a URL, the browser history or an access log line; it is
 //! hashed for the look-up (`Store::list_entitlements_by_license_key`) and neither stored nor logged nor echoed.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use super::error::ConsoleError;
 use super::session::{CsrfForm, Session};
 use super::views::{AuditRow, DeviceRow, EntitlementRow, Layout, fields_of, html, parse_provider, see_other};
 use crate::app::AppState;
+use crate::http::error::ErrorCode;
 use crate::http::request::request_id;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -211,7 +213,7 @@ fn from_license_error(e: LicenseError, id: &EntitlementId) -> ConsoleError {
                 .to_owned(),
         ),
         LicenseError::Storage(_) => ConsoleError::Unavailable("The database cannot be reached.".to_owned()),
-        other if other.status() == 503 || other.status() == 502 => {
+        other if ErrorCode::of_license(&other).status() == StatusCode::SERVICE_UNAVAILABLE => {
             ConsoleError::Unavailable(format!("{} Nothing was changed.", other.message()))
         }
         other => ConsoleError::Internal(other.to_string()),

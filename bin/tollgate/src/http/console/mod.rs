@@ -32,6 +32,7 @@ use tollgate_service::support::Support;
 use tollgate_store::Store;
 
 use crate::settings::Settings;
+pub use error::ConsoleError;
 pub use session::SignInLimiter;
 
 /// The `Content-Security-Policy` of every console answer: only this origin's script and stylesheet, no inline

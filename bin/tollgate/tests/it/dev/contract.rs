@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
-use tollgate_testkit::templates::{AghanimSubscription, DodoGrant, WhopMembership};
+use tollgate_providers::aghanim::sample::AghanimSubscription;
+use tollgate_providers::dodo::sample::DodoGrant;
+use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
 use crate::dev::schema::{Contract, closed_components};

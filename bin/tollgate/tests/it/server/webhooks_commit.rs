@@ -6,8 +6,8 @@
 use actix_web::http::StatusCode;
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, SqliteConnection};
+use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_testkit::WebhookFormat;
-use tollgate_testkit::templates::WhopMembership;
 
 use crate::server::common::*;
 
