@@ -3,12 +3,15 @@
 //! [`ProviderAdapter`]; the [`Registry`](crate::Registry) holds them, keyed by [`Provider`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
 
-use crate::error::ParseError;
+use crate::error::{ApiError, ParseError};
+use crate::http::ClientConfig;
+use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
@@ -64,6 +67,16 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
         timestamp: i64,
         body: &[u8],
     ) -> Result<Vec<(&'static str, String)>, VerifyError>;
+
+    /// The provider's reconcile listing, over an API client built from `config`, when it is listed one subject at
+    /// a time (`None`, the default: it is not, and the service reconciles it with its own pass, if any).
+    ///
+    /// # Errors
+    /// The client cannot be built ([`ApiError::Config`]).
+    fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {
+        let _ = config;
+        None
+    }
 }
 
 /// One provider's verifier, built from its adapter and its secrets. Ingest, `tollgate doctor` and

@@ -14,6 +14,7 @@ mod webhook;
 pub mod whop;
 
 pub use adapter::{ProviderAdapter, ProviderVerifier, SignatureVerifier};
+pub use aghanim::ItemDelivery;
 pub use error::{ApiError, ParseError, UnreachableCause};
 pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, RetryPolicy, is_loopback_base};
 pub use reconcile::{SnapshotItem, SubjectListing};

@@ -1,11 +1,16 @@
 //! Aghanim's adapter: its verifier (`X-Aghanim-Signature`) and parser.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{AghanimVerifier, HeaderLookup, Tolerance, Verified, VerifyError, sign_aghanim};
 
+use super::{AghanimClient, AghanimListing};
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
-use crate::error::ParseError;
+use crate::error::{ApiError, ParseError};
+use crate::http::ClientConfig;
+use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
@@ -70,5 +75,12 @@ impl ProviderAdapter for AghanimAdapter {
             ("x-aghanim-signature", sign_aghanim(secret, timestamp, body)),
             ("x-aghanim-signature-timestamp", timestamp.to_string()),
         ])
+    }
+
+    fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {
+        Some(
+            AghanimClient::new(config)
+                .map(|client| Arc::new(AghanimListing::new(Arc::new(client))) as Arc<dyn SubjectListing>),
+        )
     }
 }
