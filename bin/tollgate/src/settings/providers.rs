@@ -5,7 +5,8 @@ use serde::Deserialize;
 use tollgate_policy::{HumanDuration, Provider};
 use tollgate_service::ingest::Ingest;
 
-use super::{Secret, SignatureTolerance, aghanim, secret_list, string_list};
+use super::{Secret, SignatureTolerance, aghanim, secret_list, string_list, whop};
+use crate::cli::doctor::Check;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +37,17 @@ impl ProvidersSettings {
     /// uses them too.
     pub fn configure_ingest(&self, ingest: Ingest) -> Ingest {
         ingest.with_aghanim(aghanim::options(self))
+    }
+
+    /// `tollgate doctor`'s checks of the keys only `provider` reads (see `settings/<provider>.rs`).
+    pub fn doctor_checks(&self, provider: Provider, section: &str) -> Vec<Check> {
+        match provider {
+            Provider::Whop => whop::doctor_checks(section, &self.whop),
+            Provider::Aghanim if self.aghanim.webhooks_enabled() => {
+                aghanim::doctor_checks(section, &self.aghanim)
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// `provider`'s section; a provider without one is unconfigured (disabled).

@@ -4,7 +4,9 @@
 
 use tollgate_policy::Provider;
 
-use super::{ProvidersSettings, SettingsError};
+use super::{ProviderSettings, ProvidersSettings, SettingsError};
+use crate::cli::doctor::Check;
+use crate::cli::env_var;
 
 /// Whop's own keys: a version date Whop knows the shape of, a plausible company id, and none of them set for
 /// another provider.
@@ -48,4 +50,57 @@ pub(super) fn validate(providers: &ProvidersSettings) -> Result<(), SettingsErro
         }
     }
     Ok(())
+}
+
+/// `tollgate doctor`'s checks of Whop's Current-API settings: the pinned version, the sandbox, and the company id reconciliation needs.
+pub(super) fn doctor_checks(section: &str, whop: &ProviderSettings) -> Vec<Check> {
+    let version_key = "providers.whop.api_version";
+    let mut version = Check::done(
+        section,
+        version_key,
+        format!(
+            "Whop Current API (/api/v1), pinned to Api-Version-Date {}",
+            whop.api_version.trim()
+        ),
+    );
+    if whop.api_version.trim() != tollgate_providers::whop::DEFAULT_API_VERSION {
+        version = version.note(format!(
+            "not the version this release was built and tested against ({}): check docs/providers.md",
+            tollgate_providers::whop::DEFAULT_API_VERSION
+        ));
+    }
+    if whop.api_base.contains("sandbox-api.whop.com") {
+        version = version.note(
+            "Whop sandbox: test money, with the sandbox's own API key and webhook secret (sandbox.whop.com)",
+        );
+    }
+    let company_key = "providers.whop.company_id";
+    let company = if !whop.company_id.trim().is_empty() {
+        Check::done(
+            section,
+            company_key,
+            format!(
+                "company id {} (reconciliation lists its memberships)",
+                whop.company_id.trim()
+            ),
+        )
+    } else if whop.api_key.is_set() {
+        Check::pending(
+            section,
+            company_key,
+            "company id not set: Whop reconciliation is skipped (Whop needs it to list memberships with an API key)",
+        )
+        .fix(format!(
+            "set {} to your Whop company id (biz_..., in your Whop dashboard URL)",
+            env_var(company_key)
+        ))
+    } else {
+        Check::pending(
+            section,
+            company_key,
+            "company id not set (needed with the API key, for reconciliation)",
+        )
+        .fix(format!("set {} (biz_...)", env_var(company_key)))
+    };
+    vec![version, company]
 }
