@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::config::{AccessClass, PlanModel, Policy, Revocation};
 use crate::decision::{Decision, DenyCode};
-use crate::devices::{Device, add, admit_device};
+use crate::devices::{ActiveDevice, add, admit_device};
 use crate::state::{EntitlementState, Lifecycle};
 use crate::status::{classify, is_cancellation, is_payment_hold};
 
@@ -22,7 +22,7 @@ pub enum RequestKind {
 /// One access request from an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AccessRequest<'a> {
-    /// The keyed hash of the device fingerprint, compared with [`Device::hwid_hash`].
+    /// The keyed hash of the device fingerprint, compared with [`ActiveDevice::hwid_hash`].
     pub hwid_hash: &'a str,
     pub kind: RequestKind,
 }
@@ -51,7 +51,7 @@ impl<'a> AccessRequest<'a> {
 /// time.
 pub fn decide(
     entitlement: &EntitlementState,
-    devices: &[Device],
+    devices: &[ActiveDevice],
     request: &AccessRequest<'_>,
     policy: &Policy,
     now: DateTime<Utc>,

@@ -11,15 +11,15 @@ pub const TRANSFER_WINDOW: TimeDelta = TimeDelta::days(30);
 
 /// A device activated on a license, as the policy sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
+pub struct ActiveDevice {
     /// The keyed hash of the device fingerprint (never the raw hwid).
     pub hwid_hash: String,
     pub activated_at: DateTime<Utc>,
 }
 
-impl Device {
+impl ActiveDevice {
     pub fn new(hwid_hash: impl Into<String>, activated_at: DateTime<Utc>) -> Self {
-        Device {
+        ActiveDevice {
             hwid_hash: hwid_hash.into(),
             activated_at,
         }
@@ -60,9 +60,10 @@ impl Admission {
 ///
 /// An hwid already in `devices` is re-admitted. A new one is admitted while `devices.len() < max_devices`;
 /// otherwise it is refused with [`Admission::DeviceMismatch`] when the license is node-locked (`max_devices <= 1`)
-/// and [`Admission::DeviceLimitReached`] otherwise. The store must repeat the count check in the same transaction as
-/// the insert: this function decides, it does not reserve.
-pub fn admit_device(devices: &[Device], hwid_hash: &str, policy: &Policy) -> Admission {
+/// and [`Admission::DeviceLimitReached`] otherwise. This function decides, it does not reserve: the caller reads
+/// `devices` under the license's row lock and inserts in the same transaction (the service does both in one
+/// `Store::write`).
+pub fn admit_device(devices: &[ActiveDevice], hwid_hash: &str, policy: &Policy) -> Admission {
     if devices.iter().any(|d| d.hwid_hash == hwid_hash) {
         return Admission::AlreadyActive;
     }

@@ -18,7 +18,7 @@ pub use config::{
 };
 pub use decide::{AccessRequest, EntitlementAccess, RequestKind, decide, decide_entitlement};
 pub use decision::{Decision, DenyCode, VALID_CODE};
-pub use devices::{Admission, Device, TRANSFER_WINDOW, TransferDenial, admit_device, check_transfer};
+pub use devices::{ActiveDevice, Admission, TRANSFER_WINDOW, TransferDenial, admit_device, check_transfer};
 pub use duration::{DurationError, HumanDuration};
 pub use event::{EventKind, ProviderEvent};
 pub use provider::{Provider, UnknownProvider};

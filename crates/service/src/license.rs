@@ -30,6 +30,7 @@ use tollgate_providers::dodo::DodoApi;
 use tollgate_providers::whop::WhopApi;
 use tollgate_store::{
     Actor, AuditEntry, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, Store, StoreError,
+    WriteError,
 };
 
 use crate::clock::Clock;
@@ -174,6 +175,12 @@ impl From<LicenseError> for Failure {
 
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
+        LicenseError::from(error).into()
+    }
+}
+
+impl From<WriteError> for Failure {
+    fn from(error: WriteError) -> Self {
         LicenseError::from(error).into()
     }
 }
@@ -472,11 +479,24 @@ impl Licensing {
 }
 
 /// The policy's view of stored devices.
-fn policy_devices(devices: &[Device]) -> Vec<tollgate_policy::Device> {
+fn policy_devices(devices: &[Device]) -> Vec<tollgate_policy::ActiveDevice> {
     devices
         .iter()
-        .map(|d| tollgate_policy::Device::new(d.hwid_hash.as_str(), d.activated_at))
+        .map(|d| tollgate_policy::ActiveDevice::new(d.hwid_hash.as_str(), d.activated_at))
         .collect()
+}
+
+/// The audit row of a change to one device (`device.activated`, `device.transferred`, ...).
+fn device_audit(device: &Device, actor: Actor, action: &str, at: DateTime<Utc>) -> NewAudit {
+    NewAudit {
+        entitlement_id: Some(device.entitlement_id.clone()),
+        device_id: Some(device.id.clone()),
+        at,
+        actor,
+        action: action.to_owned(),
+        detail: None,
+        inbox_id: None,
+    }
 }
 
 fn from_unix(secs: i64) -> DateTime<Utc> {

@@ -2,14 +2,12 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use tollgate_policy::{Policy, TRANSFER_WINDOW, TransferDenial, check_transfer};
 
 use crate::audit::{Actor, NewAudit, insert_audit};
 use crate::connection::DbConnection;
-use crate::entitlement::lock_by_id;
 use crate::error::{Result, StoreError};
 use crate::ids::{DeviceId, EntitlementId};
-use crate::keys::{HwidHash, StoreKeys};
+use crate::keys::HwidHash;
 use crate::schema::{devices, transfers};
 use crate::store::Store;
 use crate::time::{from_db, to_db};
@@ -53,18 +51,6 @@ impl From<DeviceRow> for Device {
     }
 }
 
-/// The result of [`Store::activate_device`] (and of the admission in [`Store::activate`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Admission {
-    /// A new device took a free slot.
-    Admitted(Device),
-    /// This device was already active; its `last_seen_at` was updated.
-    AlreadyActive(Device),
-    /// Every slot is taken by other devices.
-    LimitReached { active: u32 },
-}
-
 /// A device freed so the license can move: who and when, for the cooldown and the 30-day budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
@@ -73,102 +59,26 @@ pub struct Transfer {
     pub at: DateTime<Utc>,
 }
 
-/// The result of [`Store::transfer_device`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransferOutcome {
-    /// The device was removed and the transfer recorded.
-    Transferred(Device),
-    /// This hwid has no active device on the entitlement.
-    NotActivated,
-    /// The policy refuses it ([`tollgate_policy::check_transfer`]): manual transfers only, or inside the cooldown
-    /// or over the 30-day budget. Nothing was changed.
-    Denied(TransferDenial),
-}
-
 #[derive(Insertable)]
 #[diesel(table_name = devices)]
-struct NewDeviceRow<'a> {
-    id: &'a str,
-    entitlement_id: &'a str,
-    hwid_hash: &'a str,
-    name: Option<&'a str>,
-    activated_at: NaiveDateTime,
-    last_seen_at: NaiveDateTime,
-    provider_instance_id: Option<&'a str>,
+pub(crate) struct NewDeviceRow<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) entitlement_id: &'a str,
+    pub(crate) hwid_hash: &'a str,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) activated_at: NaiveDateTime,
+    pub(crate) last_seen_at: NaiveDateTime,
+    pub(crate) provider_instance_id: Option<&'a str>,
 }
 
-/// A device to activate: the raw hwid (stored only as its keyed hash), its name, the provider's instance id if it
-/// keeps one, and the time.
+/// A device to insert ([`crate::WriteTx::insert_device`]): the keyed hash of its hwid (the raw hwid is never
+/// stored), its name, the provider's instance id if it keeps one, and the time.
 #[derive(Debug, Clone, Copy)]
 pub struct NewDevice<'a> {
-    pub hwid: &'a str,
+    pub hwid_hash: &'a HwidHash,
     pub name: Option<&'a str>,
     pub instance_id: Option<&'a str>,
     pub now: DateTime<Utc>,
-}
-
-/// Inside a write transaction that holds the entitlement's row lock: refresh the device if it is already active
-/// (`last_seen_at`, and the instance id when one is given), else count the active devices and insert this one
-/// (with an audit row) unless `max_devices` are already active.
-pub(crate) fn admit_in(
-    conn: &mut DbConnection,
-    keys: &StoreKeys,
-    entitlement_id: &EntitlementId,
-    hwid_hash: &HwidHash,
-    new: &NewDevice<'_>,
-    max_devices: u32,
-) -> Result<Admission> {
-    let NewDevice {
-        name,
-        instance_id,
-        now,
-        ..
-    } = *new;
-    if let Some(mut device) = find_device(conn, entitlement_id, hwid_hash)? {
-        device.last_seen_at = from_db(to_db(now));
-        if instance_id.is_some() {
-            device.provider_instance_id = instance_id.map(str::to_owned);
-        }
-        diesel::update(devices::table.find(device.id.as_str()))
-            .set((
-                devices::last_seen_at.eq(to_db(now)),
-                devices::provider_instance_id.eq(device.provider_instance_id.as_deref()),
-            ))
-            .execute(conn)?;
-        return Ok(Admission::AlreadyActive(device));
-    }
-    let active: i64 = devices::table
-        .filter(devices::entitlement_id.eq(entitlement_id.as_str()))
-        .count()
-        .get_result(conn)?;
-    let active = u32::try_from(active).unwrap_or(u32::MAX);
-    if active >= max_devices {
-        return Ok(Admission::LimitReached { active });
-    }
-    let id = keys.random_id("dev_")?;
-    diesel::insert_into(devices::table)
-        .values(NewDeviceRow {
-            id: &id,
-            entitlement_id: entitlement_id.as_str(),
-            hwid_hash: hwid_hash.as_str(),
-            name,
-            activated_at: to_db(now),
-            last_seen_at: to_db(now),
-            provider_instance_id: instance_id,
-        })
-        .execute(conn)?;
-    let device = Device {
-        id: DeviceId::new(id),
-        entitlement_id: entitlement_id.clone(),
-        hwid_hash: hwid_hash.clone(),
-        name: name.map(str::to_owned),
-        activated_at: from_db(to_db(now)),
-        last_seen_at: from_db(to_db(now)),
-        provider_instance_id: instance_id.map(str::to_owned),
-    };
-    audit_device(conn, &device, Actor::Activation, "device.activated", None, now)?;
-    Ok(Admission::Admitted(device))
 }
 
 /// The devices active on an entitlement, in activation order.
@@ -184,7 +94,7 @@ pub(crate) fn list_devices_in(
     Ok(rows.into_iter().map(Device::from).collect())
 }
 
-fn find_device(
+pub(crate) fn find_device(
     conn: &mut DbConnection,
     entitlement: &EntitlementId,
     hwid: &HwidHash,
@@ -237,44 +147,6 @@ pub(crate) fn audit_device(
 }
 
 impl Store {
-    /// Activate a device (by its raw hwid, which is stored only as a keyed hash) on an entitlement, unless that
-    /// would exceed `max_devices`. The count and the insert happen under the entitlement's row lock in one
-    /// transaction, so concurrent activations on any number of instances never exceed the limit. See
-    /// [`Store::activate`] for an activation that also folds the provider's answer and checks the policy.
-    pub fn activate_device(
-        &self,
-        entitlement_id: &EntitlementId,
-        hwid: &str,
-        name: Option<&str>,
-        max_devices: u32,
-        instance_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Admission> {
-        let device = NewDevice {
-            hwid,
-            name,
-            instance_id,
-            now,
-        };
-        let hwid_hash = self.hash_hwid(hwid);
-        let mut conn = self.conn()?;
-        let admission = self.write_transaction(&mut conn, |conn| {
-            if !lock_by_id(conn, entitlement_id)? {
-                return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
-            }
-            admit_in(
-                conn,
-                self.keys(),
-                entitlement_id,
-                &hwid_hash,
-                &device,
-                max_devices,
-            )
-        })?;
-        self.changed(entitlement_id);
-        Ok(admission)
-    }
-
     /// The devices active on an entitlement, in activation order.
     pub fn list_devices(&self, entitlement_id: &EntitlementId) -> Result<Vec<Device>> {
         let mut conn = self.conn()?;
@@ -324,16 +196,6 @@ impl Store {
         Ok(removed)
     }
 
-    /// Remove a device by id (admin reset; no transfer is counted), with an audit row.
-    pub fn remove_device_by_id(
-        &self,
-        device_id: &DeviceId,
-        actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Device>> {
-        self.remove_device_if(device_id, None, actor, None, now)
-    }
-
     /// Remove a device by id, only while it carries `instance_id` when one is given, with an audit row saying
     /// `detail`. `None` when there is no such device.
     pub(crate) fn remove_device_if(
@@ -362,57 +224,6 @@ impl Store {
         Ok(removed)
     }
 
-    /// Free a device so the license can move, if [`tollgate_policy::check_transfer`] allows it under `policy`
-    /// (mode, cooldown, 30-day budget): the check, the removal, the transfer record and the audit row are one
-    /// transaction under the entitlement's row lock, so concurrent transfers cannot overspend the budget.
-    pub fn transfer_device(
-        &self,
-        entitlement_id: &EntitlementId,
-        hwid_hash: &HwidHash,
-        policy: &Policy,
-        now: DateTime<Utc>,
-    ) -> Result<TransferOutcome> {
-        let mut conn = self.conn()?;
-        let outcome = self.write_transaction(&mut conn, |conn| {
-            if !lock_by_id(conn, entitlement_id)? {
-                return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
-            }
-            let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
-                return Ok(TransferOutcome::NotActivated);
-            };
-            let lookback = TRANSFER_WINDOW.max(policy.transfer_cooldown.as_delta());
-            let since = now
-                .checked_sub_signed(lookback)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            let recent: Vec<DateTime<Utc>> = transfers_since(conn, entitlement_id, since)?
-                .into_iter()
-                .map(|transfer| transfer.at)
-                .collect();
-            if let Err(denial) = check_transfer(policy, &recent, now) {
-                return Ok(TransferOutcome::Denied(denial));
-            }
-            delete_device(conn, &device)?;
-            diesel::insert_into(transfers::table)
-                .values((
-                    transfers::entitlement_id.eq(entitlement_id.as_str()),
-                    transfers::from_hwid_hash.eq(hwid_hash.as_str()),
-                    transfers::at.eq(to_db(now)),
-                ))
-                .execute(conn)?;
-            audit_device(
-                conn,
-                &device,
-                Actor::Deactivation,
-                "device.transferred",
-                None,
-                now,
-            )?;
-            Ok(TransferOutcome::Transferred(device))
-        })?;
-        self.changed(entitlement_id);
-        Ok(outcome)
-    }
-
     /// Transfers of an entitlement at or after `since`, oldest first.
     pub fn list_transfers_since(
         &self,
@@ -424,7 +235,7 @@ impl Store {
     }
 }
 
-fn transfers_since(
+pub(crate) fn transfers_since(
     conn: &mut DbConnection,
     entitlement_id: &EntitlementId,
     since: DateTime<Utc>,

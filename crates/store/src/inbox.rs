@@ -12,7 +12,7 @@ use crate::connection::DbConnection;
 use crate::entitlement::{Entitlement, EntitlementChange, apply_change_in};
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
-use crate::inbox_batch::write_batch;
+use crate::inbox_batch::write_batch_in;
 use crate::keys::StoreKeys;
 use crate::schema::webhook_inbox;
 use crate::store::Store;
@@ -380,11 +380,9 @@ impl<'a> SealedDelivery<'a> {
 }
 
 impl Store {
-    /// After a delivery's transaction has committed: bump the version of the entitlement it changed, and log it.
+    /// After a delivery's transaction has committed (and [`Store::write`] has bumped the version of the entitlement
+    /// it changed): log it.
     pub(crate) fn recorded(&self, event: &NewInboxEvent, outcome: &RecordOutcome, started: Instant) {
-        if let RecordOutcome::Applied { entitlement, .. } = outcome {
-            self.changed(&entitlement.id);
-        }
         let status = match outcome {
             RecordOutcome::Applied { .. } => "processed",
             RecordOutcome::Stored { status, .. } => status.as_str(),
@@ -412,9 +410,8 @@ impl Store {
         let effect = effect.into();
         let started = Instant::now();
         let delivery = [SealedDelivery::new(self.keys(), event, &effect)?];
-        let mut conn = self.conn()?;
         let outcome = self
-            .write_transaction(&mut conn, |conn| write_batch(conn, self.keys(), &delivery))?
+            .write(|tx| write_batch_in(tx, &delivery))?
             .pop()
             .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))?;
         self.recorded(event, &outcome, started);

@@ -17,6 +17,7 @@ use crate::planned::PlannedEachTime;
 use crate::schema::webhook_inbox;
 use crate::store::Store;
 use crate::time::now;
+use crate::unit_of_work::{WriteError, WriteTx};
 
 /// Inbox rows per statement: 13 columns a row stays under SQLite's 32766 binds (PostgreSQL allows 65535).
 const INBOX_ROWS_PER_STATEMENT: usize = 2_000;
@@ -58,13 +59,13 @@ impl Store {
                 .collect(),
             // No connection, or the write lock not granted within the busy timeout: nothing ran, and storing each
             // delivery alone would only wait that long again for each. Every delivery gets the error (503).
-            Err(BatchError::NotStarted(error)) => batch.iter().map(|_| Err(error.clone())).collect(),
+            Err(WriteError::NotStarted(error)) => batch.iter().map(|_| Err(error.clone())).collect(),
             // The database went away or a lock wait timed out: storing each delivery alone would wait as long
             // again for each. Nothing was written; every delivery gets the error (503, the provider retries).
-            Err(BatchError::RolledBack(error)) if error.is_unavailable() => {
+            Err(WriteError::RolledBack(error)) if error.is_unavailable() => {
                 batch.iter().map(|_| Err(error.clone())).collect()
             }
-            Err(BatchError::RolledBack(error)) => {
+            Err(WriteError::RolledBack(error)) => {
                 log::warn!(
                     batch = batch.len();
                     "a webhook batch was rolled back, storing each delivery on its own: {error}"
@@ -82,33 +83,31 @@ impl Store {
     fn record_in_one_transaction(
         &self,
         batch: &[(NewInboxEvent, InboxEffect)],
-    ) -> Result<Vec<RecordOutcome>, BatchError> {
+    ) -> Result<Vec<RecordOutcome>, WriteError> {
         let keys = self.keys();
         let sealed = batch
             .iter()
             .map(|(event, effect)| SealedDelivery::new(keys, event, effect))
             .collect::<Result<Vec<_>>>()
-            .map_err(BatchError::RolledBack)?;
-        let mut conn = self.conn().map_err(BatchError::NotStarted)?;
-        let mut began = false;
-        let written = self.write_transaction(&mut conn, |conn| {
-            began = true;
-            write_batch(conn, keys, &sealed)
-        });
-        match written {
-            Ok(written) => Ok(written),
-            Err(error) if !began => Err(BatchError::NotStarted(error)),
-            Err(error) => Err(BatchError::RolledBack(error)),
-        }
+            .map_err(WriteError::RolledBack)?;
+        self.write(|tx| write_batch_in(tx, &sealed))
     }
 }
 
-/// Why a batch wrote nothing.
-enum BatchError {
-    /// Before its transaction began: no connection, or no write lock in time.
-    NotStarted(StoreError),
-    /// A delivery failed, or the commit did: the transaction was rolled back.
-    RolledBack(StoreError),
+/// [`write_batch`] through a unit of work: the entitlements it applied a delivery to are marked written, so
+/// [`Store::write`] bumps their versions after the commit.
+pub(crate) fn write_batch_in(
+    tx: &mut WriteTx<'_>,
+    sealed: &[SealedDelivery<'_>],
+) -> Result<Vec<RecordOutcome>> {
+    let (conn, keys) = tx.parts();
+    let outcomes = write_batch(conn, keys, sealed)?;
+    for outcome in &outcomes {
+        if let RecordOutcome::Applied { entitlement, .. } = outcome {
+            tx.wrote(&entitlement.id);
+        }
+    }
+    Ok(outcomes)
 }
 
 /// Store and act on every delivery inside the caller's write transaction, in a handful of statements whatever the

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-mod activation;
 mod audit;
 mod binding_mirror;
 mod checkpoint;
@@ -25,9 +24,9 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;
+mod unit_of_work;
 mod versions;
 
-pub use activation::{Activated, ActivationTarget, ProviderAnswer};
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAudit};
 pub use binding_mirror::{BindingMirror, MirrorState};
 pub use checkpoint::{DEFAULT_CHECKPOINT_PAGES, WalCheckpoints};
@@ -38,7 +37,7 @@ pub use connection::{
 pub use console::{ConsoleSession, InboxPage};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
-pub use device::{Admission, Device, NewDevice, Transfer, TransferOutcome};
+pub use device::{Device, NewDevice, Transfer};
 pub use entitlement::{Entitlement, EntitlementChange};
 pub use error::{Cause, Result, StoreError};
 pub use ids::{DeviceId, EntitlementId, InboxId};
@@ -46,3 +45,4 @@ pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent
 pub use keys::{HwidHash, LicenseKeyHash, StoreKeys, StoredData};
 pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
 pub use store::{PoolUse, Store, StoreConfig};
+pub use unit_of_work::{ProviderAnswer, WriteError, WriteTx};

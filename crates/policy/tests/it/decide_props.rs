@@ -8,8 +8,8 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use tollgate_policy::{
-    AccessClass, AccessRequest, Decision, Device, EntitlementState, HumanDuration, Lifecycle, PlanModel,
-    Policy, Provider, Revocation, classify, decide, decide_entitlement,
+    AccessClass, AccessRequest, ActiveDevice, Decision, EntitlementState, HumanDuration, Lifecycle,
+    PlanModel, Policy, Provider, Revocation, classify, decide, decide_entitlement,
 };
 
 use crate::common::{DAY, t};
@@ -104,8 +104,11 @@ fn policy() -> impl Strategy<Value = Policy> {
         )
 }
 
-fn devices() -> impl Strategy<Value = Vec<Device>> {
-    vec(text(&["h0", "h1", "h2"]).prop_map(|h| Device::new(h, t(0))), 0..4)
+fn devices() -> impl Strategy<Value = Vec<ActiveDevice>> {
+    vec(
+        text(&["h0", "h1", "h2"]).prop_map(|h| ActiveDevice::new(h, t(0))),
+        0..4,
+    )
 }
 
 proptest! {

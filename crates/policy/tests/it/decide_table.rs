@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::{
-    AccessRequest, Decision, DenyCode, Device, EntitlementAccess, EntitlementState, HumanDuration, Lifecycle,
-    PlanModel, Policy, Provider, Revocation, decide, decide_entitlement,
+    AccessRequest, ActiveDevice, Decision, DenyCode, EntitlementAccess, EntitlementState, HumanDuration,
+    Lifecycle, PlanModel, Policy, Provider, Revocation, decide, decide_entitlement,
 };
 
 use crate::common::{DAY, HOUR, t};
@@ -351,14 +351,16 @@ fn devices_on_activation_and_validation() {
         t(30 * DAY),
     );
     let ok = allow(t(72 * HOUR), t(24 * HOUR));
-    let one = vec![Device::new("h0", t(-DAY))];
-    let three: Vec<Device> = (0..3).map(|i| Device::new(format!("h{i}"), t(-DAY))).collect();
+    let one = vec![ActiveDevice::new("h0", t(-DAY))];
+    let three: Vec<ActiveDevice> = (0..3)
+        .map(|i| ActiveDevice::new(format!("h{i}"), t(-DAY)))
+        .collect();
     let node_locked = policy();
     let three_seats = Policy {
         max_devices: 3,
         ..Policy::default()
     };
-    let cases: &[(&[Device], AccessRequest<'_>, &Policy, Decision)] = &[
+    let cases: &[(&[ActiveDevice], AccessRequest<'_>, &Policy, Decision)] = &[
         (&[], AccessRequest::activate("h0"), &node_locked, ok),
         (&one, AccessRequest::activate("h0"), &node_locked, ok),
         (

@@ -1,15 +1,15 @@
-//! Device admission and self-service transfers at their boundaries.
+//! ActiveDevice admission and self-service transfers at their boundaries.
 
 use tollgate_policy::{
-    Admission, DenyCode, Device, HumanDuration, Policy, TransferDenial, TransferMode, admit_device,
+    ActiveDevice, Admission, DenyCode, HumanDuration, Policy, TransferDenial, TransferMode, admit_device,
     check_transfer,
 };
 
 use crate::common::{DAY, HOUR, t};
 
-fn devices(n: usize) -> Vec<Device> {
+fn devices(n: usize) -> Vec<ActiveDevice> {
     (0..n)
-        .map(|i| Device::new(format!("hwid_{i}"), t(i as i64)))
+        .map(|i| ActiveDevice::new(format!("hwid_{i}"), t(i as i64)))
         .collect()
 }
 

@@ -2,17 +2,19 @@
 //! device under `max_devices`, and sign the first lease.
 
 use chrono::{DateTime, Utc};
-use tollgate_policy::{AccessRequest, EventKind, Provider, ProviderEvent, decide, decide_entitlement};
+use tollgate_policy::{
+    AccessRequest, Admission, EventKind, Provider, ProviderEvent, admit_device, decide, decide_entitlement,
+};
 use tollgate_providers::dodo::{DodoActivation, DodoInstance};
 use tollgate_providers::whop::WhopMembership;
 use tollgate_providers::{ApiError, CallContext};
 use tollgate_store::{
-    Activated, ActivationTarget, Actor, Admission, Device, Entitlement, EntitlementChange, EntitlementId,
-    HwidHash, NewDevice, ProviderAnswer,
+    Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash, NewDevice, ProviderAnswer,
+    StoreError,
 };
 
 use super::types::{check_input, clean_device_name};
-use super::{ActivateRequest, Failure, LicenseError, LicenseGrant, Licensing, policy_devices};
+use super::{ActivateRequest, Failure, LicenseError, LicenseGrant, Licensing, device_audit, policy_devices};
 use crate::view::StoredExtras;
 
 /// One activation request, owned so it can move into blocking store work.
@@ -238,8 +240,13 @@ impl Licensing {
         result
     }
 
-    /// One blocking hop: store the provider's answer (if any), decide on the entitlement, take a device slot (one
-    /// transaction, [`tollgate_store::Store::activate`]), then decide on the device and sign.
+    /// One blocking hop and one unit of work ([`tollgate_store::Store::write`]): store the provider's answer (if
+    /// any) or lock the stored entitlement, decide on the entitlement, then on the device under `max_devices`
+    /// ([`admit_device`], with the devices read under the entitlement's row lock) and insert or refresh it; then
+    /// decide on the device and sign.
+    ///
+    /// A refusal still commits the provider's answer: what the provider said is fact and is stored whether or not
+    /// this device is admitted. Only the device is not added.
     async fn admit(
         &self,
         a: &Activation,
@@ -248,51 +255,74 @@ impl Licensing {
     ) -> Result<LicenseGrant, Failure> {
         let a = a.clone();
         self.blocking(move |l| {
-            let target = match &source {
-                Source::Stored(id) => ActivationTarget::Stored(id),
-                Source::Answer {
-                    change,
-                    actor,
-                    reason,
-                    merge_extras,
-                } => ActivationTarget::Answer(ProviderAnswer {
-                    change,
-                    actor: *actor,
-                    reason,
-                    merge_extras: *merge_extras,
-                    synced_at: a.now,
-                }),
-            };
-            let device = NewDevice {
-                hwid: &a.hwid,
-                name: a.name.as_deref(),
-                instance_id: instance.as_deref(),
-                now: a.now,
-            };
-            let mut checked = None;
-            let Activated {
-                entitlement,
-                admission,
-                devices,
-            } = l.store().activate(target, &device, |entitlement| {
-                let policy = l.policy(entitlement);
+            let (entitlement, policy, admitted, devices) = l.store().write(|tx| {
+                let entitlement = match &source {
+                    Source::Stored(id) => tx.lock_entitlement(id)?.ok_or_else(|| StoreError::NotFound {
+                        entity: "entitlement",
+                        id: id.as_str().to_owned(),
+                    })?,
+                    Source::Answer {
+                        change,
+                        actor,
+                        reason,
+                        merge_extras,
+                    } => tx.apply_provider_answer(&ProviderAnswer {
+                        change,
+                        actor: *actor,
+                        reason,
+                        merge_extras: *merge_extras,
+                        synced_at: a.now,
+                    })?,
+                };
+                let policy = l.policy(&entitlement);
                 let access = decide_entitlement(&entitlement.state, &policy, a.now);
                 if let Some(code) = access.deny_code() {
-                    return Err(LicenseError::from_deny(code));
+                    return Ok((
+                        entitlement,
+                        policy,
+                        Err(LicenseError::from_deny(code)),
+                        Vec::new(),
+                    ));
                 }
-                let max_devices = policy.max_devices;
-                checked = Some(policy);
-                Ok(max_devices)
+                let stored = tx.list_devices(&entitlement.id)?;
+                let admitted = match admit_device(&policy_devices(&stored), a.hwid_hash.as_str(), &policy) {
+                    Admission::AlreadyActive => {
+                        let device = stored
+                            .into_iter()
+                            .find(|d| d.hwid_hash == a.hwid_hash)
+                            .ok_or_else(|| StoreError::NotFound {
+                                entity: "device",
+                                id: a.hwid_hash.as_str().to_owned(),
+                            })?;
+                        Ok(tx.refresh_device(device, instance.as_deref(), a.now)?)
+                    }
+                    Admission::Admitted => {
+                        let new = NewDevice {
+                            hwid_hash: &a.hwid_hash,
+                            name: a.name.as_deref(),
+                            instance_id: instance.as_deref(),
+                            now: a.now,
+                        };
+                        let device = tx.insert_device(&entitlement.id, &new)?;
+                        tx.insert_audit(&device_audit(
+                            &device,
+                            Actor::Activation,
+                            "device.activated",
+                            a.now,
+                        ))?;
+                        Ok(device)
+                    }
+                    refused => Err(refused
+                        .deny_code()
+                        .map_or(LicenseError::DeviceLimitReached, LicenseError::from_deny)),
+                };
+                if admitted.is_err() {
+                    return Ok((entitlement, policy, admitted, Vec::new()));
+                }
+                let devices = tx.list_devices(&entitlement.id)?;
+                Ok((entitlement, policy, admitted, devices))
             })?;
-            let admission = admission.map_err(|error| Failure::on(error, &entitlement))?;
-            let policy = checked.unwrap_or_else(|| l.policy(&entitlement));
-            let device = match admission {
-                Admission::Admitted(device) | Admission::AlreadyActive(device) => device,
-                _ if policy.max_devices <= 1 => {
-                    return Err(Failure::on(LicenseError::DeviceMismatch, &entitlement));
-                }
-                _ => return Err(Failure::on(LicenseError::DeviceLimitReached, &entitlement)),
-            };
+            let device = admitted.map_err(|error| Failure::on(error, &entitlement))?;
             let decision = decide(
                 &entitlement.state,
                 &policy_devices(&devices),
@@ -315,12 +345,14 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<Entitlement, Failure> {
         let change = whop_change(membership, license_key, now);
-        Ok(self.store().apply_provider_answer(&ProviderAnswer {
-            change: &change,
-            actor,
-            reason,
-            merge_extras: true,
-            synced_at: now,
+        Ok(self.store().write(|tx| {
+            tx.apply_provider_answer(&ProviderAnswer {
+                change: &change,
+                actor,
+                reason,
+                merge_extras: true,
+                synced_at: now,
+            })
         })?)
     }
 

@@ -3,7 +3,7 @@
 //! Dodo goes first, after a read-only check of the transfer policy: if Dodo cannot be reached, the answer is
 //! `PROVIDER_UNAVAILABLE` and the device stays active here, so nothing is left half-done in the direction that
 //! matters (a device freed here but still holding a Dodo instance would block the customer's next activation). The
-//! store then repeats the transfer check atomically.
+//! check is then repeated in the same unit of work (`Store::write`) as the removal, under the entitlement's row lock.
 //!
 //! Whop goes after: its binding is only a mirror of Tollgate's devices (see `whop.rs`), so the device is freed here
 //! first and the binding is then written without it, best effort (a failed write is repaired later and blocks
@@ -14,13 +14,13 @@ use chrono::Utc;
 use tollgate_policy::{Provider, TRANSFER_WINDOW, check_transfer};
 use tollgate_providers::CallContext;
 use tollgate_providers::dodo::DodoDeactivation;
-use tollgate_store::{Actor, Device, DeviceId, Entitlement, EntitlementId, NewAudit, TransferOutcome};
+use tollgate_store::{Actor, Device, DeviceId, Entitlement, EntitlementId, NewAudit, StoreError, Transfer};
 
 use super::activate::provider_failed;
 use super::types::check_input;
 use super::{
     DeactivateRequest, Deactivated, DeviceReset, DeviceSummary, Failure, LicenseError, Licensing,
-    ProviderRelease,
+    ProviderRelease, device_audit,
 };
 
 /// The longest admin name kept in the audit trail.
@@ -64,19 +64,49 @@ impl Licensing {
         let freed = entitlement.clone();
         let deactivated = self
             .blocking(move |l| {
-                let store = l.store();
-                match store.transfer_device(&id, &hwid_hash, &policy, now)? {
-                    TransferOutcome::Transferred(_) => {}
-                    TransferOutcome::Denied(denial) => {
+                // The check again, the removal, the transfer record and the audit row: one unit of work under the
+                // entitlement's row lock, so concurrent transfers cannot overspend the budget.
+                let freed = l.store().write(|tx| {
+                    if !tx.lock(&id)? {
+                        return Err(StoreError::NotFound {
+                            entity: "entitlement",
+                            id: id.as_str().to_owned(),
+                        });
+                    }
+                    let Some(device) = tx.find_device(&id, &hwid_hash)? else {
+                        return Ok(Err(LicenseError::DeviceNotActivated));
+                    };
+                    let lookback = TRANSFER_WINDOW.max(policy.transfer_cooldown.as_delta());
+                    let since = now
+                        .checked_sub_signed(lookback)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                    let recent: Vec<DateTime<Utc>> = tx
+                        .list_transfers_since(&id, since)?
+                        .into_iter()
+                        .map(|transfer| transfer.at)
+                        .collect();
+                    if let Err(denial) = check_transfer(&policy, &recent, now) {
                         log::warn!(
                             entitlement_id = id.as_str();
                             "transfer refused after the provider released the device (a concurrent transfer)"
                         );
-                        return Err(Failure::on(transfer_error(denial), &entitlement));
+                        return Ok(Err(transfer_error(denial)));
                     }
-                    _ => return Err(Failure::on(LicenseError::DeviceNotActivated, &entitlement)),
-                }
-                let devices = store.list_devices(&id)?;
+                    tx.delete_device(&device)?;
+                    tx.insert_transfer(&Transfer {
+                        entitlement_id: id.clone(),
+                        from_hwid_hash: hwid_hash.clone(),
+                        at: now,
+                    })?;
+                    tx.insert_audit(&device_audit(
+                        &device,
+                        Actor::Deactivation,
+                        "device.transferred",
+                        now,
+                    ))?;
+                    Ok(Ok(tx.list_devices(&id)?))
+                })?;
+                let devices = freed.map_err(|error| Failure::on(error, &entitlement))?;
                 Ok(Deactivated {
                     code: "DEACTIVATED",
                     max_devices: policy.max_devices,
@@ -141,31 +171,38 @@ impl Licensing {
             .filter(|c| !c.is_control())
             .take(MAX_ADMIN_LEN)
             .collect();
+        // One unit of work: the removal and its audit rows. Whop's binding is written after the device is gone
+        // here, and the `device.reset` row names how that went, so for Whop it follows in its own write.
+        let whop = entitlement.state.provider == Provider::Whop;
         let device_id = device.id.clone();
+        let reset_by = admin.clone();
         let removed = self
             .blocking(move |l| {
-                Ok(l.store()
-                    .remove_device_by_id(&device_id, actor, now)?
-                    .ok_or(LicenseError::DeviceNotActivated)?)
+                let removed = l.store().write(|tx| {
+                    let Some(device) = tx.find_device_by_id(&device_id)? else {
+                        return Ok(None);
+                    };
+                    tx.delete_device(&device)?;
+                    tx.insert_audit(&device_audit(&device, actor, "device.removed", now))?;
+                    if !whop {
+                        tx.insert_audit(&reset_audit(&device, actor, &reset_by, release, now))?;
+                    }
+                    Ok(Some(device))
+                })?;
+                Ok(removed.ok_or(LicenseError::DeviceNotActivated)?)
             })
             .await
             .map_err(|failure| failure.error)?;
-        let release = match entitlement.state.provider {
-            Provider::Whop => self.remirror_whop(ctx, &entitlement).await,
-            _ => release,
+        let release = if whop {
+            let release = self.remirror_whop(ctx, &entitlement).await;
+            let entry = reset_audit(&removed, actor, &admin, release, now);
+            self.blocking(move |l| Ok(l.store().write(|tx| tx.insert_audit(&entry))?))
+                .await
+                .map_err(|failure| failure.error)?;
+            release
+        } else {
+            release
         };
-        let entry = NewAudit {
-            entitlement_id: Some(removed.entitlement_id.clone()),
-            device_id: Some(removed.id.clone()),
-            at: now,
-            actor,
-            action: "device.reset".to_owned(),
-            detail: Some(format!("reset by {admin}; provider: {}", release_name(release))),
-            inbox_id: None,
-        };
-        self.blocking(move |l| Ok(l.store().record_audit(&entry)?))
-            .await
-            .map_err(|failure| failure.error)?;
         Ok(DeviceReset {
             device: DeviceSummary::from(&removed),
             provider: release,
@@ -212,6 +249,25 @@ fn transfer_error(denial: tollgate_policy::TransferDenial) -> LicenseError {
     match denial {
         tollgate_policy::TransferDenial::Cooldown { retry_at } => LicenseError::TransferCooldown { retry_at },
         _ => LicenseError::TransferNotAllowed,
+    }
+}
+
+/// The `device.reset` audit row: who reset the device, and what became of its provider-side state.
+fn reset_audit(
+    device: &Device,
+    actor: Actor,
+    admin: &str,
+    release: ProviderRelease,
+    at: DateTime<Utc>,
+) -> NewAudit {
+    NewAudit {
+        entitlement_id: Some(device.entitlement_id.clone()),
+        device_id: Some(device.id.clone()),
+        at,
+        actor,
+        action: "device.reset".to_owned(),
+        detail: Some(format!("reset by {admin}; provider: {}", release_name(release))),
+        inbox_id: None,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::DenyCode;
-use tollgate_store::StoreError;
+use tollgate_store::{StoreError, WriteError};
 
 use crate::lease::LeaseError;
 
@@ -173,6 +173,12 @@ impl LicenseError {
 impl From<StoreError> for LicenseError {
     fn from(err: StoreError) -> Self {
         LicenseError::Storage(err)
+    }
+}
+
+impl From<WriteError> for LicenseError {
+    fn from(err: WriteError) -> Self {
+        LicenseError::Storage(err.into())
     }
 }
 

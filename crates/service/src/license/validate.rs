@@ -160,7 +160,7 @@ impl Licensing {
         let policy = self.policy(entitlement);
         let devices: Vec<_> = device
             .iter()
-            .map(|d| tollgate_policy::Device::new(d.hwid_hash.as_str(), d.activated_at))
+            .map(|d| tollgate_policy::ActiveDevice::new(d.hwid_hash.as_str(), d.activated_at))
             .collect();
         let decision = decide(
             &entitlement.state,

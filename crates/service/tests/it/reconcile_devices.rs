@@ -2,11 +2,7 @@
 //! subscriptions read past Aghanim's default page of 10, and Tollgate's Dodo devices repaired against the license
 //! key instances Dodo holds (freed when Dodo no longer has them, renamed to Dodo's names, unknown ones reported).
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "tests fail on any unexpected error"
-)]
+#![expect(clippy::unwrap_used, reason = "tests fail on any unexpected error")]
 
 use crate::common::reconcile_harness as harness;
 
@@ -20,7 +16,7 @@ use tollgate_providers::dodo::{
 };
 use tollgate_providers::{ApiError, ApiFuture, CallContext, UnreachableCause};
 use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler, RepairKind};
-use tollgate_store::{Admission, Device, EntitlementId, Store};
+use tollgate_store::{Actor, Device, EntitlementId, NewAudit, NewDevice, Store};
 use tollgate_testkit::{
     FakeAghanim, FakeAghanimSubscription, FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider as _,
 };
@@ -90,13 +86,36 @@ fn admit(
     ago: i64,
 ) -> Device {
     let at = Utc::now() - TimeDelta::minutes(ago);
-    match store
-        .activate_device(entitlement, hwid, Some(name), 10, Some(instance), at)
+    let hwid_hash = store.hash_hwid(hwid);
+    store
+        .write(|tx| {
+            assert!(tx.lock(entitlement)?, "no entitlement {entitlement:?}");
+            let active = tx.list_devices(entitlement)?;
+            assert!(
+                active.len() < 10 && active.iter().all(|d| d.hwid_hash != hwid_hash),
+                "expected a new device, got {active:?}"
+            );
+            let device = tx.insert_device(
+                entitlement,
+                &NewDevice {
+                    hwid_hash: &hwid_hash,
+                    name: Some(name),
+                    instance_id: Some(instance),
+                    now: at,
+                },
+            )?;
+            tx.insert_audit(&NewAudit {
+                entitlement_id: Some(entitlement.clone()),
+                device_id: Some(device.id.clone()),
+                at,
+                actor: Actor::Activation,
+                action: "device.activated".to_owned(),
+                detail: None,
+                inbox_id: None,
+            })?;
+            Ok(device)
+        })
         .unwrap()
-    {
-        Admission::Admitted(device) => device,
-        other => panic!("expected a new device, got {other:?}"),
-    }
 }
 
 #[test]

@@ -1,15 +1,14 @@
-//! `Store::activate`: the provider's answer, the policy check and the admission in one transaction.
+//! An activation as one `Store::write`: the provider's answer, the policy check and the admission in one transaction
+//! (see `device_flows`).
 
 use std::sync::Barrier;
 
 use serde_json::json;
 use tollgate_policy::{Lifecycle, Provider};
-use tollgate_store::{
-    Activated, ActivationTarget, Actor, Admission, EntitlementChange, EntitlementId, NewDevice,
-    ProviderAnswer, StoreError,
-};
+use tollgate_store::{Actor, EntitlementChange, EntitlementId, ProviderAnswer, StoreError};
 
 use crate::common::{TestDb, activated, both, entitlement, t};
+use crate::device_flows::{Activated, ActivationTarget, Admission, DeviceFlows, NewDevice};
 
 const THREADS: usize = 16;
 

@@ -4,10 +4,11 @@
 
 use tollgate_policy::{EventKind, Lifecycle, Provider, ProviderEvent};
 use tollgate_store::{
-    Actor, Admission, EntitlementChange, InboxEffect, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome,
+    Actor, EntitlementChange, InboxEffect, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome,
 };
 
 use crate::common::{activated, both, entitlement, t};
+use crate::device_flows::{Admission, DeviceFlows};
 
 const MIGRATION: &str = "2026-12-05-000002_aghanim_dedupe_scope";
 

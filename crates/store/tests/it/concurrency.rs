@@ -4,9 +4,10 @@
 use std::sync::Barrier;
 
 use tollgate_policy::{EntitlementState, EventKind, Provider, ProviderEvent};
-use tollgate_store::{Actor, Admission, EntitlementChange, InboxStatus, NewInboxEvent, RecordOutcome};
+use tollgate_store::{Actor, EntitlementChange, InboxStatus, NewInboxEvent, RecordOutcome};
 
 use crate::common::{activated, both, entitlement, event, t};
+use crate::device_flows::{Admission, DeviceFlows};
 
 const THREADS: usize = 16;
 

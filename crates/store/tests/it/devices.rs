@@ -1,7 +1,8 @@
 use tollgate_policy::{HumanDuration, Policy, TransferDenial, TransferMode};
-use tollgate_store::{Actor, Admission, EntitlementId, StoreError, TransferOutcome};
+use tollgate_store::{Actor, EntitlementId, StoreError};
 
 use crate::common::{both, entitlement, t};
+use crate::device_flows::{Admission, DeviceFlows, TransferOutcome};
 
 #[test]
 fn activation_admits_up_to_the_limit_and_recognizes_known_devices() {

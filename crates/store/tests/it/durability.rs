@@ -3,10 +3,11 @@ use std::process::{Command, Stdio};
 
 use tollgate_policy::Provider;
 use tollgate_store::{
-    Admission, EntitlementChange, InboxStatus, NewInboxEvent, RecordOutcome, Store, StoreConfig, StoreKeys,
+    EntitlementChange, InboxStatus, NewInboxEvent, RecordOutcome, Store, StoreConfig, StoreKeys,
 };
 
 use crate::common::{activated, both, sqlite_db, t};
+use crate::device_flows::{Admission, DeviceFlows};
 
 const CHILD_DB: &str = "TOLLGATE_STORE_TEST_CHILD_DB";
 const CHILD_PEPPER: &str = "TOLLGATE_STORE_TEST_CHILD_PEPPER";

@@ -2,9 +2,10 @@
 //! the store sees the same versions.
 
 use tollgate_policy::{HumanDuration, Policy};
-use tollgate_store::{Actor, EntitlementChange, InboxEffect, NewInboxEvent, TransferOutcome};
+use tollgate_store::{Actor, EntitlementChange, InboxEffect, NewInboxEvent};
 
 use crate::common::{activated, both, entitlement, t};
+use crate::device_flows::{DeviceFlows, TransferOutcome};
 
 #[test]
 fn every_committed_change_moves_the_version() {
@@ -35,7 +36,7 @@ fn every_committed_change_moves_the_version() {
         moved("remove_device");
         let admitted = store.activate_device(&ent, "hw-2", None, 3, None, t(13)).unwrap();
         moved("activate_device again");
-        let tollgate_store::Admission::Admitted(device) = admitted else {
+        let crate::device_flows::Admission::Admitted(device) = admitted else {
             panic!("expected a new device, got {admitted:?}");
         };
         store
