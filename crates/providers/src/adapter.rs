@@ -10,7 +10,7 @@ use tollgate_policy::Provider;
 use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
 
 use crate::error::{ApiError, ParseError};
-use crate::http::ClientConfig;
+use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
@@ -75,6 +75,17 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
     /// The client cannot be built ([`ApiError::Config`]).
     fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {
         let _ = config;
+        None
+    }
+
+    /// One harmless authenticated read for `tollgate doctor --online`, over an API client built from `config`; a
+    /// good answer is the summary to print. `None` (the default): the provider has no such probe.
+    fn probe<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        config: &'a ClientConfig,
+    ) -> Option<ApiFuture<'a, &'static str>> {
+        let _ = (ctx, config);
         None
     }
 }

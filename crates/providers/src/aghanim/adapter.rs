@@ -6,13 +6,16 @@ use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{AghanimVerifier, HeaderLookup, Tolerance, Verified, VerifyError, sign_aghanim};
 
-use super::{AghanimClient, AghanimListing};
+use super::{AghanimApi as _, AghanimClient, AghanimListing, SubscriptionQuery};
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::{ApiError, ParseError};
-use crate::http::ClientConfig;
+use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
+
+/// The player id of the online probe: read-only, and no game's player.
+const PROBE_PLAYER: &str = "tollgate-doctor-probe";
 
 /// Aghanim as the registry knows it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,5 +85,23 @@ impl ProviderAdapter for AghanimAdapter {
             AghanimClient::new(config)
                 .map(|client| Arc::new(AghanimListing::new(Arc::new(client))) as Arc<dyn SubjectListing>),
         )
+    }
+
+    fn probe<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        config: &'a ClientConfig,
+    ) -> Option<ApiFuture<'a, &'static str>> {
+        Some(Box::pin(async move {
+            let query = SubscriptionQuery {
+                limit: 1,
+                offset: 0,
+                effective: None,
+            };
+            AghanimClient::new(config)?
+                .list_player_subscriptions(ctx, PROBE_PLAYER, query)
+                .await
+                .map(|_| "Aghanim answered: the S2S key reads player subscriptions")
+        }))
     }
 }

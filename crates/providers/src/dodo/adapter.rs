@@ -6,8 +6,10 @@ use tollgate_verify::{
     HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, sign_standard_webhooks,
 };
 
+use super::{DodoApi as _, DodoClient, DodoPageQuery};
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::ParseError;
+use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
@@ -73,5 +75,22 @@ impl ProviderAdapter for DodoAdapter {
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", signature),
         ])
+    }
+
+    fn probe<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        config: &'a ClientConfig,
+    ) -> Option<ApiFuture<'a, &'static str>> {
+        Some(Box::pin(async move {
+            let page = DodoPageQuery {
+                page_number: 0,
+                page_size: Some(1),
+            };
+            DodoClient::new(config)?
+                .list_subscriptions(ctx, page)
+                .await
+                .map(|_| "Dodo answered: the API key reads subscriptions")
+        }))
     }
 }
