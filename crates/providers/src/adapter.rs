@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
@@ -86,6 +87,25 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
         config: &'a ClientConfig,
     ) -> Option<ApiFuture<'a, &'static str>> {
         let _ = (ctx, config);
+        None
+    }
+
+    /// The event types `tollgate simulate` can build for this provider (none, by default).
+    fn simulated_events(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The body of a simulated `event` at `now` about `external_id` and `subject`, its delivery ids made new by
+    /// `unique`; `None` when there is no template for it (the default).
+    fn simulated_body(
+        &self,
+        event: &str,
+        now: DateTime<Utc>,
+        external_id: &str,
+        subject: &str,
+        unique: &str,
+    ) -> Option<Value> {
+        let _ = (event, now, external_id, subject, unique);
         None
     }
 }

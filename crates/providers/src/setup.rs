@@ -26,6 +26,9 @@ pub struct SetupGuide {
     pub example_secret: &'static str,
     /// What the provider's id for an entitlement names (`membership`, `grant`, `subscription`).
     pub id_noun: &'static str,
+    /// The entitlement id and the subject a simulated delivery names unless told otherwise.
+    pub example_external_id: &'static str,
+    pub example_subject: &'static str,
 }
 
 impl SetupGuide {
@@ -42,6 +45,8 @@ impl SetupGuide {
             default_api_base: "",
             example_secret: "",
             id_noun: "entitlement",
+            example_external_id: "",
+            example_subject: "",
         }
     }
 }

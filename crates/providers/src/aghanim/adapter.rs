@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{AghanimVerifier, HeaderLookup, Tolerance, Verified, VerifyError, sign_aghanim};
@@ -64,6 +65,8 @@ impl ProviderAdapter for AghanimAdapter {
             default_api_base: "https://api.aghanim.com",
             example_secret: "local_test_secret",
             id_noun: "subscription",
+            example_external_id: "sub_kMnoPqRsTuV",
+            example_subject: "2D2R-OP3C",
         }
     }
 
@@ -103,5 +106,20 @@ impl ProviderAdapter for AghanimAdapter {
                 .await
                 .map(|_| "Aghanim answered: the S2S key reads player subscriptions")
         }))
+    }
+
+    fn simulated_events(&self) -> &'static [&'static str] {
+        super::simulate::EVENTS
+    }
+
+    fn simulated_body(
+        &self,
+        event: &str,
+        now: DateTime<Utc>,
+        external_id: &str,
+        subject: &str,
+        unique: &str,
+    ) -> Option<Value> {
+        super::simulate::body(event, now, external_id, subject, unique)
     }
 }

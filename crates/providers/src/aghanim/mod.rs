@@ -5,6 +5,7 @@ mod api;
 mod items;
 mod reconcile;
 pub mod sample;
+mod simulate;
 pub(crate) mod webhook;
 
 pub use adapter::AghanimAdapter;

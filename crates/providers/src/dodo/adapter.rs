@@ -1,5 +1,6 @@
 //! Dodo's adapter: its verifier (Standard Webhooks) and parser.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{
@@ -59,6 +60,8 @@ impl ProviderAdapter for DodoAdapter {
             default_api_base: "https://live.dodopayments.com",
             example_secret: "whsec_bG9jYWwgdGVzdCBzZWNyZXQ=",
             id_noun: "grant",
+            example_external_id: "entg_8sKd02LmQp",
+            example_subject: "cus_J7h6G5f4",
         }
     }
 
@@ -92,5 +95,20 @@ impl ProviderAdapter for DodoAdapter {
                 .await
                 .map(|_| "Dodo answered: the API key reads subscriptions")
         }))
+    }
+
+    fn simulated_events(&self) -> &'static [&'static str] {
+        super::simulate::EVENTS
+    }
+
+    fn simulated_body(
+        &self,
+        event: &str,
+        now: DateTime<Utc>,
+        external_id: &str,
+        subject: &str,
+        _unique: &str,
+    ) -> Option<Value> {
+        super::simulate::body(event, now, external_id, subject)
     }
 }

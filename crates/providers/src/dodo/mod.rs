@@ -4,6 +4,7 @@ mod adapter;
 mod api;
 mod model;
 pub mod sample;
+mod simulate;
 pub(crate) mod webhook;
 
 pub use adapter::DodoAdapter;

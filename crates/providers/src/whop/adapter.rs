@@ -1,5 +1,6 @@
 //! Whop's adapter: its verifier (current Standard Webhooks format and legacy `X-Whop-Signature`) and parser.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError, WhopVerifier, sign_whop};
@@ -54,6 +55,8 @@ impl ProviderAdapter for WhopAdapter {
             default_api_base: "https://api.whop.com",
             example_secret: "ws_local_test_secret",
             id_noun: "membership",
+            example_external_id: "mem_7Hq2LwZp0aXkR1",
+            example_subject: "user_Zx9Yw8Vu7",
         }
     }
 
@@ -69,5 +72,20 @@ impl ProviderAdapter for WhopAdapter {
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", sign_whop(secret, id, timestamp, body)),
         ])
+    }
+
+    fn simulated_events(&self) -> &'static [&'static str] {
+        super::simulate::EVENTS
+    }
+
+    fn simulated_body(
+        &self,
+        event: &str,
+        now: DateTime<Utc>,
+        external_id: &str,
+        subject: &str,
+        unique: &str,
+    ) -> Option<Value> {
+        super::simulate::body(event, now, external_id, subject, unique)
     }
 }

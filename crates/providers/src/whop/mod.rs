@@ -6,6 +6,7 @@ mod api;
 pub mod binding;
 mod membership;
 pub mod sample;
+mod simulate;
 pub(crate) mod webhook;
 
 pub use adapter::WhopAdapter;

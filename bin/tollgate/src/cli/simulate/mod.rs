@@ -1,5 +1,5 @@
 //! `tollgate simulate webhook`: build a realistic webhook, sign it with the configured secret exactly as the
-//! provider would (with `tollgate_verify`'s signing functions), and POST it to a running server.
+//! provider would (its adapter's `sign`, over `tollgate_verify`'s signing functions), and POST it to a running server.
 
 mod templates;
 
@@ -10,7 +10,6 @@ use tollgate_policy::Provider;
 use tollgate_providers::Registry;
 
 use crate::cli::guide::guide;
-
 use crate::cli::loopback::live_provider_apis;
 use crate::cli::{CliError, SimulateWebhookArgs, env_var};
 use crate::settings::Settings;
@@ -32,10 +31,10 @@ pub fn run(settings: &Settings, args: &SimulateWebhookArgs) -> Result<(), CliErr
         &unique,
     )
     .ok_or_else(|| {
-        let known: Vec<&str> = templates::EVENTS
-            .iter()
+        let known: Vec<&str> = templates::events()
+            .into_iter()
             .filter(|(p, _)| *p == provider)
-            .map(|(_, e)| *e)
+            .map(|(_, e)| e)
             .collect();
         CliError::Usage(format!(
             "no {provider} template for `{}`: choose one of {}",
