@@ -97,23 +97,23 @@ impl Serialize for Provider {
     }
 }
 
+/// The real providers as the enum `Provider` once was, so deserializing accepts, and refuses, exactly what it did
+/// (the same unknown-variant and wrong-type messages).
+#[derive(Deserialize)]
+#[serde(rename = "Provider", rename_all = "lowercase")]
+enum Known {
+    Whop,
+    Dodo,
+    Aghanim,
+}
+
 impl<'de> Deserialize<'de> for Provider {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Name;
-
-        impl serde::de::Visitor<'_> for Name {
-            type Value = Provider;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("variant identifier")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Provider, E> {
-                Provider::known(v).ok_or_else(|| E::unknown_variant(v, &["whop", "dodo", "aghanim"]))
-            }
-        }
-
-        deserializer.deserialize_str(Name)
+        Ok(match Known::deserialize(deserializer)? {
+            Known::Whop => Provider::Whop,
+            Known::Dodo => Provider::Dodo,
+            Known::Aghanim => Provider::Aghanim,
+        })
     }
 }
 
@@ -161,6 +161,25 @@ impl FromStr for Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializing_accepts_and_refuses_as_the_enum_did() {
+        #[derive(Debug, Deserialize)]
+        struct Row {
+            provider: Provider,
+        }
+        let row: Row = toml::from_str("provider = \"dodo\"").unwrap();
+        assert_eq!(row.provider, Provider::Dodo);
+        let unknown = toml::from_str::<Row>("provider = \"acme\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("unknown variant `acme`, expected one of `whop`, `dodo`, `aghanim`"),
+            "{unknown}"
+        );
+        assert!(toml::from_str::<Row>("provider = \"Whop\"").is_err());
+        assert!(toml::from_str::<Row>("provider = 1").is_err());
+    }
 
     #[test]
     fn the_names_list_reads_as_the_messages_spelled_it() {
