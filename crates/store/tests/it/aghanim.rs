@@ -9,6 +9,7 @@ use tollgate_store::{
 
 use crate::common::{activated, both, entitlement, t};
 use crate::device_flows::{Admission, DeviceFlows};
+use crate::fold_flows::FoldFlows as _;
 
 const MIGRATION: &str = "2026-12-05-000002_aghanim_dedupe_scope";
 

@@ -6,6 +6,7 @@ use tollgate_policy::Lifecycle;
 use tollgate_store::{InboxEffect, RecordOutcome};
 
 use crate::common::{Backend, activated, both};
+use crate::fold_flows::FoldFlows as _;
 use crate::inbox_batch::{apply, cancel_scheduled, delivery, state_of};
 
 thread_local! {

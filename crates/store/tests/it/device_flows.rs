@@ -3,13 +3,14 @@
 //! them: reads under the entitlement's row lock, the decision, then the writes and their audit rows, in one unit of
 //! work. The store itself decides nothing; these tests drive its unit of work the way the service does.
 
+use crate::fold_flows::{ProviderAnswer, apply_provider_answer};
 use chrono::{DateTime, Utc};
 use tollgate_policy::{
     Admission as Decision, Policy, TRANSFER_WINDOW, TransferDenial, admit_device, check_transfer,
 };
 use tollgate_store::{
-    Actor, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, ProviderAnswer, Store,
-    StoreError, Transfer, WriteTx,
+    Actor, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, Store, StoreError, Transfer,
+    WriteTx,
 };
 
 /// A device to activate, by its raw hwid (the store keeps only its keyed hash).
@@ -205,7 +206,7 @@ impl DeviceFlows for Store {
                 ActivationTarget::Stored(id) => tx
                     .lock_entitlement(id)?
                     .ok_or_else(|| not_found("entitlement", id.as_str()))?,
-                ActivationTarget::Answer(answer) => tx.apply_provider_answer(&answer)?,
+                ActivationTarget::Answer(answer) => apply_provider_answer(tx, &answer)?,
             };
             let admission = match check(&entitlement) {
                 Ok(max_devices) => Ok(admit_in(tx, &entitlement.id, device, max_devices)?),
@@ -221,7 +222,7 @@ impl DeviceFlows for Store {
     }
 
     fn apply_provider_answer(&self, answer: &ProviderAnswer<'_>) -> Result<Entitlement, StoreError> {
-        Ok(self.write(|tx| tx.apply_provider_answer(answer))?)
+        Ok(self.write(|tx| apply_provider_answer(tx, answer))?)
     }
 
     fn transfer_device(

@@ -4,6 +4,7 @@ use tollgate_store::{
 };
 
 use crate::common::{activated, both, event, t};
+use crate::fold_flows::FoldFlows as _;
 
 fn delivery(dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
     NewInboxEvent {

@@ -16,6 +16,7 @@ use tollgate_store::{
 };
 
 use crate::common::{Backend, TestDb, activated, both, event, postgres_db, sqlite_db, t};
+use crate::fold_flows::FoldFlows as _;
 
 pub(crate) fn delivery(dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
     NewInboxEvent {

@@ -11,6 +11,7 @@ mod console;
 mod device_flows;
 mod devices;
 mod durability;
+mod fold_flows;
 mod inbox;
 mod inbox_batch;
 mod reconcile_queries;
