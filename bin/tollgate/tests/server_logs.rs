@@ -12,7 +12,7 @@
 )]
 
 #[expect(dead_code, reason = "this test binary uses only some helpers")]
-#[path = "it/server/common.rs"]
+#[path = "it/harness/app.rs"]
 mod common;
 
 use std::fmt::Write as _;

@@ -141,6 +141,23 @@ impl ErrorCode {
     }
 }
 
+/// Why the browser console shows its sign-in page again, with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// Too many attempts from this address (sent with `Retry-After`).
+    Throttled,
+    /// Not the admin token.
+    WrongToken,
+}
+
+/// The status of the console's sign-in page shown again after a refused attempt.
+pub fn sign_in_refusal_status(refusal: SignInRefusal) -> StatusCode {
+    match refusal {
+        SignInRefusal::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        SignInRefusal::WrongToken => StatusCode::UNAUTHORIZED,
+    }
+}
+
 /// The status of a browser console error page (HTML, not the JSON body: `http::console::error` renders it).
 pub fn console_status(error: &ConsoleError) -> StatusCode {
     match error {

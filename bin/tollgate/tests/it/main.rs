@@ -9,6 +9,7 @@ mod console;
 #[cfg(feature = "dev")]
 mod dev;
 mod hardening;
+mod harness;
 mod license;
 mod malformed;
 mod openapi;

@@ -26,6 +26,7 @@ use tollgate_service::console_session::{random_token, tokens_match};
 use super::error::ConsoleError;
 use super::views::{Layout, SignInPage};
 use crate::app::AppState;
+use crate::http::error::{SignInRefusal, sign_in_refusal_status};
 use crate::settings::SecureCookies;
 
 /// The session cookie.
@@ -189,14 +190,17 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// The sign-in page with a fresh form token; `status` and `message` for a refused attempt.
+/// The sign-in page with a fresh form token; for a refused attempt, why (its status) and the message.
 fn sign_in_page(
     state: &AppState,
     req: &HttpRequest,
     next: &str,
-    status: StatusCode,
-    message: Option<String>,
+    refused: Option<(SignInRefusal, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
+    let (status, message) = match refused {
+        Some((refusal, message)) => (sign_in_refusal_status(refusal), Some(message)),
+        None => (StatusCode::OK, None),
+    };
     let token = random_token()
         .map_err(|_| ConsoleError::Internal("the system random generator failed".to_owned()))?;
     let html = SignInPage {
@@ -226,7 +230,7 @@ async fn sign_in_form(
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     let next = query.next.as_deref().unwrap_or("/console/");
-    sign_in_page(&state, &req, next, StatusCode::OK, None)
+    sign_in_page(&state, &req, next, None)
 }
 
 #[derive(Deserialize)]
@@ -261,8 +265,7 @@ async fn sign_in(
             &state,
             &req,
             &form.next,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(message),
+            Some((SignInRefusal::Throttled, message)),
         )?;
         if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
             page.headers_mut().insert(header::RETRY_AFTER, value);
@@ -275,8 +278,10 @@ async fn sign_in(
             &state,
             &req,
             &form.next,
-            StatusCode::UNAUTHORIZED,
-            Some("That is not the admin token (admin.token). Check it and try again.".to_owned()),
+            Some((
+                SignInRefusal::WrongToken,
+                "That is not the admin token (admin.token). Check it and try again.".to_owned(),
+            )),
         );
     }
     let sessions = state.console().sessions().clone();

@@ -7,8 +7,8 @@ use serde_json::Value;
 use tollgate_testkit::{FakeMembership, FakeWhop, WebhookBuilder, WebhookFormat};
 
 use crate::console::support::{Browser, sign_in};
-use crate::license::harness::{WHOP_KEY, both_with_fakes, license};
-use crate::server::common::{admin_entitlement, deliver};
+use crate::harness::app::{admin_entitlement, deliver};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, license};
 
 /// An authentic Whop delivery this release cannot parse: stored `failed`, replayable.
 pub const UNPARSEABLE: &str = r#"{"type":"membership.activated","data":{"id":42}}"#;
@@ -52,7 +52,7 @@ where
 async fn a_device_reset_in_the_console_frees_the_device_is_audited_and_the_app_is_refused() {
     both_with_fakes(&[("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", "3")], async |env| {
         env.whop.add_membership(FakeMembership::new("mem_c1", WHOP_KEY));
-        let app = crate::server::common::app(&env.srv.state).await;
+        let app = crate::harness::app::app(&env.srv.state).await;
         let mut device_ids = Vec::new();
         for hwid in ["hw-1", "hw-2", "hw-3"] {
             let reply = license(&app, "activate", WHOP_KEY, hwid).await;
@@ -164,7 +164,7 @@ async fn a_device_reset_in_the_console_frees_the_device_is_audited_and_the_app_i
 async fn find_by_provider_id_by_subject_and_an_unknown_key() {
     both_with_fakes(&[], async |env| {
         env.whop.add_membership(FakeMembership::new("mem_c2", WHOP_KEY));
-        let app = crate::server::common::app(&env.srv.state).await;
+        let app = crate::harness::app::app(&env.srv.state).await;
         assert_eq!(
             license(&app, "activate", WHOP_KEY, "hw-1").await.status,
             StatusCode::OK
@@ -206,7 +206,7 @@ async fn find_by_provider_id_by_subject_and_an_unknown_key() {
 #[actix_web::test]
 async fn an_inbox_body_is_shown_only_on_request_and_replays_are_audited() {
     both_with_fakes(&[], async |env| {
-        let app = crate::server::common::app(&env.srv.state).await;
+        let app = crate::harness::app::app(&env.srv.state).await;
         let hook = WebhookBuilder::new(WebhookFormat::WhopCurrent, FakeWhop::WEBHOOK_SECRET, UNPARSEABLE)
             .timestamp(env.now().timestamp())
             .sign();
@@ -245,7 +245,7 @@ async fn an_inbox_body_is_shown_only_on_request_and_replays_are_audited() {
             reply.headers.get("location").unwrap(),
             "/console/inbox?status=failed&done=replayed-1-0"
         );
-        let events = crate::server::common::inbox(&app, "status=failed").await;
+        let events = crate::harness::app::inbox(&app, "status=failed").await;
         assert_eq!(events[0]["attempts"], 3);
         let audit = crate::console::support::recent_audit(
             env.srv.state.store(),
@@ -278,7 +278,7 @@ async fn an_inbox_body_is_shown_only_on_request_and_replays_are_audited() {
 async fn a_reconciliation_run_from_the_console_is_shown_and_audited() {
     both_with_fakes(&[], async |env| {
         env.whop.add_membership(FakeMembership::new("mem_c3", WHOP_KEY));
-        let app = crate::server::common::app(&env.srv.state).await;
+        let app = crate::harness::app::app(&env.srv.state).await;
         let browser = sign_in(&app).await;
         let page = browser.get(&app, "/console/reconciliation").await.text();
         assert!(

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use tollgate::app::build_state;
 
 use crate::console::support::{BROWSER, get, post_form, set_cookie, sign_in, sign_in_form, try_sign_in};
-use crate::server::common::{ADMIN_TOKEN, TestServer, app, both, settings};
+use crate::harness::app::{ADMIN_TOKEN, TestServer, app, both, settings};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn assert_security_headers(reply: &crate::server::common::Reply, what: &str) {
+fn assert_security_headers(reply: &crate::harness::app::Reply, what: &str) {
     let header = |name: &str| {
         reply
             .headers
@@ -83,13 +83,13 @@ async fn the_cookie_is_secure_behind_tls_as_configured() {
             ("token", ADMIN_TOKEN),
             ("next", "/console/"),
         ]);
-    let reply = crate::server::common::send(&app, req).await;
+    let reply = crate::harness::app::send(&app, req).await;
     let (_, header) = set_cookie(&reply, "tollgate_console").unwrap();
     assert!(header.contains("; Secure"), "{header}");
 
     // Without trusting the proxy, the header is ignored; `always` sets it anyway.
     let srv = TestServer::sqlite(&[("TOLLGATE_CONSOLE__SECURE_COOKIES", "always")]);
-    let always = crate::server::common::app(&srv.state).await;
+    let always = crate::harness::app::app(&srv.state).await;
     let reply = try_sign_in(&always, ADMIN_TOKEN, BROWSER).await;
     assert!(
         set_cookie(&reply, "tollgate_console")

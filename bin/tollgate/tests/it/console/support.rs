@@ -7,7 +7,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 
-use crate::server::common::{ADMIN_TOKEN, Reply, send};
+use crate::harness::app::{ADMIN_TOKEN, Reply, send};
 
 /// Where the browser's requests come from.
 pub const BROWSER: &str = "198.51.100.7:50000";

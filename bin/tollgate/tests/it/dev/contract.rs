@@ -12,7 +12,7 @@ use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
 use crate::dev::schema::{Contract, closed_components};
-use crate::dev::support::{Dev, PATIENCE};
+use crate::harness::dev::{Dev, PATIENCE};
 
 /// Deliver `body` to the provider's webhook route, signed as that provider signs it.
 fn deliver(c: &mut Contract, provider: &str, format: WebhookFormat, secret: &str, body: &Value) -> Vec<u8> {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::dev::support::{Dev, call, code, license, tollgate};
+use crate::harness::dev::{Dev, call, code, license, tollgate};
 
 /// The real-looking provider URLs every run here is given (none is reachable from a test machine).
 const LIVE: [(&str, &str); 3] = [

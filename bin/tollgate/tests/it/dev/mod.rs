@@ -12,5 +12,4 @@ mod contract;
 mod loopback;
 mod quickstart;
 mod schema;
-mod support;
 mod world;

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::dev::support::Dev;
+use crate::harness::dev::Dev;
 
 /// The first banner line (trimmed) that starts with `prefix` and contains `part`.
 fn printed<'a>(banner: &'a [String], prefix: &str, part: &str) -> &'a str {
@@ -83,7 +83,7 @@ fn a_fresh_checkout_needs_only_tollgate_dev_and_the_curl_it_prints() {
 #[test]
 fn help_explains_dev_with_examples() {
     let cwd = tempfile::tempdir().unwrap();
-    let out = crate::dev::support::tollgate(cwd.path())
+    let out = crate::harness::dev::tollgate(cwd.path())
         .args(["dev", "--help"])
         .output()
         .unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::dev::support::{Dev, call, code, license};
+use crate::harness::dev::{Dev, call, code, license};
 
 /// Upper-case letters and digits in groups joined by dashes, like a real key.
 fn looks_real(key: &str) -> bool {
@@ -256,7 +256,7 @@ fn the_outage_switch_makes_a_fake_answer_503_until_it_is_switched_back() {
 fn dev_refuses_a_non_loopback_listen_address_and_a_directory_it_did_not_make() {
     let cwd = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        crate::dev::support::tollgate(cwd.path())
+        crate::harness::dev::tollgate(cwd.path())
             .arg("dev")
             .args(args)
             .output()

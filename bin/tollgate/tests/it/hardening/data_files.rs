@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
-use crate::hardening::support::{Server, command, doctor_check, free_port, mode, run};
+use crate::harness::process::{Server, command, doctor_check, free_port, mode, run};
 
 fn files(dir: &std::path::Path) -> Vec<PathBuf> {
     [

@@ -4,7 +4,7 @@
 use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
 use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
 
-use crate::hardening::support::{Server, command, post_json, run};
+use crate::harness::process::{Server, command, post_json, run};
 
 const KEY: &str = "NAMES-KEY-0001-ABCD";
 const SPOOF: &str = "evil\u{202e}txt.exe\u{2066}x\u{2069}\u{200b}\u{200d}\u{feff} laptop";

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 
-use crate::hardening::support::{Server, command, doctor_check, free_port, run};
+use crate::harness::process::{Server, command, doctor_check, free_port, run};
 
 #[test]
 fn the_listen_check_connects() {

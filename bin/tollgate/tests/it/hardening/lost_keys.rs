@@ -11,7 +11,7 @@ use tollgate::settings::{ConfigFile, Settings};
 use tollgate_service::clock::SystemClock;
 use tollgate_store::{Store, StoreConfig, StoreKeys};
 
-use crate::hardening::support::{self, Server, command, free_port, run};
+use crate::harness::process::{self, Server, command, free_port, run};
 
 /// The check of `id` in `tollgate doctor --json`, run in `dir`.
 fn doctor(dir: &std::path::Path, id: &str) -> (bool, serde_json::Value) {
@@ -22,7 +22,7 @@ fn doctor(dir: &std::path::Path, id: &str) -> (bool, serde_json::Value) {
         &["doctor", "--json"],
         &[("TOLLGATE_LISTEN", &listen)],
     ));
-    (done.status.success(), support::doctor_check(&done.stdout, id))
+    (done.status.success(), process::doctor_check(&done.stdout, id))
 }
 
 #[test]

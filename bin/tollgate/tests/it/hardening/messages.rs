@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 
-use crate::hardening::support::{Server, post_json};
+use crate::harness::process::{Server, post_json};
 
 #[test]
 fn a_provider_outage_says_temporarily_unavailable_not_check_your_connection() {

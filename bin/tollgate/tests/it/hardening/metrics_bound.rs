@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 
-use crate::hardening::support::{Server, request};
+use crate::harness::process::{Server, request};
 
 const REQUESTS: usize = 2_000;
 /// Every 100th request carries a method of this many bytes; the others 16 to 2,000.

@@ -5,7 +5,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::panic,
     reason = "test helpers outside #[test] functions fail the test on any setup error"
 )]
 
@@ -17,5 +16,4 @@ mod lost_keys;
 mod messages;
 mod metrics_bound;
 mod repeated_errors;
-mod support;
 mod tokens;

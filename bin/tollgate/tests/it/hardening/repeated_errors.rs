@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::hardening::support::{Server, request};
+use crate::harness::process::{Server, request};
 
 /// base64 of 32 bytes: PostgreSQL needs its store keys in configuration.
 const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";

@@ -1,7 +1,7 @@
 //! F3: a token the bearer check would not compare as written is refused at start, with a message naming the
 //! setting; a valid token opens the admin API only when presented exactly.
 
-use crate::hardening::support::{Server, command, request, run};
+use crate::harness::process::{Server, command, request, run};
 
 #[test]
 fn a_padded_or_non_ascii_token_stops_the_start_with_a_message_naming_the_setting() {

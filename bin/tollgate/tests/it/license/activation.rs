@@ -9,8 +9,8 @@ use chrono::TimeDelta;
 use serde_json::json;
 use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
 
-use crate::license::harness::{DODO_KEY, Env, WHOP_KEY, both_with_fakes, license, rfc3339};
-use crate::server::common::{SERVICE_TOKEN, app, get, send};
+use crate::harness::app::{SERVICE_TOKEN, app, get, send};
+use crate::harness::license::{DODO_KEY, Env, WHOP_KEY, both_with_fakes, license, rfc3339};
 
 fn nothing_stored(env: &Env, key: &str) {
     assert_eq!(
@@ -137,11 +137,11 @@ async fn each_refusal_has_its_status_and_code() {
             (bad_json.status, bad_json.code()),
             (StatusCode::BAD_REQUEST, "INVALID_REQUEST".to_owned())
         );
-        let reply = crate::license::harness::post_json(
+        let reply = crate::harness::license::post_json(
             &app,
             "/api/license/activate",
             &json!({"license_key": WHOP_KEY}),
-            crate::license::harness::PEER,
+            crate::harness::license::PEER,
         )
         .await;
         assert_eq!(

@@ -5,8 +5,8 @@ use actix_web::test::TestRequest;
 use serde_json::json;
 use tollgate_testkit::FakeMembership;
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, bound_tags, license, rfc3339};
-use crate::server::common::{ADMIN_TOKEN, SERVICE_TOKEN, app, get, post, send};
+use crate::harness::app::{ADMIN_TOKEN, SERVICE_TOKEN, app, get, post, send};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, bound_tags, license, rfc3339};
 
 #[actix_web::test]
 async fn an_admin_reset_frees_the_device_and_needs_the_admin_token() {

@@ -14,8 +14,8 @@ use tollgate_service::clock::ManualClock;
 use tollgate_store::{Actor, EntitlementId};
 use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
 
-use crate::license::harness::{WHOP_KEY, license};
-use crate::server::common::app;
+use crate::harness::app::app;
+use crate::harness::license::{WHOP_KEY, license};
 
 /// A `tollgate.toml` for a SQLite database in `dir`, with the fake Whop as the provider.
 fn config_file(dir: &Path, whop: &FakeWhop) -> PathBuf {

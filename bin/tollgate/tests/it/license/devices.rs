@@ -6,8 +6,8 @@ use chrono::TimeDelta;
 use serde_json::json;
 use tollgate_testkit::FakeMembership;
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, license, retry_after, rfc3339};
-use crate::server::common::app;
+use crate::harness::app::app;
+use crate::harness::license::{WHOP_KEY, both_with_fakes, license, retry_after, rfc3339};
 
 #[actix_web::test]
 async fn a_third_device_is_refused_a_deactivation_frees_a_slot_and_a_second_one_waits_for_the_cooldown() {

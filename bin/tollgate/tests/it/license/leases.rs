@@ -11,8 +11,8 @@ use serde_json::Value;
 use tollgate_service::lease::{LeaseClaims, REFRESH_EVERY};
 use tollgate_testkit::FakeMembership;
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, license};
-use crate::server::common::{app, get};
+use crate::harness::app::{app, get};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, license};
 
 /// Verify `token` with `jsonwebtoken` against `jwks` (as served), at the wall clock, leeway 0.
 fn jose_verify(jwks: &Value, token: &str) -> Result<LeaseClaims, jsonwebtoken::errors::Error> {
@@ -157,7 +157,7 @@ async fn after_a_rotation_old_and_new_leases_verify_until_the_old_ones_expire() 
 
 #[actix_web::test]
 async fn a_database_not_ready_at_start_serves_the_keys_once_it_is() {
-    let srv = crate::server::common::TestServer::sqlite(&[]);
+    let srv = crate::harness::app::TestServer::sqlite(&[]);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("later.db").display());
     let store = tollgate_store::Store::open(

@@ -3,7 +3,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::panic,
     reason = "test helpers outside #[test] functions fail the test on any setup error"
 )]
 
@@ -11,7 +10,6 @@ mod activation;
 mod admin;
 mod cli;
 mod devices;
-pub mod harness;
 mod leases;
 mod rate_limit;
 mod reconcile;

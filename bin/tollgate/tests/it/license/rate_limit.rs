@@ -6,8 +6,8 @@ use actix_web::test::TestRequest;
 use serde_json::json;
 use tollgate_testkit::{FakeMembership, FakeProvider as _};
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, license_from, post_json, retry_after};
-use crate::server::common::{Reply, app, send};
+use crate::harness::app::{Reply, app, send};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, license_from, post_json, retry_after};
 
 const BURST: usize = 5;
 /// One attempt a minute refills the allowance, so no test run is long enough to see a refill.

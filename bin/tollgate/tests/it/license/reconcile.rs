@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use chrono::TimeDelta;
 use tollgate_testkit::FakeMembership;
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, license};
-use crate::server::common::{ADMIN_TOKEN, SERVICE_TOKEN, admin_entitlement, app, post};
+use crate::harness::app::{ADMIN_TOKEN, SERVICE_TOKEN, admin_entitlement, app, post};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, license};
 
 #[actix_web::test]
 async fn a_cancellation_without_a_webhook_is_repaired_by_an_admin_reconcile() {

@@ -6,8 +6,8 @@ use actix_web::http::StatusCode;
 use chrono::TimeDelta;
 use tollgate_testkit::{FakeMembership, FakeProvider as _, Fault, WebhookFormat};
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, license, rfc3339};
-use crate::server::common::{app, deliver};
+use crate::harness::app::{app, deliver};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, license, rfc3339};
 
 const LOOKUP_PATH: &str = "/api/v1/memberships/KLINE-8FFK3-SD83K-3K3K3-3K3K3";
 

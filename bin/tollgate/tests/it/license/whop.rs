@@ -7,8 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, Fault, WebhookFormat};
 
-use crate::license::harness::{WHOP_KEY, both_with_fakes, bound_tags, license, rfc3339, tag_of};
-use crate::server::common::{ADMIN_TOKEN, admin_entitlement, app, deliver, post};
+use crate::harness::app::{ADMIN_TOKEN, admin_entitlement, app, deliver, post};
+use crate::harness::license::{WHOP_KEY, both_with_fakes, bound_tags, license, rfc3339, tag_of};
 
 /// The audit rows of `mem_1`, as the admin API shows them.
 async fn audit_actions<S, B>(app: &S) -> Vec<(String, String)>

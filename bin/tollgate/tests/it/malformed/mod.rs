@@ -11,14 +11,13 @@
 )]
 
 mod raw;
-mod server;
 
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::harness::listener::{MAX_BODY_BYTES, RunningServer, SERVICE_TOKEN, WHOP_SECRET};
 use raw::{ANSWER_WITHIN, Answer, Reply, exchange, open, read_answer, request};
-use server::{MAX_BODY_BYTES, RunningServer, SERVICE_TOKEN, WHOP_SECRET};
 use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat};
 
 const ACTIVATE: &str = "/api/license/activate";

@@ -19,11 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use crate::harness::database::{TestDb, random_hex};
+use crate::harness::process::{ServerConfig, ServerProcess};
 use scale::check::{assert_applied_exactly_once, assert_stored, inbox_rows};
-use scale::db::{TestDb, random_hex};
 use scale::events::EventSet;
 use scale::load::{Answer, Control, Delivery, client, deliver, deliver_until_acked, plan, runtime, tally};
-use scale::server::{ServerConfig, ServerProcess};
 
 const ENTITLEMENTS: u32 = 600;
 const DUPLICATES: usize = 300;

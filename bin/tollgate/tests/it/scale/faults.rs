@@ -29,12 +29,12 @@ use diesel::{Connection as _, SqliteConnection};
 use serde_json::{Value, json};
 use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, Fault};
 
+use crate::harness::database::{TestDb, random_hex};
+use crate::harness::process::{ServerConfig, ServerProcess};
 use scale::check::assert_applied_exactly_once;
-use scale::db::{TestDb, random_hex};
 use scale::events::EventSet;
 use scale::load::{Control, Delivery, client, deliver, deliver_until_acked, plan, runtime, tally};
 use scale::proxy::PgProxy;
-use scale::server::{ServerConfig, ServerProcess};
 
 /// Slack on top of a configured timeout for a loaded 2-core machine running debug builds.
 const MARGIN: Duration = Duration::from_secs(3);

@@ -1,9 +1,8 @@
-//! Scale and faults under load (`crash`, `faults`, `multi_instance`), and their harness: real `tollgate serve` processes over loopback, on a fresh SQLite file or a fresh
-//! PostgreSQL schema, fed provider-signed webhooks by a bounded-concurrency keep-alive client, then checked
-//! against the store and against `tollgate_policy::apply` over the same events in time order.
+//! Scale and faults under load (`crash`, `faults`, `multi_instance`): real `tollgate serve` processes over
+//! loopback (`harness::process::ServerProcess`, on a fresh SQLite file or PostgreSQL schema from
+//! `harness::database`), fed provider-signed webhooks by a bounded-concurrency keep-alive client, then checked
+//! against the store and against `tollgate_policy::apply` over the same events in time order. The load's own parts:
 //!
-//! - `db`: a fresh database per test (SQLite temp file, or a PostgreSQL schema dropped afterwards).
-//! - `server`: a `tollgate serve` child process on a free port, its log, SIGKILL and restart.
 //! - `events`: distinct signed events across the three providers, and the states a sorted single delivery gives.
 //! - `load`: deliveries over HTTP with bounded concurrency, each result recorded (status, code, latency).
 //! - `check`: the exactly-once assertions against the store.
@@ -16,11 +15,9 @@
 )]
 
 pub mod check;
-pub mod db;
 pub mod events;
 pub mod load;
 pub mod proxy;
-pub mod server;
 
 mod crash;
 mod faults;

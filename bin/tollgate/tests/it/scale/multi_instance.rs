@@ -19,11 +19,11 @@ use serde_json::json;
 use tollgate_policy::Provider;
 use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
 
+use crate::harness::database::{TestDb, random_hex};
+use crate::harness::process::{ServerConfig, ServerProcess};
 use scale::check::assert_applied_exactly_once;
-use scale::db::{TestDb, random_hex};
 use scale::events::EventSet;
 use scale::load::{RETRY_ROUNDS, client, deliver_until_acked, plan, runtime};
-use scale::server::{ServerConfig, ServerProcess};
 
 const ENTITLEMENTS: u32 = 2_000;
 const DUPLICATES: usize = 1_000;

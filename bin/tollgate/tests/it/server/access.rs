@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 #[actix_web::test]
 async fn service_and_admin_tokens() {

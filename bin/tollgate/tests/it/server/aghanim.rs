@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 use tollgate_testkit::{AghanimEvent, SignedWebhook, WebhookBuilder, WebhookFormat};
 
-use crate::server::common::{AGHANIM_SECRET, app, both, deliver, entitlements, fixture, get, inbox};
+use crate::harness::app::{AGHANIM_SECRET, app, both, deliver, entitlements, fixture, get, inbox};
 
 const ITEMS: (&str, &str) = ("TOLLGATE_PROVIDERS__AGHANIM__ITEM_SKUS", "pro_unlock, dlc_1");
 const PLAYER: &str = "2D2R-OP3C";

@@ -9,7 +9,6 @@
 
 mod access;
 mod aghanim;
-pub mod common;
 mod ops;
 mod outage;
 mod replay;

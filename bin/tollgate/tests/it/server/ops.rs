@@ -6,7 +6,7 @@ use actix_web::{App, HttpResponse, web};
 use serde_json::json;
 use tollgate_testkit::WebhookFormat;
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 #[actix_web::test]
 async fn health_and_readiness() {

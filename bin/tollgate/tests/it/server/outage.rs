@@ -12,7 +12,7 @@ use diesel::{Connection as _, SqliteConnection};
 use serde_json::json;
 use tollgate_testkit::WebhookFormat;
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 /// Makes the database unavailable until dropped.
 enum Outage {

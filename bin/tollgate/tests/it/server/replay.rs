@@ -12,7 +12,7 @@ use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, parse_webhook}
 use tollgate_service::ingest::WebhookParser;
 use tollgate_testkit::WebhookFormat;
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 /// Release N's parser: it does not understand the cancel-at-period-end event.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use actix_web::test::TestRequest;
 use serde_json::{Value, json};
 use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 /// The entitlement with `external_id`, without its generated `id`.
 fn by_external_id(list: &[Value], external_id: &str) -> Value {

@@ -9,7 +9,7 @@ use diesel::{Connection as _, SqliteConnection};
 use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_testkit::WebhookFormat;
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 /// A Whop activation of `mem_http_{n}`, delivered as `msg_http_{n}`.
 fn activation(srv: &TestServer, n: usize) -> tollgate_testkit::SignedWebhook {

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 use tollgate_testkit::WebhookFormat;
 
-use crate::server::common::*;
+use crate::harness::app::*;
 
 /// The single entitlement of a subject.
 async fn only<S, B>(app: &S, provider: &str, subject: &str) -> Value

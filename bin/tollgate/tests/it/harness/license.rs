@@ -1,4 +1,4 @@
-//! The license tests' additions to the server harness (`../server/common.rs`): a server whose Whop and Dodo API
+//! The license tests' additions to the in-process server ([`super::app`]): a server whose Whop and Dodo API
 //! bases point at fresh fakes, its clock at the wall clock's second (the fakes stamp memberships with it), and
 //! JSON requests from a chosen client address.
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tollgate_providers::whop::binding::{BINDING_KEY, device_tag};
 use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
 
-use crate::server::common::{Reply, TestServer, send};
+use crate::harness::app::{Reply, TestServer, send};
 
 pub const WHOP_KEY: &str = "KLINE-8FFK3-SD83K-3K3K3-3K3K3";
 pub const DODO_KEY: &str = "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b";
@@ -32,7 +32,7 @@ impl Env {
     }
 }
 
-fn build(backend: crate::server::common::Backend, extra: &[(&str, &str)]) -> Option<Env> {
+fn build(backend: crate::harness::app::Backend, extra: &[(&str, &str)]) -> Option<Env> {
     let whop = FakeWhop::start();
     let dodo = FakeDodo::start();
     let (whop_base, dodo_base) = (whop.base_url(), dodo.base_url());
@@ -53,8 +53,8 @@ fn build(backend: crate::server::common::Backend, extra: &[(&str, &str)]) -> Opt
     ];
     env.extend_from_slice(extra);
     let srv = match backend {
-        crate::server::common::Backend::Sqlite => TestServer::sqlite(&env),
-        crate::server::common::Backend::Postgres => TestServer::postgres(&env)?,
+        crate::harness::app::Backend::Sqlite => TestServer::sqlite(&env),
+        crate::harness::app::Backend::Postgres => TestServer::postgres(&env)?,
     };
     srv.clock.set(Utc::now().trunc_subsecs(0));
     Some(Env { srv, whop, dodo })
@@ -62,8 +62,8 @@ fn build(backend: crate::server::common::Backend, extra: &[(&str, &str)]) -> Opt
 
 /// Run `body` with fresh fakes on a fresh SQLite server, then on a fresh PostgreSQL one.
 pub async fn both_with_fakes(extra: &[(&str, &str)], body: impl AsyncFn(Env)) {
-    body(build(crate::server::common::Backend::Sqlite, extra).unwrap()).await;
-    if let Some(env) = build(crate::server::common::Backend::Postgres, extra) {
+    body(build(crate::harness::app::Backend::Sqlite, extra).unwrap()).await;
+    if let Some(env) = build(crate::harness::app::Backend::Postgres, extra) {
         body(env).await;
     }
 }
