@@ -256,6 +256,22 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Delete these devices in one statement (each entitlement's version moves once).
+    pub fn delete_devices(&mut self, devices: &[Device]) -> Result<()> {
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+        diesel::delete(devices::table.filter(devices::id.eq_any(ids))).execute(self.conn)?;
+        let mut entitlements: Vec<&EntitlementId> = devices.iter().map(|d| &d.entitlement_id).collect();
+        entitlements.sort_unstable();
+        entitlements.dedup();
+        for id in entitlements {
+            self.changed.push(id.clone());
+        }
+        Ok(())
+    }
+
     /// Transfers of an entitlement at or after `since`, oldest first.
     pub fn list_transfers_since(
         &mut self,

@@ -162,6 +162,15 @@ pub trait DeviceFlows {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError>;
 
+    /// Remove the device with this hwid hash from an entitlement (no transfer is counted), with an audit row.
+    fn remove_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>, StoreError>;
+
     /// Remove a device by id (admin reset; no transfer is counted), with an audit row.
     fn remove_device_by_id(
         &self,
@@ -264,6 +273,24 @@ impl DeviceFlows for Store {
                 now,
             ))?;
             Ok(TransferOutcome::Transferred(device))
+        })?)
+    }
+
+    fn remove_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>, StoreError> {
+        Ok(self.write(|tx| {
+            let Some(device) = tx.find_device(entitlement_id, hwid_hash)? else {
+                tx.mark_changed(entitlement_id);
+                return Ok(None);
+            };
+            tx.delete_device(&device)?;
+            tx.insert_audit(&device_audit(&device, actor, "device.removed", now))?;
+            Ok(Some(device))
         })?)
     }
 
