@@ -3,7 +3,6 @@
 mod activation;
 mod aghanim;
 mod backend;
-mod batch_statements;
 mod checkpoints;
 mod common;
 mod concurrency;
@@ -12,8 +11,6 @@ mod device_flows;
 mod devices;
 mod durability;
 mod fold_flows;
-mod inbox;
-mod inbox_batch;
 mod reconcile_queries;
 mod records;
 mod unit_of_work;

@@ -1,9 +1,10 @@
 //! The service's fold (`tollgate_service::entitlement_change`) as methods on `Store`, so the tests read as they did
-//! when the store folded: `store.apply_change(..)`, `store.record_webhook(..)`.
+//! when the store folded: `store.apply_change(..)`, `store.record_webhook(..)`, `store.record_webhooks(..)`.
 
 use tollgate_service::entitlement_change;
 use tollgate_store::{
-    Actor, Entitlement, EntitlementChange, InboxEffect, NewInboxEvent, RecordOutcome, Store, StoreError,
+    Actor, Entitlement, EntitlementChange, InboxEffect, InboxId, NewInboxEvent, RecordOutcome, Store,
+    StoreError,
 };
 
 pub trait Folding {
@@ -15,6 +16,19 @@ pub trait Folding {
         reason: &str,
     ) -> Result<Entitlement, StoreError>;
 
+    /// [`entitlement_change::apply_inbox_changes`] with one change: the entitlement as it is now.
+    fn apply_inbox_event(
+        &self,
+        inbox_id: InboxId,
+        change: &EntitlementChange,
+    ) -> Result<Entitlement, StoreError>;
+
+    /// [`entitlement_change::record_webhooks`].
+    fn record_webhooks(
+        &self,
+        batch: &[(NewInboxEvent, InboxEffect)],
+    ) -> Vec<Result<RecordOutcome, StoreError>>;
+
     /// [`entitlement_change::record_webhook`].
     fn record_webhook(
         &self,
@@ -24,6 +38,27 @@ pub trait Folding {
 }
 
 impl Folding for Store {
+    fn apply_inbox_event(
+        &self,
+        inbox_id: InboxId,
+        change: &EntitlementChange,
+    ) -> Result<Entitlement, StoreError> {
+        entitlement_change::apply_inbox_changes(self, inbox_id, std::slice::from_ref(change))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "entitlement",
+                id: change.event.external_id.clone(),
+            })
+    }
+
+    fn record_webhooks(
+        &self,
+        batch: &[(NewInboxEvent, InboxEffect)],
+    ) -> Vec<Result<RecordOutcome, StoreError>> {
+        entitlement_change::record_webhooks(self, batch)
+    }
+
     fn apply_change(
         &self,
         actor: Actor,
