@@ -1,7 +1,7 @@
 //! The fold the service runs (`tollgate_service::entitlement_change`), written here over `Store::write` with the
 //! policy's `apply`, exactly as the service composes it: lock (or create) the entitlements, fold in memory, save
-//! them, write the audit rows (with the service's wording), and for a webhook batch insert the inbox rows under
-//! their unique keys in the same unit of work. The store itself folds nothing; these tests drive its unit of work
+//! them, write the audit rows (with the service's wording), and for a webhook delivery insert its inbox row under
+//! its unique keys in the same unit of work. The store itself folds nothing; these tests drive its unit of work
 //! the way the service does (as `device_flows` does for the device rules).
 
 use std::borrow::Cow;
@@ -12,7 +12,7 @@ use tollgate_policy::EntitlementState;
 use tollgate_store::{
     Actor, Entitlement, EntitlementChange, EntitlementKey, EntitlementUpdate, InboxEffect, InboxId,
     InboxInsert, InboxStatus, LockedEntitlement, NewAudit, NewInboxEvent, RecordOutcome, SealedDelivery,
-    Store, StoreError, StoreKeys, WriteError, WriteTx,
+    Store, StoreError, StoreKeys, WriteTx,
 };
 
 /// The service's fold as methods on `Store`, each one unit of work.
@@ -32,25 +32,12 @@ pub trait FoldFlows {
         effect: impl Into<InboxEffect>,
     ) -> Result<RecordOutcome, StoreError>;
 
-    /// Many deliveries in one unit of work (`entitlement_change::record_webhooks`).
-    fn record_webhooks(
-        &self,
-        batch: &[(NewInboxEvent, InboxEffect)],
-    ) -> Vec<Result<RecordOutcome, StoreError>>;
-
     /// A stored delivery replayed with one change (`entitlement_change::apply_inbox_changes`).
     fn apply_inbox_event(
         &self,
         inbox_id: InboxId,
         change: &EntitlementChange,
     ) -> Result<Entitlement, StoreError>;
-
-    /// A stored delivery replayed with its changes (`entitlement_change::apply_inbox_changes`).
-    fn apply_inbox_changes(
-        &self,
-        inbox_id: InboxId,
-        changes: &[EntitlementChange],
-    ) -> Result<Vec<Entitlement>, StoreError>;
 }
 
 impl FoldFlows for Store {
@@ -71,13 +58,6 @@ impl FoldFlows for Store {
         record_webhook(self, event, effect)
     }
 
-    fn record_webhooks(
-        &self,
-        batch: &[(NewInboxEvent, InboxEffect)],
-    ) -> Vec<Result<RecordOutcome, StoreError>> {
-        record_webhooks(self, batch)
-    }
-
     fn apply_inbox_event(
         &self,
         inbox_id: InboxId,
@@ -90,14 +70,6 @@ impl FoldFlows for Store {
                 entity: "entitlement",
                 id: change.event.external_id.clone(),
             })
-    }
-
-    fn apply_inbox_changes(
-        &self,
-        inbox_id: InboxId,
-        changes: &[EntitlementChange],
-    ) -> Result<Vec<Entitlement>, StoreError> {
-        apply_inbox_changes(self, inbox_id, changes)
     }
 }
 
@@ -370,7 +342,7 @@ fn fold_one(tx: &mut WriteTx<'_>, fold: &Fold<'_>) -> Result<Entitlement, StoreE
 /// and returns [`RecordOutcome::Duplicate`]; otherwise, for [`InboxEffect::Apply`], the entitlement is locked
 /// (created if new), the event folded, the entitlement saved and an audit row written, and the inbox row is inserted
 /// `processed` (`ignored` or `failed` for the other effects). Accepts `Option<EntitlementChange>` (`None` = ignore).
-/// It is a batch of one of [`record_webhooks`]: the same code and the same lock order.
+/// It is a batch of one (`entitlement_change::record_webhooks`): the same code and the same lock order.
 fn record_webhook(
     store: &Store,
     event: &NewInboxEvent,
@@ -386,62 +358,6 @@ fn record_webhook(
             id: event.dedupe_key.clone(),
         })?;
     Ok(outcome)
-}
-
-/// Store many deliveries and act on them in ONE unit of work; the results come back in input order, one per
-/// delivery, each exactly what [`record_webhook`] would have returned for it.
-///
-/// Within the transaction the batch runs a handful of statements whatever its size (see [`write_batch`]): its
-/// entitlements are locked first, then every row is inserted with its final status, then every change is folded in
-/// memory in entitlement order and saved. A second delivery with the dedupe key of an earlier one in the same batch
-/// is a [`RecordOutcome::Duplicate`] of it; of two with the same semantic key, the one with the smaller dedupe key
-/// is stored.
-///
-/// If any delivery fails, or the commit does (a PostgreSQL deadlock, a corrupt row), the whole batch is rolled back
-/// and every delivery is stored again in its own transaction: each gets its own true result, and one bad delivery
-/// never fails its neighbours. If the error is [`StoreError::Unavailable`] (no connection, no write lock or row lock
-/// within the timeouts, the database gone), every delivery gets it instead: each would only wait that timeout
-/// again, and the answer must stay within the timeouts. An `Ok` result is returned only after its transaction has
-/// committed.
-fn record_webhooks(
-    store: &Store,
-    batch: &[(NewInboxEvent, InboxEffect)],
-) -> Vec<Result<RecordOutcome, StoreError>> {
-    match batch {
-        [] => return Vec::new(),
-        [(event, effect)] => return vec![record_webhook(store, event, effect.clone())],
-        _ => {}
-    }
-    match record_in_one_transaction(store, batch) {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        // No connection, or the write lock not granted within the busy timeout: nothing ran, and storing each
-        // delivery alone would only wait that long again for each. Every delivery gets the error (503).
-        Err(WriteError::NotStarted(error)) => batch.iter().map(|_| Err(error.clone())).collect(),
-        // The database went away or a lock wait timed out: storing each delivery alone would wait as long again
-        // for each. Nothing was written; every delivery gets the error (503, the provider retries).
-        Err(WriteError::RolledBack(error)) if error.is_unavailable() => {
-            batch.iter().map(|_| Err(error.clone())).collect()
-        }
-        Err(WriteError::RolledBack(_)) => batch
-            .iter()
-            .map(|(event, effect)| record_webhook(store, event, effect.clone()))
-            .collect(),
-        Err(error) => batch.iter().map(|_| Err(error.store_error().clone())).collect(),
-    }
-}
-
-/// Every delivery in one unit of work ([`write_batch`]); the outcomes in input order. Any error rolls it all back.
-fn record_in_one_transaction(
-    store: &Store,
-    batch: &[(NewInboxEvent, InboxEffect)],
-) -> Result<Vec<RecordOutcome>, WriteError> {
-    let keys = store.keys();
-    let sealed = batch
-        .iter()
-        .map(|(event, effect)| SealedDelivery::new(keys, event, effect))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(WriteError::RolledBack)?;
-    store.write(|tx| write_batch(tx, &sealed))
 }
 
 /// Store and act on every delivery inside the caller's unit of work, in a handful of statements whatever the batch

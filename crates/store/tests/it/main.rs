@@ -1,13 +1,13 @@
 //! Store tests, one binary. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
 
 mod activation;
-mod aghanim;
 mod backend;
 mod checkpoints;
 mod common;
 mod concurrency;
 mod console;
 mod device_flows;
+mod device_repair;
 mod devices;
 mod durability;
 mod fold_flows;

@@ -23,6 +23,13 @@ pub trait Folding {
         change: &EntitlementChange,
     ) -> Result<Entitlement, StoreError>;
 
+    /// [`entitlement_change::apply_inbox_changes`].
+    fn apply_inbox_changes(
+        &self,
+        inbox_id: InboxId,
+        changes: &[EntitlementChange],
+    ) -> Result<Vec<Entitlement>, StoreError>;
+
     /// [`entitlement_change::record_webhooks`].
     fn record_webhooks(
         &self,
@@ -38,6 +45,14 @@ pub trait Folding {
 }
 
 impl Folding for Store {
+    fn apply_inbox_changes(
+        &self,
+        inbox_id: InboxId,
+        changes: &[EntitlementChange],
+    ) -> Result<Vec<Entitlement>, StoreError> {
+        entitlement_change::apply_inbox_changes(self, inbox_id, changes)
+    }
+
     fn apply_inbox_event(
         &self,
         inbox_id: InboxId,

@@ -2,6 +2,7 @@
 //! the fold's wording, a replay folds again, a batch's results and states equal storing its deliveries one by one,
 //! and a batch runs a handful of statements whatever its size.
 
+mod aghanim;
 mod batch;
 mod batch_statements;
 mod fixtures;
