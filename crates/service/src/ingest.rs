@@ -35,6 +35,7 @@ pub use prepared::Prepared;
 use prepared::log_outcome;
 
 use crate::clock::Clock;
+use crate::entitlement_change;
 
 /// The signing secrets of one provider: the current one first, then older ones still accepted during a rotation.
 #[derive(Clone, PartialEq, Eq)]
@@ -302,7 +303,7 @@ impl Ingest {
     /// transaction. ([`Committer`] stores many in one.)
     pub fn record(&self, prepared: Prepared) -> Result<IngestOutcome, IngestError> {
         let (item, receipt) = prepared.split();
-        let recorded = self.store.record_webhook(&item.0, item.1);
+        let recorded = entitlement_change::record_webhook(&self.store, &item.0, item.1);
         receipt.settle(recorded)
     }
 
@@ -365,10 +366,9 @@ impl Ingest {
                 effect @ (InboxEffect::Apply(_) | InboxEffect::ApplyAll(_))
                     if !effect.changes().is_empty() =>
                 {
-                    let entitlements = self
-                        .store
-                        .apply_inbox_changes(event.id, effect.changes())
-                        .map_err(storage)?;
+                    let entitlements =
+                        entitlement_change::apply_inbox_changes(&self.store, event.id, effect.changes())
+                            .map_err(storage)?;
                     let first = entitlements
                         .into_iter()
                         .next()

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod console_session;
+pub mod entitlement_change;
 pub mod ingest;
 pub mod lease;
 pub mod license;

@@ -1,5 +1,4 @@
-//! The state of the provider-side mirror of an entitlement's device binding (Whop: the membership's metadata), and
-//! freeing every device of an entitlement when the provider's own reset says so.
+//! The state of the provider-side mirror of an entitlement's device binding (Whop: the membership's metadata).
 //!
 //! `devices` is the authority. The mirror state only tells two situations apart that look alike at the provider:
 //! a binding that was written and has since been cleared there (Whop's "Reset Key": `Written`, binding gone), and a
@@ -9,13 +8,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use crate::audit::{Actor, NewAudit, insert_audit};
 use crate::connection::DbConnection;
-use crate::device::{Device, list_devices_in};
-use crate::entitlement::lock_by_id;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::ids::EntitlementId;
-use crate::schema::{binding_mirrors, devices};
+use crate::schema::binding_mirrors;
 use crate::store::Store;
 use crate::time::{from_db, to_db};
 
@@ -110,65 +106,5 @@ impl Store {
             .select(binding_mirrors::entitlement_id)
             .load(&mut *conn)?;
         Ok(ids.into_iter().map(EntitlementId::new).collect())
-    }
-
-    /// Free, at once and under the entitlement's row lock, every device activated at or before `activated_until`
-    /// (the devices a provider-side reset cleared; one admitted since is kept), with one `device.removed` audit row
-    /// per device and one `action` row carrying `detail` (e.g. `device.reset`, "reset at Whop"). Returns the
-    /// devices freed (none is not an error).
-    pub fn remove_devices_activated_until(
-        &self,
-        entitlement_id: &EntitlementId,
-        activated_until: DateTime<Utc>,
-        actor: Actor,
-        action: &str,
-        detail: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Device>> {
-        let mut conn = self.conn()?;
-        let removed = self.write_transaction(&mut conn, |conn| {
-            if !lock_by_id(conn, entitlement_id)? {
-                return Err(StoreError::not_found("entitlement", entitlement_id.as_str()));
-            }
-            let removed: Vec<Device> = list_devices_in(conn, entitlement_id)?
-                .into_iter()
-                .filter(|device| device.activated_at <= activated_until)
-                .collect();
-            if removed.is_empty() {
-                return Ok(removed);
-            }
-            let ids: Vec<&str> = removed.iter().map(|d| d.id.as_str()).collect();
-            diesel::delete(devices::table.filter(devices::id.eq_any(ids))).execute(conn)?;
-            for device in &removed {
-                insert_audit(conn, &audit(device, actor, "device.removed", None, now))?;
-            }
-            insert_audit(
-                conn,
-                &NewAudit {
-                    entitlement_id: Some(entitlement_id.clone()),
-                    device_id: None,
-                    at: now,
-                    actor,
-                    action: action.to_owned(),
-                    detail: Some(format!("{detail}; {} device(s) freed", removed.len())),
-                    inbox_id: None,
-                },
-            )?;
-            Ok(removed)
-        })?;
-        self.changed(entitlement_id);
-        Ok(removed)
-    }
-}
-
-fn audit(device: &Device, actor: Actor, action: &str, detail: Option<String>, at: DateTime<Utc>) -> NewAudit {
-    NewAudit {
-        entitlement_id: Some(device.entitlement_id.clone()),
-        device_id: Some(device.id.clone()),
-        at,
-        actor,
-        action: action.to_owned(),
-        detail,
-        inbox_id: None,
     }
 }

@@ -175,27 +175,6 @@ impl Store {
         Ok(())
     }
 
-    /// Remove the device with this hwid hash from an entitlement (no transfer is counted), with an audit row.
-    pub fn remove_device(
-        &self,
-        entitlement_id: &EntitlementId,
-        hwid_hash: &HwidHash,
-        actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Device>> {
-        let mut conn = self.conn()?;
-        let removed = self.write_transaction(&mut conn, |conn| {
-            let Some(device) = find_device(conn, entitlement_id, hwid_hash)? else {
-                return Ok(None);
-            };
-            delete_device(conn, &device)?;
-            audit_device(conn, &device, actor, "device.removed", None, now)?;
-            Ok(Some(device))
-        })?;
-        self.changed(entitlement_id);
-        Ok(removed)
-    }
-
     /// Remove a device by id, only while it carries `instance_id` when one is given, with an audit row saying
     /// `detail`. `None` when there is no such device.
     pub(crate) fn remove_device_if(

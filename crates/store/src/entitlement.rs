@@ -5,16 +5,14 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tollgate_policy::{EntitlementState, FieldClocks, Lifecycle, Provider, ProviderEvent};
 
-use crate::audit::{Actor, NewAudit, insert_audit};
 use crate::connection::DbConnection;
-use crate::entitlement_batch;
 use crate::error::{Result, StoreError};
-use crate::ids::{EntitlementId, InboxId};
+use crate::ids::EntitlementId;
 use crate::keys::{LicenseKeyHash, StoreKeys};
 use crate::planned::PlannedEachTime;
 use crate::schema::entitlements;
 use crate::store::Store;
-use crate::time::{from_db, now, opt_from_db, opt_to_db, to_db};
+use crate::time::{from_db, opt_from_db, opt_to_db, to_db};
 
 /// A license key shorter than this keeps no clear-text suffix: four characters of it would give too much away.
 const MIN_KEY_LEN_FOR_LAST4: usize = 8;
@@ -109,17 +107,6 @@ fn open_extras(keys: &StoreKeys, id: &str, sealed: &[u8]) -> Result<serde_json::
         .map_err(|e| StoreError::corrupt("entitlement", format!("extras are not JSON: {e}")))
 }
 
-/// `update`'s keys over `stored`'s when both are JSON objects; otherwise `update` alone.
-fn merged(stored: serde_json::Value, update: &serde_json::Value) -> serde_json::Value {
-    match (stored, update) {
-        (serde_json::Value::Object(mut stored), serde_json::Value::Object(update)) => {
-            stored.extend(update.iter().map(|(k, v)| (k.clone(), v.clone())));
-            serde_json::Value::Object(stored)
-        }
-        (_, update) => update.clone(),
-    }
-}
-
 impl EntitlementRow {
     /// A fresh, pending row for a provider's id, with a new random id.
     pub(crate) fn fresh(
@@ -178,7 +165,7 @@ impl EntitlementRow {
         Ok(())
     }
 
-    fn state(&self) -> Result<EntitlementState> {
+    pub(crate) fn state(&self) -> Result<EntitlementState> {
         let provider: Provider = self
             .provider
             .parse()
@@ -240,64 +227,6 @@ pub(crate) fn lock_by_id(conn: &mut DbConnection, id: &EntitlementId) -> Result<
     Ok(found.is_some())
 }
 
-/// Inside a write transaction: load (or create) and lock the entitlement, fold the event, save it with a bumped
-/// version, and write an audit row. Returns the entitlement after the change.
-pub(crate) fn apply_change_in(
-    conn: &mut DbConnection,
-    keys: &StoreKeys,
-    change: &EntitlementChange,
-    actor: Actor,
-    reason: Option<&str>,
-    inbox_id: Option<InboxId>,
-) -> Result<Entitlement> {
-    fold_in(
-        conn,
-        keys,
-        &Fold {
-            change,
-            actor,
-            reason,
-            inbox_id,
-            merge_extras: false,
-            synced_at: None,
-        },
-    )
-}
-
-/// One change to fold inside a write transaction, with what it is audited as.
-pub(crate) struct Fold<'a> {
-    pub(crate) change: &'a EntitlementChange,
-    pub(crate) actor: Actor,
-    /// Prefixed to the audit detail.
-    pub(crate) reason: Option<&'a str>,
-    pub(crate) inbox_id: Option<InboxId>,
-    /// The change's extras (a JSON object) are merged into the stored ones key by key instead of replacing them.
-    pub(crate) merge_extras: bool,
-    /// The provider was consulted at this time (`synced_at`), written in the same update.
-    pub(crate) synced_at: Option<DateTime<Utc>>,
-}
-
-/// [`apply_change_in`] with the options of [`Fold`]: the same locking and saving as a webhook batch of one
-/// ([`entitlement_batch`]).
-pub(crate) fn fold_in(conn: &mut DbConnection, keys: &StoreKeys, fold: &Fold<'_>) -> Result<Entitlement> {
-    let at = now();
-    let event = &fold.change.event;
-    let key = (event.provider.as_str(), event.external_id.as_str());
-    // A new entitlement is inserted with this fold already in it (and not written again).
-    let prefold = |_, row: &mut EntitlementRow| fold_row(keys, row, fold, at).map(|_| 1);
-    let mut locked = entitlement_batch::lock_or_create(conn, keys, [key], at, prefold)?;
-    let entitlement = locked
-        .get_mut(&key)
-        .ok_or_else(|| StoreError::not_found("entitlement", event.external_id.clone()))?;
-    let audit = fold_row(keys, &mut entitlement.row, fold, at)?;
-    log_folded(&entitlement.row, fold.change);
-    entitlement.folded();
-    let folded = entitlement.row.clone();
-    entitlement_batch::save(conn, locked)?;
-    insert_audit(conn, &audit)?;
-    folded.into_entitlement(keys)
-}
-
 impl EntitlementRow {
     /// The values of its secondary-indexed columns that a fold may change: `subject` and `license_key_hash`.
     pub(crate) fn index_keys(&self) -> (Option<&str>, Option<&str>) {
@@ -305,70 +234,63 @@ impl EntitlementRow {
     }
 }
 
-/// Fold one change into a (locked) row in memory, as [`fold_in`] does before it saves the row: the policy fold,
-/// the license key, the extras, `synced_at`, the version up by one and `updated_at = at`. Returns the audit row to
-/// write for it. It logs nothing: a new row is folded twice (see `entitlement_batch::lock_or_create`), so the
-/// callers log the folds that count ([`log_folded`]).
-pub(crate) fn fold_row(
-    keys: &StoreKeys,
-    row: &mut EntitlementRow,
-    fold: &Fold<'_>,
-    at: DateTime<Utc>,
-) -> Result<NewAudit> {
-    let Fold {
-        change,
-        actor,
-        reason,
-        inbox_id,
-        merge_extras,
-        synced_at,
-    } = *fold;
-    let event = &change.event;
-    let before = row.state()?;
-    let after = tollgate_policy::apply(&before, event);
-    row.set_state(&after)?;
-    if let Some(key) = &change.license_key {
-        row.license_key_hash = Some(keys.hash_license_key(key).as_str().to_owned());
-        row.license_key_last4 = last4(key);
-    }
-    if let Some(extras) = &change.extras {
-        let extras = match (&row.extras, merge_extras) {
-            (Some(sealed), true) => merged(open_extras(keys, &row.id, sealed)?, extras),
-            _ => extras.clone(),
-        };
-        let json = serde_json::to_vec(&extras)
-            .map_err(|e| StoreError::corrupt("entitlement", format!("extras do not serialize: {e}")))?;
-        row.extras = Some(keys.seal(&extras_aad(&row.id), &json)?);
-    }
-    if let Some(synced_at) = synced_at {
-        row.synced_at = Some(to_db(synced_at));
-    }
-    row.version += 1;
-    row.updated_at = to_db(at);
-    let mut detail = describe_change(&before, &after);
-    if let Some(reason) = reason {
-        detail = format!("{reason}: {detail}");
-    }
-    Ok(NewAudit {
-        entitlement_id: Some(EntitlementId::new(row.id.clone())),
-        device_id: None,
-        at,
-        actor,
-        action: format!("event.{}", event.kind.name()),
-        detail: Some(detail),
-        inbox_id,
-    })
+/// One change to write into a locked entitlement (see [`crate::LockedEntitlement::update`]), as the caller decided
+/// it: the store only writes it.
+#[derive(Clone, Copy)]
+pub struct EntitlementUpdate<'a> {
+    /// The entitlement's state after the change.
+    pub state: &'a EntitlementState,
+    /// The license key in clear: its keyed hash and last 4 characters are stored. `None` keeps the stored one.
+    pub license_key: Option<&'a str>,
+    /// Replaces the stored extras (sealed) when `Some`.
+    pub extras: Option<&'a serde_json::Value>,
+    /// The provider was consulted at this time (`synced_at`), written in the same update.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// `updated_at`.
+    pub at: DateTime<Utc>,
 }
 
-/// The debug line for a change folded into `row` (after [`fold_row`]).
-pub(crate) fn log_folded(row: &EntitlementRow, change: &EntitlementChange) {
-    log::debug!(
-        entitlement_id = row.id.as_str(),
-        provider = change.event.provider.as_str(),
-        status = row.lifecycle.as_str(),
-        event_type = change.event.kind.name();
-        "entitlement updated"
-    );
+impl std::fmt::Debug for EntitlementUpdate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntitlementUpdate")
+            .field("state", &self.state)
+            .field("license_key", &self.license_key.map(|_| "[redacted]"))
+            .field("extras", &self.extras.map(|_| "[redacted]"))
+            .field("synced_at", &self.synced_at)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+impl EntitlementRow {
+    /// Write one change into the row in memory: the state, the license key, the extras, `synced_at`, the version up
+    /// by one and `updated_at`.
+    pub(crate) fn update(&mut self, keys: &StoreKeys, update: &EntitlementUpdate<'_>) -> Result<()> {
+        self.set_state(update.state)?;
+        if let Some(key) = update.license_key {
+            self.license_key_hash = Some(keys.hash_license_key(key).as_str().to_owned());
+            self.license_key_last4 = last4(key);
+        }
+        if let Some(extras) = update.extras {
+            let json = serde_json::to_vec(extras)
+                .map_err(|e| StoreError::corrupt("entitlement", format!("extras do not serialize: {e}")))?;
+            self.extras = Some(keys.seal(&extras_aad(&self.id), &json)?);
+        }
+        if let Some(synced_at) = update.synced_at {
+            self.synced_at = Some(to_db(synced_at));
+        }
+        self.version += 1;
+        self.updated_at = to_db(update.at);
+        Ok(())
+    }
+
+    /// The stored extras, opened.
+    pub(crate) fn extras(&self, keys: &StoreKeys) -> Result<Option<serde_json::Value>> {
+        self.extras
+            .as_ref()
+            .map(|sealed| open_extras(keys, &self.id, sealed))
+            .transpose()
+    }
 }
 
 fn last4(key: &str) -> Option<String> {
@@ -376,74 +298,7 @@ fn last4(key: &str) -> Option<String> {
     (chars.len() >= MIN_KEY_LEN_FOR_LAST4).then(|| chars[chars.len() - 4..].iter().collect())
 }
 
-/// A short, secret-free account of what changed, for the audit trail.
-fn describe_change(before: &EntitlementState, after: &EntitlementState) -> String {
-    fn show<T: std::fmt::Display>(value: &Option<T>) -> String {
-        value.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
-    }
-    let mut parts = Vec::new();
-    if before.lifecycle != after.lifecycle {
-        parts.push(format!(
-            "lifecycle {} -> {}",
-            before.lifecycle.as_str(),
-            after.lifecycle.as_str()
-        ));
-    }
-    if before.status != after.status {
-        parts.push(format!(
-            "status {} -> {}",
-            show(&before.status),
-            show(&after.status)
-        ));
-    }
-    if before.paid_through != after.paid_through {
-        parts.push(format!(
-            "paid_through {} -> {}",
-            show(&before.paid_through.map(|t| t.to_rfc3339())),
-            show(&after.paid_through.map(|t| t.to_rfc3339()))
-        ));
-    }
-    if before.cancel_at_period_end != after.cancel_at_period_end {
-        parts.push(format!(
-            "cancel_at_period_end {} -> {}",
-            before.cancel_at_period_end, after.cancel_at_period_end
-        ));
-    }
-    if before.end_reason != after.end_reason {
-        parts.push(format!(
-            "end_reason {} -> {}",
-            show(&before.end_reason),
-            show(&after.end_reason)
-        ));
-    }
-    if before.product != after.product || before.subject != after.subject || before.features != after.features
-    {
-        parts.push("details updated".to_owned());
-    }
-    if parts.is_empty() {
-        "no change (an older or repeated event)".to_owned()
-    } else {
-        parts.join("; ")
-    }
-}
-
 impl Store {
-    /// Fold a change that did not come through the inbox (activation, reconciliation, admin), with an audit row,
-    /// in one transaction. Creates the entitlement if it is new.
-    pub fn apply_change(
-        &self,
-        actor: Actor,
-        change: &EntitlementChange,
-        reason: &str,
-    ) -> Result<Entitlement> {
-        let mut conn = self.conn()?;
-        let entitlement = self.write_transaction(&mut conn, |conn| {
-            apply_change_in(conn, self.keys(), change, actor, Some(reason), None)
-        })?;
-        self.changed(&entitlement.id);
-        Ok(entitlement)
-    }
-
     /// The entitlement for a provider's id, if known. On PostgreSQL it is planned for its id each time (see
     /// `entitlement_batch::lock_rows`: a kept generic plan may scan the provider's every row).
     pub fn find_entitlement(&self, provider: Provider, external_id: &str) -> Result<Option<Entitlement>> {
@@ -562,21 +417,5 @@ mod tests {
         assert_eq!(last4("ABCD-EFGH-ÄÖÜß"), Some("ÄÖÜß".to_owned()));
         assert_eq!(last4("ABCDEFGH"), Some("EFGH".to_owned()));
         assert_eq!(last4("ABCDEFG"), None);
-    }
-
-    #[test]
-    fn change_description_names_fields_not_secrets() {
-        let before = EntitlementState::new(Provider::Whop, "mem_1");
-        let mut after = before.clone();
-        after.lifecycle = Lifecycle::Active;
-        after.status = Some("active".to_owned());
-        assert_eq!(
-            describe_change(&before, &after),
-            "lifecycle pending -> active; status - -> active"
-        );
-        assert_eq!(
-            describe_change(&before, &before),
-            "no change (an older or repeated event)"
-        );
     }
 }

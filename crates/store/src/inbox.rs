@@ -1,22 +1,20 @@
 //! The webhook inbox: every authentic delivery, stored exactly once with its body encrypted, and what became of it.
 
 use std::fmt;
-use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tollgate_policy::Provider;
 
-use crate::audit::Actor;
 use crate::connection::DbConnection;
-use crate::entitlement::{Entitlement, EntitlementChange, apply_change_in};
+use crate::entitlement::{Entitlement, EntitlementChange};
 use crate::error::{Result, StoreError};
 use crate::ids::{EntitlementId, InboxId};
-use crate::inbox_batch::write_batch_in;
 use crate::keys::StoreKeys;
 use crate::schema::webhook_inbox;
 use crate::store::Store;
 use crate::time::{from_db, now, opt_from_db, to_db};
+use crate::unit_of_work::WriteTx;
 
 /// What became of an inbox event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,7 +129,7 @@ impl From<EntitlementChange> for InboxEffect {
     }
 }
 
-/// The result of [`Store::record_webhook`].
+/// What became of one delivery stored by group commit (`tollgate-service`'s webhook batch).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum RecordOutcome {
@@ -333,20 +331,40 @@ fn lock_inbox_row(conn: &mut DbConnection, id: InboxId) -> Result<bool> {
 }
 
 /// One delivery ready to be written: its body sealed (done before the transaction opens).
-pub(crate) struct SealedDelivery<'a> {
-    pub(crate) event: &'a NewInboxEvent,
-    pub(crate) effect: &'a InboxEffect,
+pub struct SealedDelivery<'a> {
+    event: &'a NewInboxEvent,
+    effect: &'a InboxEffect,
     body: Vec<u8>,
 }
 
+impl fmt::Debug for SealedDelivery<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedDelivery")
+            .field("event", &self.event)
+            .field("effect", &self.effect)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> SealedDelivery<'a> {
-    pub(crate) fn new(keys: &StoreKeys, event: &'a NewInboxEvent, effect: &'a InboxEffect) -> Result<Self> {
+    /// Seal the delivery's body with the store's keys (bound to its provider and dedupe key).
+    pub fn new(keys: &StoreKeys, event: &'a NewInboxEvent, effect: &'a InboxEffect) -> Result<Self> {
         let body = keys.seal(&body_aad(event.provider.as_str(), &event.dedupe_key), &event.body)?;
         Ok(SealedDelivery { event, effect, body })
     }
 
-    /// The changes to fold, for [`InboxEffect::Apply`] and [`InboxEffect::ApplyAll`].
-    pub(crate) fn changes(&self) -> &'a [EntitlementChange] {
+    /// The delivery.
+    pub fn event(&self) -> &'a NewInboxEvent {
+        self.event
+    }
+
+    /// What to do with it.
+    pub fn effect(&self) -> &'a InboxEffect {
+        self.effect
+    }
+
+    /// The changes to write, for [`InboxEffect::Apply`] and [`InboxEffect::ApplyAll`].
+    pub fn changes(&self) -> &'a [EntitlementChange] {
         self.effect.changes()
     }
 
@@ -379,98 +397,33 @@ impl<'a> SealedDelivery<'a> {
     }
 }
 
-impl Store {
-    /// After a delivery's transaction has committed (and [`Store::write`] has bumped the version of the entitlement
-    /// it changed): log it.
-    pub(crate) fn recorded(&self, event: &NewInboxEvent, outcome: &RecordOutcome, started: Instant) {
-        let status = match outcome {
-            RecordOutcome::Applied { .. } => "processed",
-            RecordOutcome::Stored { status, .. } => status.as_str(),
-            RecordOutcome::Duplicate { .. } => "duplicate",
-        };
-        log::debug!(
-            provider = event.provider.as_str(),
-            event_type = event.event_type.as_str(),
-            status = status,
-            duration_ms = started.elapsed().as_millis() as u64;
-            "webhook recorded"
-        );
-    }
-
-    /// Store a delivery and act on it, in one transaction: a duplicate (same dedupe or semantic key) writes
-    /// nothing and returns [`RecordOutcome::Duplicate`]; otherwise, for [`InboxEffect::Apply`], the entitlement is
-    /// locked (created if new), the event folded, the entitlement saved and an audit row written, and the inbox row
-    /// is inserted `processed` (`ignored` or `failed` for the other effects). Accepts `Option<EntitlementChange>`
-    /// (`None` = ignore). It is a batch of one of [`Store::record_webhooks`]: the same code and the same lock order.
-    pub fn record_webhook(
-        &self,
-        event: &NewInboxEvent,
-        effect: impl Into<InboxEffect>,
-    ) -> Result<RecordOutcome> {
-        let effect = effect.into();
-        let started = Instant::now();
-        let delivery = [SealedDelivery::new(self.keys(), event, &effect)?];
-        let outcome = self
-            .write(|tx| write_batch_in(tx, &delivery))?
-            .pop()
-            .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))?;
-        self.recorded(event, &outcome, started);
-        Ok(outcome)
-    }
-
-    /// Replay a stored event with a (re-)parsed change, in one transaction: the entitlement is folded and audited
-    /// as by the original delivery, the row becomes `processed`, and its attempts go up by one.
+impl WriteTx<'_> {
+    /// Lock a stored inbox row for a replay (PostgreSQL `FOR UPDATE`; SQLite holds the write lock). `false` when
+    /// there is no such row.
     ///
-    /// It locks the inbox row, then the entitlement: the reverse of a webhook batch (entitlements, then inbox keys),
-    /// yet they cannot deadlock on PostgreSQL. The replayed row is committed, and a batch's
+    /// A replay locks the inbox row, then the entitlement: the reverse of a webhook batch (entitlements, then inbox
+    /// keys), yet they cannot deadlock on PostgreSQL. The replayed row is committed, and a batch's
     /// `INSERT .. ON CONFLICT DO NOTHING` that meets a committed row skips it without taking or waiting for its row
     /// lock; the batch's duplicate lookup is a plain `SELECT`. So a batch never waits on a replay's inbox row lock.
-    pub fn apply_inbox_event(&self, inbox_id: InboxId, change: &EntitlementChange) -> Result<Entitlement> {
-        self.apply_inbox_changes(inbox_id, std::slice::from_ref(change))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::not_found("entitlement", change.event.external_id.clone()))
+    pub fn lock_inbox_event(&mut self, inbox_id: InboxId) -> Result<bool> {
+        let (conn, _) = self.parts();
+        lock_inbox_row(conn, inbox_id)
     }
 
-    /// [`Store::apply_inbox_event`] for an event with several changes (an Aghanim `item.add` of several items): all
-    /// folded in one transaction, in the order given (each entitlement is locked in turn; a webhook batch locks
-    /// them in key order, but it never waits on a committed inbox row, see above). The row links to the first
-    /// change's entitlement. The entitlements as they are now, in order.
-    pub fn apply_inbox_changes(
-        &self,
+    /// Settle a stored inbox row: its status, one more attempt, the error cleared, `processed_at` now, and the
+    /// entitlement it was applied to (left as it is when `None`).
+    pub fn settle_inbox_event(
+        &mut self,
         inbox_id: InboxId,
-        changes: &[EntitlementChange],
-    ) -> Result<Vec<Entitlement>> {
-        let mut conn = self.conn()?;
-        let entitlements = self.write_transaction(&mut conn, |conn| {
-            if !lock_inbox_row(conn, inbox_id)? {
-                return Err(StoreError::not_found("inbox event", inbox_id.to_string()));
-            }
-            let mut entitlements = Vec::with_capacity(changes.len());
-            for change in changes {
-                entitlements.push(apply_change_in(
-                    conn,
-                    self.keys(),
-                    change,
-                    Actor::Replay,
-                    None,
-                    Some(inbox_id),
-                )?);
-            }
-            let first = entitlements.first().map(|e| &e.id);
-            let status = match first {
-                Some(_) => InboxStatus::Processed,
-                None => InboxStatus::Ignored,
-            };
-            finish(conn, inbox_id, status, None, first)?;
-            Ok(entitlements)
-        })?;
-        for entitlement in &entitlements {
-            self.changed(&entitlement.id);
-        }
-        Ok(entitlements)
+        status: InboxStatus,
+        entitlement: Option<&EntitlementId>,
+    ) -> Result<()> {
+        let (conn, _) = self.parts();
+        finish(conn, inbox_id, status, None, entitlement)
     }
+}
 
+impl Store {
     /// Mark a stored event `failed` with an error text (never containing the body); attempts go up by one.
     pub fn mark_inbox_failed(&self, inbox_id: InboxId, error: &str) -> Result<()> {
         let mut conn = self.conn()?;

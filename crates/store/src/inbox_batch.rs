@@ -1,23 +1,17 @@
-//! Group commit: many webhook deliveries stored and applied in one transaction, each with its own result.
+//! The webhook inbox by the set, for group commit: many deliveries' rows inserted in one statement under their
+//! unique keys, and the duplicates' stored rows found in one more, inside the caller's unit of work.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
 
 use diesel::prelude::*;
 
-use crate::audit::{Actor, insert_audits};
 use crate::connection::DbConnection;
-use crate::entitlement::{EntitlementChange, EntitlementRow, Fold, fold_row, log_folded};
-use crate::entitlement_batch::{self, EntitlementKey};
 use crate::error::{Result, StoreError};
 use crate::ids::InboxId;
-use crate::inbox::{InboxEffect, InboxStatus, NewInboxEvent, NewInboxRow, RecordOutcome, SealedDelivery};
-use crate::keys::StoreKeys;
+use crate::inbox::{NewInboxEvent, NewInboxRow, SealedDelivery};
 use crate::planned::PlannedEachTime;
 use crate::schema::webhook_inbox;
-use crate::store::Store;
-use crate::time::now;
-use crate::unit_of_work::{WriteError, WriteTx};
+use crate::unit_of_work::WriteTx;
 
 /// Inbox rows per statement: 13 columns a row stays under SQLite's 32766 binds (PostgreSQL allows 65535).
 const INBOX_ROWS_PER_STATEMENT: usize = 2_000;
@@ -25,233 +19,54 @@ const INBOX_ROWS_PER_STATEMENT: usize = 2_000;
 /// Duplicate deliveries looked up per statement (two keys each).
 const KEYS_PER_LOOKUP: usize = 1_000;
 
-impl Store {
-    /// Store many deliveries and act on them in ONE write transaction; the results come back in input order, one
-    /// per delivery, each exactly what [`Store::record_webhook`] would have returned for it.
-    ///
-    /// Within the transaction the batch runs a handful of statements whatever its size (see [`write_batch`]): its
-    /// entitlements are locked first, then every row is inserted with its final status, then every change is
-    /// folded in memory in entitlement order and saved. A second delivery with the dedupe key of an earlier one in
-    /// the same batch is a [`RecordOutcome::Duplicate`] of it; of two with the same semantic key, the one with the
-    /// smaller dedupe key is stored.
-    ///
-    /// If any delivery fails, or the commit does (a PostgreSQL deadlock, a corrupt row), the whole batch is
-    /// rolled back and every delivery is stored again in its own transaction: each gets its own true result, and
-    /// one bad delivery never fails its neighbours. If the error is [`StoreError::Unavailable`] (no connection,
-    /// no write lock or row lock within the timeouts, the database gone), every delivery gets it instead: each
-    /// would only wait that timeout again, and the answer must stay within the timeouts.
-    /// An `Ok` result is returned only after its transaction has committed.
-    pub fn record_webhooks(&self, batch: &[(NewInboxEvent, InboxEffect)]) -> Vec<Result<RecordOutcome>> {
-        match batch {
-            [] => return Vec::new(),
-            [(event, effect)] => return vec![self.record_webhook(event, effect.clone())],
-            _ => {}
-        }
-        let started = Instant::now();
-        match self.record_in_one_transaction(batch) {
-            Ok(outcomes) => batch
-                .iter()
-                .zip(outcomes)
-                .map(|((event, _), outcome)| {
-                    self.recorded(event, &outcome, started);
-                    Ok(outcome)
-                })
-                .collect(),
-            // No connection, or the write lock not granted within the busy timeout: nothing ran, and storing each
-            // delivery alone would only wait that long again for each. Every delivery gets the error (503).
-            Err(WriteError::NotStarted(error)) => batch.iter().map(|_| Err(error.clone())).collect(),
-            // The database went away or a lock wait timed out: storing each delivery alone would wait as long
-            // again for each. Nothing was written; every delivery gets the error (503, the provider retries).
-            Err(WriteError::RolledBack(error)) if error.is_unavailable() => {
-                batch.iter().map(|_| Err(error.clone())).collect()
-            }
-            Err(WriteError::RolledBack(error)) => {
-                log::warn!(
-                    batch = batch.len();
-                    "a webhook batch was rolled back, storing each delivery on its own: {error}"
-                );
-                batch
-                    .iter()
-                    .map(|(event, effect)| self.record_webhook(event, effect.clone()))
-                    .collect()
-            }
-        }
-    }
-
-    /// Every delivery in one transaction ([`write_batch`]); the outcomes in input order. Any error rolls it all
-    /// back.
-    fn record_in_one_transaction(
-        &self,
-        batch: &[(NewInboxEvent, InboxEffect)],
-    ) -> Result<Vec<RecordOutcome>, WriteError> {
-        let keys = self.keys();
-        let sealed = batch
-            .iter()
-            .map(|(event, effect)| SealedDelivery::new(keys, event, effect))
-            .collect::<Result<Vec<_>>>()
-            .map_err(WriteError::RolledBack)?;
-        self.write(|tx| write_batch_in(tx, &sealed))
-    }
+/// One inbox row to insert: a sealed delivery, and the entitlement its row names (for a delivery that applies).
+#[derive(Debug, Clone, Copy)]
+pub struct InboxInsert<'d> {
+    pub delivery: &'d SealedDelivery<'d>,
+    /// The id of the entitlement its (first) change is written into.
+    pub entitlement_id: Option<&'d str>,
 }
 
-/// [`write_batch`] through a unit of work: the entitlements it applied a delivery to are marked written, so
-/// [`Store::write`] bumps their versions after the commit.
-pub(crate) fn write_batch_in(
-    tx: &mut WriteTx<'_>,
-    sealed: &[SealedDelivery<'_>],
-) -> Result<Vec<RecordOutcome>> {
-    let (conn, keys) = tx.parts();
-    let outcomes = write_batch(conn, keys, sealed)?;
-    for outcome in &outcomes {
-        if let RecordOutcome::Applied { entitlement, .. } = outcome {
-            tx.wrote(&entitlement.id);
-        }
-    }
-    Ok(outcomes)
-}
-
-/// Store and act on every delivery inside the caller's write transaction, in a handful of statements whatever the
-/// batch size; the outcomes in input order.
-///
-/// 1. Lock (or create) every entitlement an [`InboxEffect::Apply`] delivery names, in (provider, external id)
-///    order ([`entitlement_batch::lock_or_create`]).
-/// 2. Insert every inbox row in one `INSERT .. ON CONFLICT DO NOTHING RETURNING`, in (provider, dedupe key) order
-///    (see [`row_order`]), each with its final status. A row not inserted is a duplicate: of a stored row, or of
-///    an earlier row of the batch (both PostgreSQL and SQLite skip a row that conflicts with one inserted by the
-///    same statement). The duplicates' rows are found with one `SELECT` per provider.
-/// 3. Fold the stored `Apply` deliveries in memory, by entitlement and then row order, exactly as one by one.
-/// 4. Save every changed entitlement in one upsert, and write every audit row in one insert.
-///
-/// Lock order: every transaction that takes both kinds of lock takes the entitlements first (in key order), then
-/// the inbox keys (a PostgreSQL insert waits for another transaction's uncommitted row with the same key). A
-/// transaction waiting for an inbox key has already got all its entitlements, so two batches, or two instances,
-/// cannot wait on each other in a cycle, even when both hold resends of the same deliveries.
-pub(crate) fn write_batch(
-    conn: &mut DbConnection,
-    keys: &StoreKeys,
-    sealed: &[SealedDelivery<'_>],
-) -> Result<Vec<RecordOutcome>> {
-    let at = now();
-    let order = row_order(sealed.iter().map(|delivery| delivery.event));
-    // Each entitlement's changes in the order step 3 folds them, assuming none is a duplicate: a new entitlement
-    // is inserted with them folded in, and not written again if that holds.
-    let mut expected: BTreeMap<EntitlementKey<'_>, Vec<&EntitlementChange>> = BTreeMap::new();
-    for change in order.iter().flat_map(|&index| sealed[index].changes()) {
-        expected.entry(key_of(change)).or_default().push(change);
-    }
-    let prefold = |key, row: &mut EntitlementRow| {
-        let changes = expected.get(&key).map_or(&[][..], Vec::as_slice);
-        for change in changes {
-            fold_row(keys, row, &webhook_fold(change, None), at)?;
-        }
-        Ok(changes.len())
-    };
-    let mut locked = entitlement_batch::lock_or_create(conn, keys, expected.keys().copied(), at, prefold)?;
-    let mut stored = {
-        let rows: Vec<NewInboxRow<'_>> = order
+impl WriteTx<'_> {
+    /// Insert the deliveries' inbox rows, in the order given ([`SealedDelivery::insert_order`]), in one
+    /// `INSERT .. ON CONFLICT DO NOTHING RETURNING` (per 2,000 rows), each with its final status (`processed` for a
+    /// delivery that applies, `ignored`, `failed`) and `processed_at` = [`WriteTx::now`]. For each row, in that
+    /// order, its new id, or `None` when its dedupe or semantic key was taken: by a stored row, or by an earlier row
+    /// of the same statement (both PostgreSQL and SQLite skip a row that conflicts with one inserted by the same
+    /// statement).
+    ///
+    /// Lock order: a transaction that takes both kinds of lock takes its entitlements first
+    /// ([`WriteTx::lock_entitlements`], in key order), then the inbox keys (a PostgreSQL insert waits for another
+    /// transaction's uncommitted row with the same key). A transaction waiting for an inbox key has already got all
+    /// its entitlements, so two batches, or two instances, cannot wait on each other in a cycle.
+    pub fn insert_inbox(&mut self, inserts: &[InboxInsert<'_>]) -> Result<Vec<Option<InboxId>>> {
+        let at = self.now();
+        let (conn, _) = self.parts();
+        let rows: Vec<NewInboxRow<'_>> = inserts
             .iter()
-            .map(|&index| {
-                let delivery = &sealed[index];
-                let entitlement = delivery
-                    .changes()
-                    .first()
-                    .and_then(|change| locked.get(&key_of(change)))
-                    .map(|locked| locked.row.id.as_str());
-                delivery.row(entitlement, at)
-            })
+            .map(|insert| insert.delivery.row(insert.entitlement_id, at))
             .collect();
-        insert_rows(conn, &rows)?
-    };
-    let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; sealed.len()];
-    let mut to_apply = Vec::new();
-    let mut duplicates = Vec::new();
-    for &index in &order {
-        let delivery = &sealed[index];
-        let Some(id) = stored.remove(&row_key(delivery.event)) else {
-            duplicates.push(index);
-            continue;
-        };
-        let inbox_id = InboxId(id);
-        match delivery.effect {
-            InboxEffect::Apply(_) | InboxEffect::ApplyAll(_) if !delivery.changes().is_empty() => {
-                for change in delivery.changes() {
-                    to_apply.push((index, inbox_id, change));
-                }
-            }
-            InboxEffect::Apply(_)
-            | InboxEffect::ApplyAll(_)
-            | InboxEffect::Ignore
-            | InboxEffect::IgnoreNoted(_) => {
-                outcomes[index] = Some(RecordOutcome::Stored {
-                    inbox_id,
-                    status: InboxStatus::Ignored,
-                });
-            }
-            InboxEffect::Fail(_) => {
-                outcomes[index] = Some(RecordOutcome::Stored {
-                    inbox_id,
-                    status: InboxStatus::Failed,
-                });
-            }
-        }
+        let mut stored = insert_rows(conn, &rows)?;
+        Ok(inserts
+            .iter()
+            .map(|insert| stored.remove(&row_key(insert.delivery.event())).map(InboxId))
+            .collect())
     }
-    for (index, inbox_id) in find_duplicates(conn, sealed, &duplicates)? {
-        outcomes[index] = Some(RecordOutcome::Duplicate { inbox_id });
-    }
-    // Stable: deliveries to one entitlement are folded in the order their rows were inserted.
-    to_apply.sort_by_key(|(_, _, change)| key_of(change));
-    let mut audits = Vec::with_capacity(to_apply.len());
-    for (index, inbox_id, change) in to_apply {
-        let entitlement = locked
-            .get_mut(&key_of(change))
-            .ok_or_else(|| StoreError::not_found("entitlement", change.event.external_id.clone()))?;
-        audits.push(fold_row(
-            keys,
-            &mut entitlement.row,
-            &webhook_fold(change, Some(inbox_id)),
-            at,
-        )?);
-        log_folded(&entitlement.row, change);
-        entitlement.folded();
-        // A delivery of several changes answers with its first change's entitlement (the one its row names).
-        let first = sealed[index]
-            .changes()
-            .first()
-            .is_some_and(|first| std::ptr::eq(first, change));
-        if first || outcomes[index].is_none() {
-            outcomes[index] = Some(RecordOutcome::Applied {
-                inbox_id,
-                entitlement: Box::new(entitlement.row.clone().into_entitlement(keys)?),
-            });
-        }
-    }
-    entitlement_batch::save(conn, locked)?;
-    insert_audits(conn, &audits)?;
-    outcomes
-        .into_iter()
-        .map(|outcome| {
-            outcome.ok_or_else(|| StoreError::Conflict {
-                entity: "inbox",
-                reason: "a delivery of the batch was not written".to_owned(),
-            })
-        })
-        .collect()
-}
 
-/// How a webhook delivery's change is folded.
-fn webhook_fold(change: &EntitlementChange, inbox_id: Option<InboxId>) -> Fold<'_> {
-    Fold {
-        change,
-        actor: Actor::Webhook,
-        reason: None,
-        inbox_id,
-        merge_extras: false,
-        synced_at: None,
+    /// For each duplicate delivery, the first stored row with its dedupe key or its semantic key: one `SELECT` per
+    /// provider (per 1,000 deliveries), and one more when some have a semantic key.
+    pub fn find_inbox_duplicates(&mut self, duplicates: &[&NewInboxEvent]) -> Result<Vec<InboxId>> {
+        let (conn, _) = self.parts();
+        find_duplicates(conn, duplicates)
     }
 }
 
-fn key_of(change: &EntitlementChange) -> EntitlementKey<'_> {
-    (change.event.provider.as_str(), change.event.external_id.as_str())
+impl SealedDelivery<'_> {
+    /// The order to insert a batch's rows in: by provider and dedupe key, input order among equals (so a repeated
+    /// delivery is the duplicate of the first, and of two with one semantic key the smaller dedupe key is stored).
+    pub fn insert_order(batch: &[SealedDelivery<'_>]) -> Vec<usize> {
+        row_order(batch.iter().map(SealedDelivery::event))
+    }
 }
 
 /// What identifies an inserted row among the batch's: provider, dedupe key and semantic key.
@@ -294,14 +109,9 @@ fn insert_rows(conn: &mut DbConnection, rows: &[NewInboxRow<'_>]) -> Result<Hash
 
 /// For each duplicate delivery (by index), the first stored row with its dedupe key or its semantic key: one
 /// `SELECT` per provider (per 1,000 deliveries), and one more when some have a semantic key.
-fn find_duplicates(
-    conn: &mut DbConnection,
-    sealed: &[SealedDelivery<'_>],
-    duplicates: &[usize],
-) -> Result<Vec<(usize, InboxId)>> {
+fn find_duplicates(conn: &mut DbConnection, duplicates: &[&NewInboxEvent]) -> Result<Vec<InboxId>> {
     let mut by_provider: BTreeMap<&'static str, Vec<&NewInboxEvent>> = BTreeMap::new();
-    for &index in duplicates {
-        let event = sealed[index].event;
+    for &event in duplicates {
         by_provider
             .entry(event.provider.as_str())
             .or_default()
@@ -350,8 +160,7 @@ fn find_duplicates(
     }
     duplicates
         .iter()
-        .map(|&index| {
-            let event = sealed[index].event;
+        .map(|&event| {
             let provider = event.provider.as_str();
             let by_key = by_dedupe.get(&(provider, event.dedupe_key.clone()));
             let by_semantic_key = event
@@ -362,7 +171,7 @@ fn find_duplicates(
                 .into_iter()
                 .chain(by_semantic_key)
                 .min()
-                .map(|&id| (index, InboxId(id)))
+                .map(|&id| InboxId(id))
                 .ok_or_else(|| StoreError::not_found("inbox event", event.dedupe_key.clone()))
         })
         .collect()
@@ -390,6 +199,7 @@ mod tests {
 
     use super::*;
     use crate::entitlement::EntitlementChange;
+    use crate::inbox::InboxEffect;
 
     fn item(provider: Provider, dedupe: &str, external_id: Option<&str>) -> (NewInboxEvent, InboxEffect) {
         let event = NewInboxEvent {

@@ -38,11 +38,15 @@ pub use console::{ConsoleSession, InboxPage};
 pub use coordination::LockHolder;
 pub use database_url::DatabaseUrl;
 pub use device::{Device, NewDevice, Transfer};
-pub use entitlement::{Entitlement, EntitlementChange};
+pub use entitlement::{Entitlement, EntitlementChange, EntitlementUpdate};
+pub use entitlement_batch::{EntitlementKey, LockedEntitlement, LockedEntitlements};
 pub use error::{Cause, Result, StoreError};
 pub use ids::{DeviceId, EntitlementId, InboxId};
-pub use inbox::{InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome};
+pub use inbox::{
+    InboxEffect, InboxEvent, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome, SealedDelivery,
+};
+pub use inbox_batch::InboxInsert;
 pub use keys::{HwidHash, LicenseKeyHash, StoreKeys, StoredData};
 pub use signing_key::{NewSigningKey, PrivateKeyBytes, SigningKey};
 pub use store::{PoolUse, Store, StoreConfig};
-pub use unit_of_work::{ProviderAnswer, WriteError, WriteTx};
+pub use unit_of_work::{WriteError, WriteTx};

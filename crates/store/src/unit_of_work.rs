@@ -12,19 +12,19 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::audit::{Actor, NewAudit, insert_audit};
+use crate::audit::{NewAudit, insert_audit, insert_audits};
 use crate::connection::DbConnection;
 use crate::device::{
     Device, NewDevice, NewDeviceRow, Transfer, find_device, find_device_by_id, list_devices_in,
     transfers_since,
 };
-use crate::entitlement::{Entitlement, EntitlementChange, EntitlementRow, Fold, fold_in, lock_by_id};
+use crate::entitlement::{Entitlement, EntitlementRow, lock_by_id};
 use crate::error::{Result, StoreError};
 use crate::ids::{DeviceId, EntitlementId};
 use crate::keys::{HwidHash, StoreKeys};
 use crate::schema::{devices, entitlements, transfers};
 use crate::store::Store;
-use crate::time::{from_db, to_db};
+use crate::time::{from_db, now, to_db};
 
 /// Why [`Store::write`] wrote nothing: the availability contract of a unit of work.
 ///
@@ -82,6 +82,8 @@ pub struct WriteTx<'t> {
     keys: &'t StoreKeys,
     /// Entitlements written so far, once per change (their versions are bumped after the commit).
     changed: Vec<EntitlementId>,
+    /// The store's clock when the transaction began.
+    began_at: DateTime<Utc>,
 }
 
 impl fmt::Debug for WriteTx<'_> {
@@ -106,6 +108,7 @@ impl Store {
                 conn,
                 keys: self.keys(),
                 changed: Vec::new(),
+                began_at: now(),
             };
             let value = body(&mut tx)?;
             changed = tx.changed;
@@ -128,6 +131,18 @@ impl WriteTx<'_> {
     /// The store's keys (to hash a license key or hwid the way the store does).
     pub fn keys(&self) -> &StoreKeys {
         self.keys
+    }
+
+    /// The store's clock when the transaction began (microseconds, as stored): the bookkeeping time
+    /// (`updated_at`, `processed_at`, audit rows) of what the body writes.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.began_at
+    }
+
+    /// Note that the body changed this entitlement (or its devices): its in-process version
+    /// ([`Store::entitlement_version`]) moves once more after the commit. The device writes note themselves.
+    pub fn mark_changed(&mut self, id: &EntitlementId) {
+        self.wrote(id);
     }
 
     /// The connection and the keys, for the store's own batch statements.
@@ -163,25 +178,6 @@ impl WriteTx<'_> {
                 .optional()?,
         };
         row.map(|r| r.into_entitlement(self.keys)).transpose()
-    }
-
-    /// Store a provider's answer about an entitlement as fact: lock (or create) it, fold the change in, mark it
-    /// synced, save it and write its audit row. Returns the entitlement after the change.
-    pub fn apply_provider_answer(&mut self, answer: &ProviderAnswer<'_>) -> Result<Entitlement> {
-        let entitlement = fold_in(
-            self.conn,
-            self.keys,
-            &Fold {
-                change: answer.change,
-                actor: answer.actor,
-                reason: Some(answer.reason),
-                inbox_id: None,
-                merge_extras: answer.merge_extras,
-                synced_at: Some(answer.synced_at),
-            },
-        )?;
-        self.wrote(&entitlement.id);
-        Ok(entitlement)
     }
 
     /// The devices active on an entitlement, in activation order.
@@ -260,6 +256,22 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Delete these devices in one statement (each entitlement's version moves once).
+    pub fn delete_devices(&mut self, devices: &[Device]) -> Result<()> {
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+        diesel::delete(devices::table.filter(devices::id.eq_any(ids))).execute(self.conn)?;
+        let mut entitlements: Vec<&EntitlementId> = devices.iter().map(|d| &d.entitlement_id).collect();
+        entitlements.sort_unstable();
+        entitlements.dedup();
+        for id in entitlements {
+            self.changed.push(id.clone());
+        }
+        Ok(())
+    }
+
     /// Transfers of an entitlement at or after `since`, oldest first.
     pub fn list_transfers_since(
         &mut self,
@@ -286,18 +298,10 @@ impl WriteTx<'_> {
     pub fn insert_audit(&mut self, entry: &NewAudit) -> Result<()> {
         insert_audit(self.conn, entry)
     }
-}
 
-/// What a provider just said about an entitlement, to be stored as fact: the change is folded in (audited as
-/// `actor`, with `reason` before the detail, exactly as [`Store::apply_change`] does) and the entitlement is
-/// marked synced at `synced_at`, in the same update.
-#[derive(Debug, Clone, Copy)]
-pub struct ProviderAnswer<'a> {
-    pub change: &'a EntitlementChange,
-    pub actor: Actor,
-    pub reason: &'a str,
-    /// The change's extras (a JSON object) are merged into the stored ones key by key, instead of replacing them:
-    /// an answer that names only the plan keeps what webhooks stored beside it.
-    pub merge_extras: bool,
-    pub synced_at: DateTime<Utc>,
+    /// Write audit rows in their order: one multi-row statement (per 4,000 rows), or for one row a statement
+    /// diesel prepares once per connection and keeps.
+    pub fn insert_audits(&mut self, entries: &[NewAudit]) -> Result<()> {
+        insert_audits(self.conn, entries)
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tollgate_service::clock::SystemClock;
+use tollgate_service::entitlement_change::record_webhook;
 use tollgate_service::ingest::{Ingest, IngestError, IngestOutcome, WebhookSecrets};
 use tollgate_store::{
     DatabaseUrl, InboxEffect, InboxFilter, InboxId, NewInboxEvent, RecordOutcome, Store, StoreConfig,
@@ -47,14 +48,14 @@ pub fn run(settings: &Settings, target: Store, args: &InboxImportArgs) -> Result
                 webhook_id: event.webhook_id.clone(),
                 signed_at: event.signed_at,
             };
-            let inbox_id =
-                match target.record_webhook(&copy, InboxEffect::Fail(NOT_APPLIED_YET.to_owned()))? {
-                    RecordOutcome::Duplicate { .. } => {
-                        present += 1;
-                        continue;
-                    }
-                    other => other.inbox_id(),
-                };
+            let not_applied = InboxEffect::Fail(NOT_APPLIED_YET.to_owned());
+            let inbox_id = match record_webhook(&target, &copy, not_applied)? {
+                RecordOutcome::Duplicate { .. } => {
+                    present += 1;
+                    continue;
+                }
+                other => other.inbox_id(),
+            };
             imported += 1;
             match ingest.replay(inbox_id) {
                 Ok(IngestOutcome::Applied { .. }) => applied += 1,

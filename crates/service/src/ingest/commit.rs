@@ -2,8 +2,9 @@
 //! many in one transaction, and answer each only after that transaction has committed.
 //!
 //! A writer blocks for one delivery, then takes (without waiting) whatever else is queued, up to the batch size,
-//! and stores them with [`Store::record_webhooks`]. There is no timer: a lone delivery is stored at once, and
-//! batches grow only when deliveries arrive faster than one transaction commits.
+//! and stores them with [`record_webhooks`] (one `Store::write` unit of work, folded by
+//! [`crate::entitlement_change`]). There is no timer: a lone delivery is stored at once, and batches grow only when
+//! deliveries arrive faster than one transaction commits.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,6 +17,7 @@ use tokio::sync::oneshot;
 use tollgate_store::{Store, StoreError};
 
 use super::{IngestError, IngestOutcome, Prepared};
+use crate::entitlement_change::record_webhooks;
 
 /// How many writers, how large a batch, how long a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +182,7 @@ impl Writer {
                 (item, (receipt, job.reply))
             })
             .unzip();
-        let results = catch_unwind(AssertUnwindSafe(|| self.store.record_webhooks(&items)));
+        let results = catch_unwind(AssertUnwindSafe(|| record_webhooks(&self.store, &items)));
         // Before the answers: whoever is answered no longer counts as committing.
         self.counts.committing.fetch_sub(count, Ordering::AcqRel);
         match results {

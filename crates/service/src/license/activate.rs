@@ -9,12 +9,12 @@ use tollgate_providers::dodo::{DodoActivation, DodoInstance};
 use tollgate_providers::whop::WhopMembership;
 use tollgate_providers::{ApiError, CallContext};
 use tollgate_store::{
-    Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash, NewDevice, ProviderAnswer,
-    StoreError,
+    Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash, NewDevice, StoreError,
 };
 
 use super::types::{check_input, clean_device_name};
 use super::{ActivateRequest, Failure, LicenseError, LicenseGrant, Licensing, device_audit, policy_devices};
+use crate::entitlement_change::{ProviderAnswer, apply_provider_answer};
 use crate::view::StoredExtras;
 
 /// One activation request, owned so it can move into blocking store work.
@@ -266,13 +266,16 @@ impl Licensing {
                         actor,
                         reason,
                         merge_extras,
-                    } => tx.apply_provider_answer(&ProviderAnswer {
-                        change,
-                        actor: *actor,
-                        reason,
-                        merge_extras: *merge_extras,
-                        synced_at: a.now,
-                    })?,
+                    } => apply_provider_answer(
+                        tx,
+                        &ProviderAnswer {
+                            change,
+                            actor: *actor,
+                            reason,
+                            merge_extras: *merge_extras,
+                            synced_at: a.now,
+                        },
+                    )?,
                 };
                 let policy = l.policy(&entitlement);
                 let access = decide_entitlement(&entitlement.state, &policy, a.now);
@@ -346,13 +349,16 @@ impl Licensing {
     ) -> Result<Entitlement, Failure> {
         let change = whop_change(membership, license_key, now);
         Ok(self.store().write(|tx| {
-            tx.apply_provider_answer(&ProviderAnswer {
-                change: &change,
-                actor,
-                reason,
-                merge_extras: true,
-                synced_at: now,
-            })
+            apply_provider_answer(
+                tx,
+                &ProviderAnswer {
+                    change: &change,
+                    actor,
+                    reason,
+                    merge_extras: true,
+                    synced_at: now,
+                },
+            )
         })?)
     }
 

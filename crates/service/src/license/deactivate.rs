@@ -252,6 +252,60 @@ fn transfer_error(denial: tollgate_policy::TransferDenial) -> LicenseError {
     }
 }
 
+impl Licensing {
+    /// Free, at once and under the entitlement's row lock, every device activated at or before `activated_until`
+    /// (the devices a provider-side reset cleared; one admitted since is kept), with one `device.removed` audit row
+    /// per device and one `action` row carrying `detail` (e.g. `device.reset`, "reset at Whop"): one unit of work.
+    /// Returns the devices freed (none is not an error). Blocking.
+    pub(super) fn free_devices_activated_until(
+        &self,
+        entitlement_id: &EntitlementId,
+        activated_until: DateTime<Utc>,
+        actor: Actor,
+        action: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Device>, StoreError> {
+        Ok(self.store().write(|tx| {
+            if !tx.lock(entitlement_id)? {
+                return Err(StoreError::NotFound {
+                    entity: "entitlement",
+                    id: entitlement_id.as_str().to_owned(),
+                });
+            }
+            let freed: Vec<Device> = tx
+                .list_devices(entitlement_id)?
+                .into_iter()
+                .filter(|device| device.activated_at <= activated_until)
+                .collect();
+            if freed.is_empty() {
+                // The validation cache re-reads the entitlement even when nothing was freed.
+                tx.mark_changed(entitlement_id);
+                return Ok(freed);
+            }
+            // Its version moves once, for all of them.
+            tx.delete_devices(&freed)?;
+            let mut audits: Vec<NewAudit> = freed
+                .iter()
+                .map(|device| device_audit(device, actor, "device.removed", now))
+                .collect();
+            audits.push(NewAudit {
+                entitlement_id: Some(entitlement_id.clone()),
+                device_id: None,
+                at: now,
+                actor,
+                action: action.to_owned(),
+                detail: Some(format!("{detail}; {} device(s) freed", freed.len())),
+                inbox_id: None,
+            });
+            for audit in &audits {
+                tx.insert_audit(audit)?;
+            }
+            Ok(freed)
+        })?)
+    }
+}
+
 /// The `device.reset` audit row: who reset the device, and what became of its provider-side state.
 fn reset_audit(
     device: &Device,

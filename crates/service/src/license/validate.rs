@@ -248,7 +248,7 @@ impl Licensing {
                 let change = revoke.map(EntitlementChange::new);
                 self.blocking(move |l| {
                     if let Some(change) = change {
-                        l.store().apply_change(Actor::Validation, &change, why)?;
+                        crate::entitlement_change::apply_change(l.store(), Actor::Validation, &change, why)?;
                     }
                     l.store().mark_synced(&id, now)?;
                     Ok(())

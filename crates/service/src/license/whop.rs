@@ -137,7 +137,7 @@ impl Licensing {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Vec<Device>, Failure> {
-        let freed = self.store().remove_devices_activated_until(
+        let freed = self.free_devices_activated_until(
             &entitlement.id,
             written_at,
             actor,

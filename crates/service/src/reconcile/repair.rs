@@ -1,5 +1,5 @@
 //! One provider item compared with the store and, when they differ, repaired through the same policy transition a
-//! webhook takes (`tollgate_policy::apply` inside `Store::apply_change`), with one audit row.
+//! webhook takes (`crate::entitlement_change::apply_change`: `tollgate_policy::apply` in one `Store::write`), with one audit row.
 //!
 //! Blocking: called inside `spawn_blocking`.
 
@@ -13,6 +13,7 @@ use tollgate_policy::{
 use tollgate_store::{Actor, EntitlementChange, Store, StoreError};
 
 use super::report::{Repair, RepairKind};
+use crate::entitlement_change::apply_change;
 
 /// What a provider listing says about one membership, grant or subscription, as an event observed at the time
 /// the page was fetched.
@@ -69,7 +70,7 @@ pub(crate) fn reconcile_item(
             extras: snapshot.extras,
         };
         let reason = format!("reconcile: {} not seen before", snapshot.label);
-        let created = store.apply_change(Actor::Reconcile, &change, &reason)?;
+        let created = apply_change(store, Actor::Reconcile, &change, &reason)?;
         store.mark_synced(&created.id, observed_at)?;
         log_repair(&reason, created.id.as_str(), &detail);
         return Ok(ItemOutcome::Repaired(Repair {
@@ -95,7 +96,7 @@ pub(crate) fn reconcile_item(
         extras: None,
     };
     let reason = format!("reconcile: {}", snapshot.label);
-    let updated = store.apply_change(Actor::Reconcile, &change, &reason)?;
+    let updated = apply_change(store, Actor::Reconcile, &change, &reason)?;
     store.mark_synced(&updated.id, observed_at)?;
     log_repair(&reason, updated.id.as_str(), &detail);
     Ok(ItemOutcome::Repaired(Repair {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::common::folding::Folding as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use tollgate_policy::{EventKind, PolicySet, Provider, ProviderEvent};
 use tollgate_service::clock::{Clock, ManualClock};

@@ -5,6 +5,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
+use crate::common::folding::Folding as _;
 use crate::common::license_harness as harness;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use tollgate_service::license::{
     DeactivateRequest, LicenseError, LicenseGrant, LicenseProviders, Licensing, LicensingOptions,
     ValidateRequest,
 };
-use tollgate_store::{Actor, EntitlementChange, EntitlementId, NewInboxEvent};
+use tollgate_store::{Actor, EntitlementChange, EntitlementId, NewAudit, NewInboxEvent};
 use tollgate_testkit::{FakeMembership, FakeProvider as _};
 
 use harness::{Env, both};
@@ -170,8 +171,24 @@ fn a_change_committed_through_the_store_shows_in_the_very_next_validation() {
         assert!(same(&renewed, &validate(&env, "hw-1").await.unwrap()));
 
         // A device removed through the store (an admin tool, another request of this process).
+        let hwid_hash = store.hash_hwid("hw-2");
         let removed = store
-            .remove_device(&ent, &store.hash_hwid("hw-2"), Actor::Admin, env.clock.now())
+            .write(|tx| {
+                let Some(device) = tx.find_device(&ent, &hwid_hash)? else {
+                    return Ok(None);
+                };
+                tx.delete_device(&device)?;
+                tx.insert_audit(&NewAudit {
+                    entitlement_id: Some(ent.clone()),
+                    device_id: Some(device.id.clone()),
+                    at: env.clock.now(),
+                    actor: Actor::Admin,
+                    action: "device.removed".to_owned(),
+                    detail: None,
+                    inbox_id: None,
+                })?;
+                Ok(Some(device))
+            })
             .unwrap();
         assert!(removed.is_some());
         validate(&env, "hw-1").await.unwrap();

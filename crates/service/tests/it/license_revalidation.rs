@@ -3,6 +3,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests")]
 
+use crate::common::folding::Folding as _;
 use crate::common::license_harness as harness;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail on any unexpected error")]
 
+use crate::common::folding::Folding as _;
 use crate::common::reconcile_harness as harness;
 
 use std::sync::Arc;

@@ -5,10 +5,11 @@ use std::sync::Barrier;
 
 use serde_json::json;
 use tollgate_policy::{Lifecycle, Provider};
-use tollgate_store::{Actor, EntitlementChange, EntitlementId, ProviderAnswer, StoreError};
+use tollgate_store::{Actor, EntitlementChange, EntitlementId, StoreError};
 
 use crate::common::{TestDb, activated, both, entitlement, t};
 use crate::device_flows::{Activated, ActivationTarget, Admission, DeviceFlows, NewDevice};
+use crate::fold_flows::{FoldFlows as _, ProviderAnswer};
 
 const THREADS: usize = 16;
 

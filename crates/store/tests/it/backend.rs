@@ -6,6 +6,7 @@ use tollgate_policy::Provider;
 use tollgate_store::{Actor, EntitlementChange, Store, StoreConfig, StoreError, StoreKeys};
 
 use crate::common::{Backend, activated, both, entitlement, postgres_db, sqlite_db, t};
+use crate::fold_flows::FoldFlows as _;
 
 #[test]
 fn an_unknown_scheme_is_refused_not_turned_into_a_file() {

@@ -12,6 +12,7 @@ use tollgate_store::{
 };
 
 use crate::common::{Backend, both, t};
+use crate::fold_flows::FoldFlows as _;
 
 /// Long enough for any checkpoint on a loaded test machine; the waits return as soon as it has run.
 const WAIT: Duration = Duration::from_secs(60);

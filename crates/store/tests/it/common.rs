@@ -7,6 +7,7 @@
     reason = "the test harness fails the test on any setup error"
 )]
 
+use crate::fold_flows::FoldFlows as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
 use tollgate_store::test_support::for_each_backend;

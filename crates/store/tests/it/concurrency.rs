@@ -8,6 +8,7 @@ use tollgate_store::{Actor, EntitlementChange, InboxStatus, NewInboxEvent, Recor
 
 use crate::common::{activated, both, entitlement, event, t};
 use crate::device_flows::{Admission, DeviceFlows};
+use crate::fold_flows::FoldFlows as _;
 
 const THREADS: usize = 16;
 

@@ -7,6 +7,7 @@ use tollgate_store::{
 };
 
 use crate::common::{activated, both, t};
+use crate::fold_flows::FoldFlows as _;
 
 fn session(id_hash: &str, at: i64) -> ConsoleSession {
     ConsoleSession {

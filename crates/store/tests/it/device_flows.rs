@@ -3,13 +3,14 @@
 //! them: reads under the entitlement's row lock, the decision, then the writes and their audit rows, in one unit of
 //! work. The store itself decides nothing; these tests drive its unit of work the way the service does.
 
+use crate::fold_flows::{ProviderAnswer, apply_provider_answer};
 use chrono::{DateTime, Utc};
 use tollgate_policy::{
     Admission as Decision, Policy, TRANSFER_WINDOW, TransferDenial, admit_device, check_transfer,
 };
 use tollgate_store::{
-    Actor, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, ProviderAnswer, Store,
-    StoreError, Transfer, WriteTx,
+    Actor, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, Store, StoreError, Transfer,
+    WriteTx,
 };
 
 /// A device to activate, by its raw hwid (the store keeps only its keyed hash).
@@ -161,6 +162,15 @@ pub trait DeviceFlows {
         now: DateTime<Utc>,
     ) -> Result<TransferOutcome, StoreError>;
 
+    /// Remove the device with this hwid hash from an entitlement (no transfer is counted), with an audit row.
+    fn remove_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>, StoreError>;
+
     /// Remove a device by id (admin reset; no transfer is counted), with an audit row.
     fn remove_device_by_id(
         &self,
@@ -205,7 +215,7 @@ impl DeviceFlows for Store {
                 ActivationTarget::Stored(id) => tx
                     .lock_entitlement(id)?
                     .ok_or_else(|| not_found("entitlement", id.as_str()))?,
-                ActivationTarget::Answer(answer) => tx.apply_provider_answer(&answer)?,
+                ActivationTarget::Answer(answer) => apply_provider_answer(tx, &answer)?,
             };
             let admission = match check(&entitlement) {
                 Ok(max_devices) => Ok(admit_in(tx, &entitlement.id, device, max_devices)?),
@@ -221,7 +231,7 @@ impl DeviceFlows for Store {
     }
 
     fn apply_provider_answer(&self, answer: &ProviderAnswer<'_>) -> Result<Entitlement, StoreError> {
-        Ok(self.write(|tx| tx.apply_provider_answer(answer))?)
+        Ok(self.write(|tx| apply_provider_answer(tx, answer))?)
     }
 
     fn transfer_device(
@@ -263,6 +273,24 @@ impl DeviceFlows for Store {
                 now,
             ))?;
             Ok(TransferOutcome::Transferred(device))
+        })?)
+    }
+
+    fn remove_device(
+        &self,
+        entitlement_id: &EntitlementId,
+        hwid_hash: &HwidHash,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>, StoreError> {
+        Ok(self.write(|tx| {
+            let Some(device) = tx.find_device(entitlement_id, hwid_hash)? else {
+                tx.mark_changed(entitlement_id);
+                return Ok(None);
+            };
+            tx.delete_device(&device)?;
+            tx.insert_audit(&device_audit(&device, actor, "device.removed", now))?;
+            Ok(Some(device))
         })?)
     }
 

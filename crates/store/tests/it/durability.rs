@@ -8,6 +8,7 @@ use tollgate_store::{
 
 use crate::common::{activated, both, sqlite_db, t};
 use crate::device_flows::{Admission, DeviceFlows};
+use crate::fold_flows::FoldFlows as _;
 
 const CHILD_DB: &str = "TOLLGATE_STORE_TEST_CHILD_DB";
 const CHILD_PEPPER: &str = "TOLLGATE_STORE_TEST_CHILD_PEPPER";

@@ -1,18 +1,16 @@
 //! Store tests, one binary. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
 
 mod activation;
-mod aghanim;
 mod backend;
-mod batch_statements;
 mod checkpoints;
 mod common;
 mod concurrency;
 mod console;
 mod device_flows;
+mod device_repair;
 mod devices;
 mod durability;
-mod inbox;
-mod inbox_batch;
+mod fold_flows;
 mod reconcile_queries;
 mod records;
 mod unit_of_work;

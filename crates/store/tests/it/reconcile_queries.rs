@@ -6,6 +6,7 @@ use tollgate_policy::{EventKind, Provider, ProviderEvent};
 use tollgate_store::{Actor, EntitlementChange, LockHolder};
 
 use crate::common::{both, t};
+use crate::fold_flows::FoldFlows as _;
 
 fn seen(
     provider: Provider,

@@ -6,6 +6,7 @@ use tollgate_store::{Actor, EntitlementChange, InboxEffect, NewInboxEvent};
 
 use crate::common::{activated, both, entitlement, t};
 use crate::device_flows::{DeviceFlows, TransferOutcome};
+use crate::fold_flows::FoldFlows as _;
 
 #[test]
 fn every_committed_change_moves_the_version() {

@@ -2,5 +2,6 @@
 //! harness, and the reconciliation harness.
 
 pub mod backends;
+pub mod folding;
 pub mod license_harness;
 pub mod reconcile_harness;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backends;
+use crate::common::folding::Folding as _;
 pub use backends::both;
 use backends::fake_client_config;
 use chrono::{DateTime, TimeDelta, Utc};

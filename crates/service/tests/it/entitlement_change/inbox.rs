@@ -3,7 +3,8 @@ use tollgate_store::{
     Actor, EntitlementChange, InboxEffect, InboxFilter, InboxId, InboxStatus, NewInboxEvent, RecordOutcome,
 };
 
-use crate::common::{activated, both, event, t};
+use super::fixtures::{activated, both, event, t};
+use crate::common::folding::Folding as _;
 
 fn delivery(dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
     NewInboxEvent {

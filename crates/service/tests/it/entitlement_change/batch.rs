@@ -15,7 +15,8 @@ use tollgate_store::{
     StoreError,
 };
 
-use crate::common::{Backend, TestDb, activated, both, event, postgres_db, sqlite_db, t};
+use super::fixtures::{Backend, TestDb, activated, both, event, postgres_db, sqlite_db, t};
+use crate::common::folding::Folding as _;
 
 pub(crate) fn delivery(dedupe: &str, semantic: Option<&str>) -> NewInboxEvent {
     NewInboxEvent {

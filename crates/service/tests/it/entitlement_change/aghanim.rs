@@ -1,14 +1,14 @@
-//! What the Aghanim work needs of the store: a delivery that folds several changes (an `item.add` of several items),
-//! an ignored row with a note (a sandbox event), the `{event_type}:{idempotency_key}` migration for rows stored under
-//! the bare key, and devices repaired against a provider's activations.
+//! What the Aghanim work needs of the fold: a delivery that folds several changes (an `item.add` of several items),
+//! an ignored row with a note (a sandbox event), and the `{event_type}:{idempotency_key}` migration for rows stored
+//! under the bare key.
 
 use tollgate_policy::{EventKind, Lifecycle, Provider, ProviderEvent};
 use tollgate_store::{
-    Actor, EntitlementChange, InboxEffect, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome,
+    EntitlementChange, InboxEffect, InboxFilter, InboxStatus, NewInboxEvent, RecordOutcome,
 };
 
-use crate::common::{activated, both, entitlement, t};
-use crate::device_flows::{Admission, DeviceFlows};
+use super::fixtures::{activated, both, t};
+use crate::common::folding::Folding as _;
 
 const MIGRATION: &str = "2026-12-05-000002_aghanim_dedupe_scope";
 
@@ -297,110 +297,6 @@ fn rows_stored_under_the_bare_idempotency_key_stay_duplicates_after_the_migratio
                 .find_entitlement(Provider::Aghanim, "sub_1")
                 .unwrap()
                 .is_some()
-        );
-    });
-}
-
-#[test]
-fn devices_are_freed_and_renamed_against_the_providers_activations() {
-    both(|db| {
-        let dodo = |external_id: &str| {
-            db.store
-                .apply_change(
-                    Actor::Webhook,
-                    &EntitlementChange::new(ProviderEvent {
-                        provider: Provider::Dodo,
-                        ..activated(external_id, 0)
-                    }),
-                    "test",
-                )
-                .unwrap()
-                .id
-        };
-        let (with, without, other) = (dodo("entg_a"), dodo("entg_b"), dodo("lic_c"));
-        entitlement(db, "mem_whop");
-        let admit = |ent, hwid: &str, instance: Option<&str>| match db
-            .store
-            .activate_device(ent, hwid, Some("Old name"), 5, instance, t(1))
-            .unwrap()
-        {
-            Admission::Admitted(device) => device,
-            other => panic!("expected Admitted, got {other:?}"),
-        };
-        let kept = admit(&with, "hw-1", Some("lki_1"));
-        let gone = admit(&with, "hw-2", Some("lki_2"));
-        admit(&without, "hw-3", None);
-        admit(&other, "hw-4", Some("lki_4"));
-
-        let listed = db
-            .store
-            .list_entitlements_with_instances(Provider::Dodo, None, 10)
-            .unwrap();
-        let mut expected = vec![with.clone(), other.clone()];
-        expected.sort();
-        assert_eq!(listed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), expected);
-        let after_first = db
-            .store
-            .list_entitlements_with_instances(Provider::Dodo, Some(&expected[0]), 10)
-            .unwrap();
-        assert_eq!(after_first.len(), 1);
-        assert_eq!(after_first[0].id, expected[1]);
-        assert!(
-            db.store
-                .list_entitlements_with_instances(Provider::Whop, None, 10)
-                .unwrap()
-                .is_empty()
-        );
-
-        // Freed only while it still carries that instance.
-        assert_eq!(
-            db.store
-                .release_device(&gone.id, "lki_other", Actor::Reconcile, "x", t(2))
-                .unwrap(),
-            None
-        );
-        let released = db
-            .store
-            .release_device(
-                &gone.id,
-                "lki_2",
-                Actor::Reconcile,
-                "Dodo no longer has lki_2",
-                t(2),
-            )
-            .unwrap()
-            .unwrap();
-        assert_eq!(released.id, gone.id);
-        assert_eq!(
-            db.store
-                .release_device(&gone.id, "lki_2", Actor::Reconcile, "again", t(3))
-                .unwrap(),
-            None
-        );
-        assert!(
-            db.store
-                .rename_device(&kept.id, "Studio PC", Actor::Reconcile, "named at Dodo", t(4))
-                .unwrap()
-        );
-        assert!(
-            !db.store
-                .rename_device(&gone.id, "x", Actor::Reconcile, "gone", t(4))
-                .unwrap()
-        );
-        let devices = db.store.list_devices(&with).unwrap();
-        assert_eq!(devices.len(), 1);
-        assert_eq!(devices[0].name.as_deref(), Some("Studio PC"));
-        let audit = db.store.list_audit(&with, 10).unwrap();
-        let rows: Vec<(&str, &str, Option<&str>)> = audit
-            .iter()
-            .map(|a| (a.action.as_str(), a.actor.as_str(), a.detail.as_deref()))
-            .collect();
-        assert_eq!(
-            &rows[..2],
-            [
-                ("device.renamed", "reconcile", Some("named at Dodo")),
-                ("device.removed", "reconcile", Some("Dodo no longer has lki_2")),
-            ]
         );
     });
 }

@@ -5,8 +5,9 @@
 use tollgate_policy::Lifecycle;
 use tollgate_store::{InboxEffect, RecordOutcome};
 
-use crate::common::{Backend, activated, both};
-use crate::inbox_batch::{apply, cancel_scheduled, delivery, state_of};
+use super::batch::{apply, cancel_scheduled, delivery, state_of};
+use super::fixtures::{Backend, activated, both};
+use crate::common::folding::Folding as _;
 
 thread_local! {
     /// Statements run by this thread's diesel connections while counting.

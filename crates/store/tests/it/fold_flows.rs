@@ -1,0 +1,508 @@
+//! The fold the service runs (`tollgate_service::entitlement_change`), written here over `Store::write` with the
+//! policy's `apply`, exactly as the service composes it: lock (or create) the entitlements, fold in memory, save
+//! them, write the audit rows (with the service's wording), and for a webhook delivery insert its inbox row under
+//! its unique keys in the same unit of work. The store itself folds nothing; these tests drive its unit of work
+//! the way the service does (as `device_flows` does for the device rules).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use tollgate_policy::EntitlementState;
+use tollgate_store::{
+    Actor, Entitlement, EntitlementChange, EntitlementKey, EntitlementUpdate, InboxEffect, InboxId,
+    InboxInsert, InboxStatus, LockedEntitlement, NewAudit, NewInboxEvent, RecordOutcome, SealedDelivery,
+    Store, StoreError, StoreKeys, WriteTx,
+};
+
+/// The service's fold as methods on `Store`, each one unit of work.
+pub trait FoldFlows {
+    /// A change that did not come through the inbox, with its audit row (`entitlement_change::apply_change`).
+    fn apply_change(
+        &self,
+        actor: Actor,
+        change: &EntitlementChange,
+        reason: &str,
+    ) -> Result<Entitlement, StoreError>;
+
+    /// One delivery stored and acted on (`entitlement_change::record_webhook`).
+    fn record_webhook(
+        &self,
+        event: &NewInboxEvent,
+        effect: impl Into<InboxEffect>,
+    ) -> Result<RecordOutcome, StoreError>;
+
+    /// A stored delivery replayed with one change (`entitlement_change::apply_inbox_changes`).
+    fn apply_inbox_event(
+        &self,
+        inbox_id: InboxId,
+        change: &EntitlementChange,
+    ) -> Result<Entitlement, StoreError>;
+}
+
+impl FoldFlows for Store {
+    fn apply_change(
+        &self,
+        actor: Actor,
+        change: &EntitlementChange,
+        reason: &str,
+    ) -> Result<Entitlement, StoreError> {
+        apply_change(self, actor, change, reason)
+    }
+
+    fn record_webhook(
+        &self,
+        event: &NewInboxEvent,
+        effect: impl Into<InboxEffect>,
+    ) -> Result<RecordOutcome, StoreError> {
+        record_webhook(self, event, effect)
+    }
+
+    fn apply_inbox_event(
+        &self,
+        inbox_id: InboxId,
+        change: &EntitlementChange,
+    ) -> Result<Entitlement, StoreError> {
+        apply_inbox_changes(self, inbox_id, std::slice::from_ref(change))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "entitlement",
+                id: change.event.external_id.clone(),
+            })
+    }
+}
+
+/// One change to fold inside a unit of work, with what it is audited as.
+struct Fold<'a> {
+    change: &'a EntitlementChange,
+    actor: Actor,
+    /// Prefixed to the audit detail.
+    reason: Option<&'a str>,
+    inbox_id: Option<InboxId>,
+    /// The change's extras (a JSON object) are merged into the stored ones key by key instead of replacing them.
+    merge_extras: bool,
+    /// The provider was consulted at this time (`synced_at`), written in the same update.
+    synced_at: Option<DateTime<Utc>>,
+}
+
+/// A change folded in memory: the audit row to write for it.
+struct Folded {
+    audit: NewAudit,
+}
+
+/// Fold one change into a locked entitlement in memory: the policy fold (`tollgate_policy::apply`), the license key,
+/// the extras, `synced_at`, the version up by one and `updated_at = at`. Returns the audit row to write for it. It
+/// logs nothing: a new entitlement is folded twice (once into the row it is inserted as, see
+/// `WriteTx::insert_missing`), so the callers count only the second.
+fn fold_into(
+    keys: &StoreKeys,
+    entitlement: &mut LockedEntitlement,
+    fold: &Fold<'_>,
+    at: DateTime<Utc>,
+) -> Result<Folded, StoreError> {
+    let Fold {
+        change,
+        actor,
+        reason,
+        inbox_id,
+        merge_extras,
+        synced_at,
+    } = *fold;
+    let event = &change.event;
+    let before = entitlement.state()?;
+    let after = tollgate_policy::apply(&before, event);
+    let extras = match &change.extras {
+        Some(extras) if merge_extras => match entitlement.extras(keys)? {
+            Some(stored) => Some(Cow::Owned(merged(stored, extras))),
+            None => Some(Cow::Borrowed(extras)),
+        },
+        Some(extras) => Some(Cow::Borrowed(extras)),
+        None => None,
+    };
+    entitlement.update(
+        keys,
+        &EntitlementUpdate {
+            state: &after,
+            license_key: change.license_key.as_deref(),
+            extras: extras.as_deref(),
+            synced_at,
+            at,
+        },
+    )?;
+    let mut detail = describe_change(&before, &after);
+    if let Some(reason) = reason {
+        detail = format!("{reason}: {detail}");
+    }
+    Ok(Folded {
+        audit: NewAudit {
+            entitlement_id: Some(entitlement.id()),
+            device_id: None,
+            at,
+            actor,
+            action: format!("event.{}", event.kind.name()),
+            detail: Some(detail),
+            inbox_id,
+        },
+    })
+}
+
+/// `update`'s keys over `stored`'s when both are JSON objects; otherwise `update` alone.
+fn merged(stored: serde_json::Value, update: &serde_json::Value) -> serde_json::Value {
+    match (stored, update) {
+        (serde_json::Value::Object(mut stored), serde_json::Value::Object(update)) => {
+            stored.extend(update.iter().map(|(k, v)| (k.clone(), v.clone())));
+            serde_json::Value::Object(stored)
+        }
+        (_, update) => update.clone(),
+    }
+}
+
+/// A short, secret-free account of what changed, for the audit trail.
+fn describe_change(before: &EntitlementState, after: &EntitlementState) -> String {
+    fn show<T: std::fmt::Display>(value: &Option<T>) -> String {
+        value.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string)
+    }
+    let mut parts = Vec::new();
+    if before.lifecycle != after.lifecycle {
+        parts.push(format!(
+            "lifecycle {} -> {}",
+            before.lifecycle.as_str(),
+            after.lifecycle.as_str()
+        ));
+    }
+    if before.status != after.status {
+        parts.push(format!(
+            "status {} -> {}",
+            show(&before.status),
+            show(&after.status)
+        ));
+    }
+    if before.paid_through != after.paid_through {
+        parts.push(format!(
+            "paid_through {} -> {}",
+            show(&before.paid_through.map(|t| t.to_rfc3339())),
+            show(&after.paid_through.map(|t| t.to_rfc3339()))
+        ));
+    }
+    if before.cancel_at_period_end != after.cancel_at_period_end {
+        parts.push(format!(
+            "cancel_at_period_end {} -> {}",
+            before.cancel_at_period_end, after.cancel_at_period_end
+        ));
+    }
+    if before.end_reason != after.end_reason {
+        parts.push(format!(
+            "end_reason {} -> {}",
+            show(&before.end_reason),
+            show(&after.end_reason)
+        ));
+    }
+    if before.product != after.product || before.subject != after.subject || before.features != after.features
+    {
+        parts.push("details updated".to_owned());
+    }
+    if parts.is_empty() {
+        "no change (an older or repeated event)".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// What a provider just said about an entitlement, to be stored as fact: the change is folded in (audited as
+/// `actor`, with `reason` before the detail, exactly as [`apply_change`] does) and the entitlement is marked synced
+/// at `synced_at`, in the same update.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderAnswer<'a> {
+    pub change: &'a EntitlementChange,
+    pub actor: Actor,
+    pub reason: &'a str,
+    /// The change's extras (a JSON object) are merged into the stored ones key by key, instead of replacing them:
+    /// an answer that names only the plan keeps what webhooks stored beside it.
+    pub merge_extras: bool,
+    pub synced_at: DateTime<Utc>,
+}
+
+/// Fold a change that did not come through the inbox (reconciliation, validation, admin), with an audit row, in one
+/// unit of work. Creates the entitlement if it is new.
+fn apply_change(
+    store: &Store,
+    actor: Actor,
+    change: &EntitlementChange,
+    reason: &str,
+) -> Result<Entitlement, StoreError> {
+    let fold = Fold {
+        change,
+        actor,
+        reason: Some(reason),
+        inbox_id: None,
+        merge_extras: false,
+        synced_at: None,
+    };
+    Ok(store.write(|tx| {
+        let entitlement = fold_one(tx, &fold)?;
+        tx.mark_changed(&entitlement.id);
+        Ok(entitlement)
+    })?)
+}
+
+/// Inside the caller's unit of work: store a provider's answer as fact (see [`ProviderAnswer`]): lock (or create)
+/// the entitlement, fold the change in, mark it synced, save it and write its audit row. Returns the entitlement
+/// after the change.
+pub fn apply_provider_answer(
+    tx: &mut WriteTx<'_>,
+    answer: &ProviderAnswer<'_>,
+) -> Result<Entitlement, StoreError> {
+    let entitlement = fold_one(
+        tx,
+        &Fold {
+            change: answer.change,
+            actor: answer.actor,
+            reason: Some(answer.reason),
+            inbox_id: None,
+            merge_extras: answer.merge_extras,
+            synced_at: Some(answer.synced_at),
+        },
+    )?;
+    tx.mark_changed(&entitlement.id);
+    Ok(entitlement)
+}
+
+/// Replay a stored delivery with its (re-)parsed changes, in one unit of work: each change is folded and audited as
+/// by the original delivery, in the order given (each entitlement locked in turn), the row becomes `processed`
+/// (linked to the first change's entitlement; `ignored` when there is none) and its attempts go up by one. The
+/// entitlements as they are now, in order.
+///
+/// It locks the inbox row first, then the entitlements: the reverse of a webhook batch, yet they cannot deadlock
+/// (see `WriteTx::lock_inbox_event`).
+fn apply_inbox_changes(
+    store: &Store,
+    inbox_id: InboxId,
+    changes: &[EntitlementChange],
+) -> Result<Vec<Entitlement>, StoreError> {
+    Ok(store.write(|tx| {
+        if !tx.lock_inbox_event(inbox_id)? {
+            return Err(StoreError::NotFound {
+                entity: "inbox event",
+                id: inbox_id.to_string(),
+            });
+        }
+        let mut entitlements = Vec::with_capacity(changes.len());
+        for change in changes {
+            entitlements.push(fold_one(
+                tx,
+                &Fold {
+                    change,
+                    actor: Actor::Replay,
+                    reason: None,
+                    inbox_id: Some(inbox_id),
+                    merge_extras: false,
+                    synced_at: None,
+                },
+            )?);
+        }
+        let first = entitlements.first().map(|e| &e.id);
+        let status = match first {
+            Some(_) => InboxStatus::Processed,
+            None => InboxStatus::Ignored,
+        };
+        tx.settle_inbox_event(inbox_id, status, first)?;
+        for entitlement in &entitlements {
+            tx.mark_changed(&entitlement.id);
+        }
+        Ok(entitlements)
+    })?)
+}
+
+/// Inside a unit of work: lock (or create) one entitlement, fold the change in, save it with a bumped version, and
+/// write its audit row: a webhook batch of one change, without the inbox. Returns the entitlement after the change.
+/// (The caller marks it changed.)
+fn fold_one(tx: &mut WriteTx<'_>, fold: &Fold<'_>) -> Result<Entitlement, StoreError> {
+    let at = tx.now();
+    let event = &fold.change.event;
+    let key = (event.provider.as_str(), event.external_id.as_str());
+    let mut locked = tx.lock_entitlements([key])?;
+    // A new entitlement is inserted with this fold already in it (and not written again).
+    for (_, fresh) in locked.missing_mut() {
+        fold_into(tx.keys(), fresh, fold, at)?;
+    }
+    tx.insert_missing(&mut locked)?;
+    let entitlement = locked.get_mut(&key).ok_or_else(|| StoreError::NotFound {
+        entity: "entitlement",
+        id: event.external_id.clone(),
+    })?;
+    let folded = fold_into(tx.keys(), entitlement, fold, at)?;
+    let after = entitlement.to_entitlement(tx.keys())?;
+    tx.save_entitlements(locked)?;
+    tx.insert_audit(&folded.audit)?;
+    Ok(after)
+}
+
+/// Store a delivery and act on it, in one unit of work: a duplicate (same dedupe or semantic key) writes nothing
+/// and returns [`RecordOutcome::Duplicate`]; otherwise, for [`InboxEffect::Apply`], the entitlement is locked
+/// (created if new), the event folded, the entitlement saved and an audit row written, and the inbox row is inserted
+/// `processed` (`ignored` or `failed` for the other effects). Accepts `Option<EntitlementChange>` (`None` = ignore).
+/// It is a batch of one (`entitlement_change::record_webhooks`): the same code and the same lock order.
+fn record_webhook(
+    store: &Store,
+    event: &NewInboxEvent,
+    effect: impl Into<InboxEffect>,
+) -> Result<RecordOutcome, StoreError> {
+    let effect = effect.into();
+    let delivery = [SealedDelivery::new(store.keys(), event, &effect)?];
+    let outcome = store
+        .write(|tx| write_batch(tx, &delivery))?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound {
+            entity: "inbox event",
+            id: event.dedupe_key.clone(),
+        })?;
+    Ok(outcome)
+}
+
+/// Store and act on every delivery inside the caller's unit of work, in a handful of statements whatever the batch
+/// size; the outcomes in input order. The entitlements it applied a delivery to are marked changed, so
+/// `Store::write` bumps their versions after the commit.
+///
+/// 1. Lock (or create) every entitlement an [`InboxEffect::Apply`] delivery names, in (provider, external id) order
+///    (`WriteTx::lock_entitlements`; a missing one is inserted with the changes expected for it already folded in,
+///    `WriteTx::insert_missing`).
+/// 2. Insert every inbox row in one `INSERT .. ON CONFLICT DO NOTHING RETURNING`, in (provider, dedupe key) order
+///    (`SealedDelivery::insert_order`), each with its final status (`WriteTx::insert_inbox`). A row not inserted is
+///    a duplicate: of a stored row, or of an earlier row of the batch. The duplicates' rows are found with one
+///    `SELECT` per provider (`WriteTx::find_inbox_duplicates`).
+/// 3. Fold the stored `Apply` deliveries in memory, by entitlement and then row order, exactly as one by one.
+/// 4. Save every changed entitlement in one upsert, and write every audit row in one insert.
+fn write_batch(
+    tx: &mut WriteTx<'_>,
+    sealed: &[SealedDelivery<'_>],
+) -> Result<Vec<RecordOutcome>, StoreError> {
+    let at = tx.now();
+    let order = SealedDelivery::insert_order(sealed);
+    // Each entitlement's changes in the order step 3 folds them, assuming none is a duplicate: a new entitlement
+    // is inserted with them folded in, and not written again if that holds.
+    let mut expected: BTreeMap<EntitlementKey<'_>, Vec<&EntitlementChange>> = BTreeMap::new();
+    for change in order.iter().flat_map(|&index| sealed[index].changes()) {
+        expected.entry(key_of(change)).or_default().push(change);
+    }
+    let mut locked = tx.lock_entitlements(expected.keys().copied())?;
+    for (key, fresh) in locked.missing_mut() {
+        for change in expected.get(&key).map_or(&[][..], Vec::as_slice) {
+            fold_into(tx.keys(), fresh, &webhook_fold(change, None), at)?;
+        }
+    }
+    tx.insert_missing(&mut locked)?;
+    let inbox_ids = {
+        let inserts: Vec<InboxInsert<'_>> = order
+            .iter()
+            .map(|&index| {
+                let delivery = &sealed[index];
+                let entitlement_id = delivery
+                    .changes()
+                    .first()
+                    .and_then(|change| locked.get(&key_of(change)))
+                    .map(|locked| locked.id_str());
+                InboxInsert {
+                    delivery,
+                    entitlement_id,
+                }
+            })
+            .collect();
+        tx.insert_inbox(&inserts)?
+    };
+    let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; sealed.len()];
+    let mut to_apply = Vec::new();
+    let mut duplicates = Vec::new();
+    for (&index, inbox_id) in order.iter().zip(inbox_ids) {
+        let delivery = &sealed[index];
+        let Some(inbox_id) = inbox_id else {
+            duplicates.push(index);
+            continue;
+        };
+        match delivery.effect() {
+            InboxEffect::Apply(_) | InboxEffect::ApplyAll(_) if !delivery.changes().is_empty() => {
+                for change in delivery.changes() {
+                    to_apply.push((index, inbox_id, change));
+                }
+            }
+            InboxEffect::Apply(_)
+            | InboxEffect::ApplyAll(_)
+            | InboxEffect::Ignore
+            | InboxEffect::IgnoreNoted(_) => {
+                outcomes[index] = Some(RecordOutcome::Stored {
+                    inbox_id,
+                    status: InboxStatus::Ignored,
+                });
+            }
+            InboxEffect::Fail(_) => {
+                outcomes[index] = Some(RecordOutcome::Stored {
+                    inbox_id,
+                    status: InboxStatus::Failed,
+                });
+            }
+        }
+    }
+    let duplicate_events: Vec<&NewInboxEvent> =
+        duplicates.iter().map(|&index| sealed[index].event()).collect();
+    let found = tx.find_inbox_duplicates(&duplicate_events)?;
+    for (&index, inbox_id) in duplicates.iter().zip(found) {
+        outcomes[index] = Some(RecordOutcome::Duplicate { inbox_id });
+    }
+    // Stable: deliveries to one entitlement are folded in the order their rows were inserted.
+    to_apply.sort_by_key(|(_, _, change)| key_of(change));
+    let mut audits = Vec::with_capacity(to_apply.len());
+    for (index, inbox_id, change) in to_apply {
+        let entitlement = locked
+            .get_mut(&key_of(change))
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "entitlement",
+                id: change.event.external_id.clone(),
+            })?;
+        let folded = fold_into(tx.keys(), entitlement, &webhook_fold(change, Some(inbox_id)), at)?;
+        audits.push(folded.audit);
+        // A delivery of several changes answers with its first change's entitlement (the one its row names).
+        let first = sealed[index]
+            .changes()
+            .first()
+            .is_some_and(|first| std::ptr::eq(first, change));
+        if first || outcomes[index].is_none() {
+            outcomes[index] = Some(RecordOutcome::Applied {
+                inbox_id,
+                entitlement: Box::new(entitlement.to_entitlement(tx.keys())?),
+            });
+        }
+    }
+    tx.save_entitlements(locked)?;
+    tx.insert_audits(&audits)?;
+    let outcomes = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.ok_or_else(|| StoreError::Conflict {
+                entity: "inbox",
+                reason: "a delivery of the batch was not written".to_owned(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for outcome in &outcomes {
+        if let RecordOutcome::Applied { entitlement, .. } = outcome {
+            tx.mark_changed(&entitlement.id);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// How a webhook delivery's change is folded.
+fn webhook_fold(change: &EntitlementChange, inbox_id: Option<InboxId>) -> Fold<'_> {
+    Fold {
+        change,
+        actor: Actor::Webhook,
+        reason: None,
+        inbox_id,
+        merge_extras: false,
+        synced_at: None,
+    }
+}
+
+fn key_of(change: &EntitlementChange) -> EntitlementKey<'_> {
+    (change.event.provider.as_str(), change.event.external_id.as_str())
+}
