@@ -9,7 +9,7 @@ use tollgate_providers::aghanim::sample::AghanimSubscription;
 use tollgate_providers::dodo::sample::DodoGrant;
 use tollgate_providers::whop::sample::WhopMembership;
 use tollgate_testkit::{FakeAghanim, FakeDodo, FakeWhop};
-use tollgate_verify::{sign_aghanim, sign_standard_webhooks, sign_whop};
+use tollgate_verify::{sign_hex_hmac, sign_standard_webhooks, sign_whop};
 
 use crate::plan::{EventRef, Provider};
 
@@ -201,7 +201,7 @@ pub fn signed_headers(event: &EventBody, secrets: &Secrets, now: i64) -> Vec<(&'
             ]
         }
         Provider::Aghanim => vec![
-            ("x-aghanim-signature", sign_aghanim(&secrets.aghanim, now, body)),
+            ("x-aghanim-signature", sign_hex_hmac(&secrets.aghanim, now, body)),
             ("x-aghanim-signature-timestamp", now.to_string()),
         ],
     }
@@ -212,7 +212,7 @@ mod tests {
     use std::collections::HashSet;
 
     use tollgate_providers::{DeliveryMeta, Outcome, parse_webhook};
-    use tollgate_verify::{AghanimVerifier, StandardWebhooksVerifier, Tolerance, WhopVerifier};
+    use tollgate_verify::{HexHmacVerifier, StandardWebhooksVerifier, Tolerance, WhopVerifier};
 
     use super::*;
     use crate::plan::{Plan, PlanConfig};
@@ -290,7 +290,7 @@ mod tests {
                     .unwrap()
                     .verify(&pairs[..], body, now)
                     .is_ok(),
-                Provider::Aghanim => AghanimVerifier::new([secrets.aghanim.as_str()], Tolerance::Unlimited)
+                Provider::Aghanim => HexHmacVerifier::new([secrets.aghanim.as_str()], Tolerance::Unlimited)
                     .unwrap()
                     .verify(&pairs[..], body, now)
                     .is_ok(),

@@ -8,7 +8,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tollgate_verify::{
-    AghanimVerifier, Header, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier, sign_aghanim,
+    Header, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier, sign_hex_hmac,
     sign_standard_webhooks, sign_whop, sign_whop_legacy,
 };
 
@@ -66,7 +66,7 @@ fuzz_target!(|input: Input| {
     let _ = StandardWebhooksVerifier::new([input.extra_secret.as_str()]);
     let _ = sign_standard_webhooks(&input.extra_secret, "msg", input.now, &input.body);
     let extra_whop = WhopVerifier::new([WHOP_SECRET, input.extra_secret.as_str()]);
-    let extra_aghanim = AghanimVerifier::new([input.extra_secret.as_str()], tolerance);
+    let extra_aghanim = HexHmacVerifier::new([input.extra_secret.as_str()], tolerance);
 
     let standard = StandardWebhooksVerifier::new([STANDARD_SECRET])
         .unwrap()
@@ -74,7 +74,7 @@ fuzz_target!(|input: Input| {
     let whop = WhopVerifier::new([WHOP_SECRET])
         .unwrap()
         .with_tolerance(tolerance);
-    let aghanim = AghanimVerifier::new([AGHANIM_SECRET], tolerance).unwrap();
+    let aghanim = HexHmacVerifier::new([AGHANIM_SECRET], tolerance).unwrap();
 
     // Random headers forge nothing under the fixed secrets.
     assert!(standard.verify(&headers, &input.body, input.now).is_err());
@@ -124,7 +124,7 @@ fuzz_target!(|input: Input| {
             Ok(*timestamp)
         );
 
-        let sig = sign_aghanim(AGHANIM_SECRET, *timestamp, body);
+        let sig = sign_hex_hmac(AGHANIM_SECRET, *timestamp, body);
         let h = [
             ("X-Aghanim-Signature", sig.as_str()),
             ("X-Aghanim-Signature-Timestamp", &ts),

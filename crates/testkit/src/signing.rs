@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use tollgate_verify::{VerifyError, sign_aghanim, sign_standard_webhooks, sign_whop, sign_whop_legacy};
+use tollgate_verify::{VerifyError, sign_hex_hmac, sign_standard_webhooks, sign_whop, sign_whop_legacy};
 
 /// A webhook request as a provider would send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl WebhookBuilder {
             WebhookFormat::Aghanim => vec![
                 (
                     "X-Aghanim-Signature".to_owned(),
-                    sign_aghanim(&self.secret, timestamp, &self.body),
+                    sign_hex_hmac(&self.secret, timestamp, &self.body),
                 ),
                 ("X-Aghanim-Signature-Timestamp".to_owned(), ts),
                 json,

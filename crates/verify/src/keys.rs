@@ -84,7 +84,7 @@ impl KeySet {
         Self::from_raw(decoded)
     }
 
-    /// Builds keys from the UTF-8 bytes of each secret string (Whop, Aghanim).
+    /// Builds keys from the UTF-8 bytes of each secret string (Whop, hex HMAC).
     pub(crate) fn from_utf8_secrets<I, S>(secrets: I) -> Result<Self, VerifyError>
     where
         I: IntoIterator<Item = S>,

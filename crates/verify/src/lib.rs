@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-mod aghanim;
 mod error;
 mod headers;
+mod hex_hmac;
 mod keys;
 mod sign;
 mod standard;
@@ -10,10 +10,10 @@ mod tolerance;
 mod verified;
 mod whop;
 
-pub use aghanim::AghanimVerifier;
 pub use error::{Header, SecretProblem, VerifyError};
 pub use headers::HeaderLookup;
-pub use sign::{sign_aghanim, sign_standard_webhooks, sign_whop, sign_whop_legacy};
+pub use hex_hmac::HexHmacVerifier;
+pub use sign::{sign_hex_hmac, sign_standard_webhooks, sign_whop, sign_whop_legacy};
 pub use standard::StandardWebhooksVerifier;
 pub use tolerance::Tolerance;
 pub use verified::{Scheme, Verified};

@@ -54,10 +54,10 @@ pub fn sign_whop_legacy(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(tag.as_ref()))
 }
 
-/// The `X-Aghanim-Signature` value (lowercase hex) for a delivery whose `X-Aghanim-Signature-Timestamp` is
+/// The hex HMAC scheme's signature header value (lowercase hex) for a delivery whose timestamp header is
 /// `timestamp.to_string()`.
 #[must_use]
-pub fn sign_aghanim(secret: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn sign_hex_hmac(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let timestamp = timestamp.to_string();
     hex::encode(mac(secret.as_bytes(), &[timestamp.as_bytes(), b".", body]).as_ref())
 }

@@ -10,8 +10,8 @@ pub enum Scheme {
     WhopCurrent,
     /// Whop's legacy `X-Whop-Signature: t=…,v1=…` webhooks.
     WhopLegacy,
-    /// Aghanim's `X-Aghanim-Signature` webhooks.
-    Aghanim,
+    /// The hex HMAC scheme: a hex signature over `<timestamp>.<body>`, the timestamp in a header of its own.
+    HexHmac,
 }
 
 /// An authenticated delivery: what the caller needs next, borrowed from the headers it was verified from.

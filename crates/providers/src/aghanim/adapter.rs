@@ -1,11 +1,12 @@
-//! Aghanim's adapter: its verifier (`X-Aghanim-Signature`) and parser.
+//! Aghanim's adapter: its verifier (the hex HMAC scheme: `X-Aghanim-Signature` over
+//! `<X-Aghanim-Signature-Timestamp>.<body>`; Aghanim documents no timestamp window) and parser.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{AghanimVerifier, HeaderLookup, Tolerance, Verified, VerifyError, sign_aghanim};
+use tollgate_verify::{HeaderLookup, HexHmacVerifier, Tolerance, Verified, VerifyError, sign_hex_hmac};
 
 use super::{AghanimApi as _, AghanimClient, AghanimListing, SubscriptionQuery};
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
@@ -22,14 +23,14 @@ const PROBE_PLAYER: &str = "tollgate-doctor-probe";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AghanimAdapter;
 
-impl SignatureVerifier for AghanimVerifier {
+impl SignatureVerifier for HexHmacVerifier {
     fn verify<'h>(
         &self,
         headers: &'h dyn HeaderLookup,
         body: &[u8],
         now: i64,
     ) -> Result<Verified<'h>, VerifyError> {
-        AghanimVerifier::verify(self, headers, body, now)
+        HexHmacVerifier::verify(self, headers, body, now)
     }
 }
 
@@ -43,7 +44,7 @@ impl ProviderAdapter for AghanimAdapter {
         secrets: &[&str],
         tolerance: Tolerance,
     ) -> Result<Box<dyn SignatureVerifier>, VerifyError> {
-        Ok(Box::new(AghanimVerifier::new(secrets, tolerance)?))
+        Ok(Box::new(HexHmacVerifier::new(secrets, tolerance)?))
     }
 
     fn parse(&self, _meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
@@ -78,7 +79,7 @@ impl ProviderAdapter for AghanimAdapter {
         body: &[u8],
     ) -> Result<Vec<(&'static str, String)>, VerifyError> {
         Ok(vec![
-            ("x-aghanim-signature", sign_aghanim(secret, timestamp, body)),
+            ("x-aghanim-signature", sign_hex_hmac(secret, timestamp, body)),
             ("x-aghanim-signature-timestamp", timestamp.to_string()),
         ])
     }

@@ -7,7 +7,7 @@ use tollgate_testkit::{
     WebhookFormat, now_unix,
 };
 use tollgate_verify::{
-    AghanimVerifier, Scheme, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier,
+    HexHmacVerifier, Scheme, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier,
 };
 
 #[test]
@@ -122,13 +122,13 @@ fn fakes_emit_webhooks_their_secrets_verify() {
 
     let aghanim = FakeAghanim::start();
     aghanim.add_subscription("player_1", FakeAghanimSubscription::active("sub_1", "pass"));
-    let verifier = AghanimVerifier::new([aghanim.webhook_secret()], Tolerance::Unlimited).unwrap();
+    let verifier = HexHmacVerifier::new([aghanim.webhook_secret()], Tolerance::Unlimited).unwrap();
     let hook = aghanim
         .subscription_webhook("player_1", "sub_1", "subscription.renewed")
         .unwrap();
     let headers = hook.header_pairs();
     let verified = verifier.verify(&headers, &hook.body, now).unwrap();
-    assert_eq!(verified.scheme, Scheme::Aghanim);
+    assert_eq!(verified.scheme, Scheme::HexHmac);
     let body: serde_json::Value = serde_json::from_slice(&hook.body).unwrap();
     assert_eq!(body["event_type"], "subscription.renewed");
     assert_eq!(body["event_data"]["player_id"], "player_1");

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use tollgate_verify::{
-    AghanimVerifier, Header, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier, sign_aghanim,
+    Header, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier, sign_hex_hmac,
     sign_standard_webhooks, sign_whop, sign_whop_legacy,
 };
 
@@ -129,9 +129,9 @@ proptest! {
         body in body(),
         bit in any::<usize>(),
     ) {
-        let sig = sign_aghanim(&secret, ts, &body);
+        let sig = sign_hex_hmac(&secret, ts, &body);
         let ts_raw = ts.to_string();
-        let v = AghanimVerifier::new([&secret], Tolerance::Unlimited).unwrap();
+        let v = HexHmacVerifier::new([&secret], Tolerance::Unlimited).unwrap();
         let check = |ts: &[u8], sig: &[u8], body: &[u8]| {
             v.verify(&[("x-aghanim-signature", sig), ("x-aghanim-signature-timestamp", ts)], body, 0)
                 .map(|ok| ok.timestamp)
@@ -157,7 +157,7 @@ proptest! {
         let headers: Vec<(&str, &[u8])> = names.iter().copied().zip(values.iter().map(Vec::as_slice)).collect();
         let standard = StandardWebhooksVerifier::new(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
         let whop = WhopVerifier::new(["ws_1234567890abcdef"]).unwrap();
-        let aghanim = AghanimVerifier::new(["aghanim_test_secret"], Tolerance::DEFAULT).unwrap();
+        let aghanim = HexHmacVerifier::new(["aghanim_test_secret"], Tolerance::DEFAULT).unwrap();
         // Random bytes forge nothing: each verifier answers with an error and does not panic.
         prop_assert!(standard.verify(&headers, &body, now).is_err());
         prop_assert!(whop.verify(&headers, &body, now).is_err());

@@ -128,7 +128,7 @@ impl Checker {
             Scheme::StandardWebhooks => "Standard Webhooks",
             Scheme::WhopCurrent => "Whop (current format)",
             Scheme::WhopLegacy => "Whop (legacy X-Whop-Signature)",
-            Scheme::Aghanim => "Aghanim",
+            Scheme::HexHmac => "Aghanim",
             _ => "other",
         };
         let mut lines = vec![format!("scheme: {scheme}")];

@@ -1,6 +1,6 @@
 //! `verify-webhook` on deliveries signed with `tollgate_verify::sign_*`, checked at a fixed `--at` time.
 
-use tollgate_verify::{sign_aghanim, sign_standard_webhooks, sign_whop, sign_whop_legacy};
+use tollgate_verify::{sign_hex_hmac, sign_standard_webhooks, sign_whop, sign_whop_legacy};
 
 use crate::cli::cli_support::{Run, Sandbox};
 
@@ -295,7 +295,7 @@ fn missing_and_malformed_headers_are_named() {
     // Aghanim headers checked as Whop: the missing header, and which provider they look like.
     let headers = format!(
         "X-Aghanim-Signature: {}\nX-Aghanim-Signature-Timestamp: {TS}\n",
-        sign_aghanim(AGHANIM_SECRET, TS, &body)
+        sign_hex_hmac(AGHANIM_SECRET, TS, &body)
     );
     let out = invalid(&verify(&sandbox(), "whop", &headers, &body, TS)).to_owned();
     assert!(out.starts_with("✘ missing header `webhook-signature`\n"), "{out}");
@@ -325,7 +325,7 @@ fn dodo_aghanim_and_legacy_whop_deliveries_verify_from_curl_output() {
     // Aghanim's tolerance is off by default: a delivery a week old still verifies.
     let headers = format!(
         "X-Aghanim-Signature: {}\nX-Aghanim-Signature-Timestamp: {TS}\n",
-        sign_aghanim(AGHANIM_SECRET, TS, &body)
+        sign_hex_hmac(AGHANIM_SECRET, TS, &body)
     );
     let run = verify(&sandbox(), "aghanim", &headers, &body, TS + 7 * 86_400);
     assert_eq!(run.code, Some(0), "{}", run.stdout);

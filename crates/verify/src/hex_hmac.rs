@@ -1,5 +1,6 @@
-//! Aghanim webhooks: `X-Aghanim-Signature` (64 lowercase hex digits) over
-//! `<X-Aghanim-Signature-Timestamp>.<body>`, keyed with the UTF-8 bytes of the webhook secret.
+//! The hex HMAC scheme: a signature header of 64 lowercase hex digits (HMAC-SHA256) over
+//! `<timestamp header>.<body>`, keyed with the UTF-8 bytes of the webhook secret. Its wire headers are
+//! [`Header::AghanimSignature`] and [`Header::AghanimTimestamp`].
 
 use crate::error::{Header, VerifyError};
 use crate::headers::HeaderLookup;
@@ -9,17 +10,17 @@ use crate::tolerance::{Tolerance, parse_timestamp};
 use crate::verified::{Scheme, Verified};
 use crate::whop::decode_lower_hex;
 
-/// Verifies Aghanim deliveries against one or more webhook secrets.
+/// Verifies hex HMAC deliveries against one or more webhook secrets.
 ///
-/// Aghanim documents no timestamp window, and its timestamp may be the event time rather than the send time (a
+/// The scheme defines no timestamp window, and its timestamp may be the event time rather than the send time (a
 /// retry would then carry an old one), so the caller picks the tolerance; [`Tolerance::Unlimited`] is allowed.
-pub struct AghanimVerifier {
+pub struct HexHmacVerifier {
     keys: KeySet,
     tolerance: Tolerance,
 }
 
-impl AghanimVerifier {
-    /// Builds a verifier from one or more Aghanim webhook secrets, used as opaque UTF-8 strings.
+impl HexHmacVerifier {
+    /// Builds a verifier from one or more webhook secrets, used as opaque UTF-8 strings.
     ///
     /// # Errors
     /// [`VerifyError::BadSecret`] for an empty list or an empty secret.
@@ -40,7 +41,7 @@ impl AghanimVerifier {
         self.tolerance
     }
 
-    /// Verifies `body` against `X-Aghanim-Signature` and `X-Aghanim-Signature-Timestamp` at time `now` (Unix s).
+    /// Verifies `body` against the signature and timestamp headers at time `now` (Unix s).
     ///
     /// # Errors
     /// A missing header; [`VerifyError::MalformedHeader`] for a timestamp that is not an integer or a signature that
@@ -63,7 +64,7 @@ impl AghanimVerifier {
             .find_match(&parts, std::iter::once(signature))
             .ok_or(VerifyError::NoMatchingSignature)?;
         Ok(Verified {
-            scheme: Scheme::Aghanim,
+            scheme: Scheme::HexHmac,
             webhook_id: None,
             timestamp,
             secret_index,
@@ -71,9 +72,9 @@ impl AghanimVerifier {
     }
 }
 
-impl std::fmt::Debug for AghanimVerifier {
+impl std::fmt::Debug for HexHmacVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AghanimVerifier")
+        f.debug_struct("HexHmacVerifier")
             .field("secrets", &self.keys.len())
             .field("keys", &"[redacted]")
             .field("tolerance", &self.tolerance)

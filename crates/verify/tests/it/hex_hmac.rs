@@ -1,7 +1,7 @@
 //! Aghanim: the derived vector of providers.md §5.2, the caller-chosen tolerance and malformed headers.
 
 use tollgate_verify::{
-    AghanimVerifier, Header, Scheme, SecretProblem, Tolerance, Verified, VerifyError, sign_aghanim,
+    Header, HexHmacVerifier, Scheme, SecretProblem, Tolerance, Verified, VerifyError, sign_hex_hmac,
 };
 
 const SECRET: &str = "aghanim_test_secret";
@@ -17,18 +17,18 @@ fn headers(ts: &str, sig: &str) -> [(&'static str, String); 2] {
 }
 
 #[expect(clippy::unwrap_used, reason = "test helper: the vector's secret is valid")]
-fn aghanim(tolerance: Tolerance) -> AghanimVerifier {
-    AghanimVerifier::new([SECRET], tolerance).unwrap()
+fn aghanim(tolerance: Tolerance) -> HexHmacVerifier {
+    HexHmacVerifier::new([SECRET], tolerance).unwrap()
 }
 
 #[test]
 fn derived_vector_signs_and_verifies() {
-    assert_eq!(sign_aghanim(SECRET, TS, BODY), SIG);
+    assert_eq!(sign_hex_hmac(SECRET, TS, BODY), SIG);
     let headers = headers("1725534306", SIG);
     assert_eq!(
         aghanim(Tolerance::DEFAULT).verify(&headers, BODY, TS),
         Ok(Verified {
-            scheme: Scheme::Aghanim,
+            scheme: Scheme::HexHmac,
             webhook_id: None,
             timestamp: TS,
             secret_index: 0
@@ -76,7 +76,7 @@ fn changed_timestamp_body_or_signature_fails() {
         v.verify(&headers("1725534306", &wrong), BODY, TS),
         Err(VerifyError::NoMatchingSignature)
     );
-    let other_secret = AghanimVerifier::new(["aghanim_test_secreT"], Tolerance::Unlimited).unwrap();
+    let other_secret = HexHmacVerifier::new(["aghanim_test_secreT"], Tolerance::Unlimited).unwrap();
     assert_eq!(
         other_secret.verify(&headers("1725534306", SIG), BODY, TS),
         Err(VerifyError::NoMatchingSignature)
@@ -133,12 +133,12 @@ fn sig_upper() -> String {
 #[test]
 fn extreme_timestamps_never_panic() {
     let v = aghanim(Tolerance::DEFAULT);
-    let max = sign_aghanim(SECRET, i64::MAX, BODY);
+    let max = sign_hex_hmac(SECRET, i64::MAX, BODY);
     assert_eq!(
         v.verify(&headers("9223372036854775807", &max), BODY, i64::MIN),
         Err(VerifyError::FutureTimestamp)
     );
-    let min = sign_aghanim(SECRET, i64::MIN, BODY);
+    let min = sign_hex_hmac(SECRET, i64::MIN, BODY);
     assert_eq!(
         v.verify(&headers("-9223372036854775808", &min), BODY, i64::MAX),
         Err(VerifyError::StaleTimestamp)
@@ -148,20 +148,20 @@ fn extreme_timestamps_never_panic() {
 #[test]
 fn headers_match_in_any_letter_case_and_bodies_need_not_be_utf8() {
     let body: &[u8] = b"\x80\x81not utf-8\xff";
-    let sig = sign_aghanim(SECRET, TS, body);
+    let sig = sign_hex_hmac(SECRET, TS, body);
     let v = aghanim(Tolerance::DEFAULT);
     for (a, b) in [
         ("x-aghanim-signature", "x-aghanim-signature-timestamp"),
         ("X-AGHANIM-SIGNATURE", "X-AGHANIM-SIGNATURE-TIMESTAMP"),
     ] {
         let h = [(a, sig.as_str()), (b, "1725534306")];
-        assert_eq!(v.verify(&h, body, TS).unwrap().scheme, Scheme::Aghanim);
+        assert_eq!(v.verify(&h, body, TS).unwrap().scheme, Scheme::HexHmac);
     }
 }
 
 #[test]
 fn rotation_and_secret_checks() {
-    let v = AghanimVerifier::new(["new_secret", SECRET], Tolerance::DEFAULT).unwrap();
+    let v = HexHmacVerifier::new(["new_secret", SECRET], Tolerance::DEFAULT).unwrap();
     assert_eq!(
         v.verify(&headers("1725534306", SIG), BODY, TS)
             .unwrap()
@@ -169,13 +169,13 @@ fn rotation_and_secret_checks() {
         1
     );
     assert_eq!(
-        AghanimVerifier::new([SECRET, ""], Tolerance::DEFAULT).map(|_| ()),
+        HexHmacVerifier::new([SECRET, ""], Tolerance::DEFAULT).map(|_| ()),
         Err(VerifyError::BadSecret(SecretProblem::Empty { index: 1 }))
     );
     let debug = format!("{v:?}");
     assert_eq!(
         debug,
-        "AghanimVerifier { secrets: 2, keys: \"[redacted]\", tolerance: Seconds(300) }"
+        "HexHmacVerifier { secrets: 2, keys: \"[redacted]\", tolerance: Seconds(300) }"
     );
     assert!(!debug.contains("secret_"));
 }
