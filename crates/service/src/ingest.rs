@@ -224,7 +224,7 @@ impl Ingest {
     /// - authentic JSON Tollgate cannot parse: stored `failed` with the error ([`IngestOutcome::Failed`]), to be
     ///   replayed after a fix;
     /// - a type Tollgate does not act on: stored `ignored`; a redelivery: [`IngestOutcome::Duplicate`];
-    /// - a delivery a 2xx would misrepresent (an Aghanim item it does not grant, a request/response type, a
+    /// - a delivery a 2xx would misrepresent (an item it does not grant, a request/response type, a
     ///   sandbox item while sandbox events are off): [`IngestError::Refused`], nothing stored;
     /// - the database unavailable: [`IngestError::Storage`], nothing written.
     pub fn ingest(
@@ -429,8 +429,8 @@ fn hex_lower(bytes: &[u8]) -> String {
         })
 }
 
-/// The event name of an unparseable JSON body, for the inbox listing: `type` (Whop v1, Dodo), `event_type`
-/// (Aghanim) or `action` (legacy Whop), when it is a short string; else `unknown`.
+/// The event name of an unparseable JSON body, for the inbox listing: the first of `type`, `event_type` and
+/// `action` (the providers' event-name fields) that is a short string; else `unknown`.
 fn best_effort_event_type(body: &[u8]) -> String {
     let Ok(serde_json::Value::Object(root)) = serde_json::from_slice::<serde_json::Value>(body) else {
         return "unknown".to_owned();

@@ -369,7 +369,7 @@ impl Store {
     }
 
     /// The distinct customers (`subject`) Tollgate holds entitlements for at one provider, in order. Reconciliation
-    /// uses it to ask Aghanim about the players it knows.
+    /// uses it to ask a provider that is listed per subject about the customers it knows.
     pub fn list_subjects(&self, provider: Provider) -> Result<Vec<String>> {
         let mut conn = self.conn()?;
         Ok(entitlements::table

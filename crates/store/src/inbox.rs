@@ -60,7 +60,8 @@ impl fmt::Display for InboxStatus {
 #[derive(Clone, PartialEq)]
 pub struct NewInboxEvent {
     pub provider: Provider,
-    /// Unique per provider: the `webhook-id` header, Aghanim's idempotency key, or Whop legacy id + action.
+    /// Unique per provider: the key the provider's parser derives (the `webhook-id` header, the provider's own
+    /// idempotency key, or Whop legacy id + action).
     pub dedupe_key: String,
     /// Also unique per provider when set: for Dodo grants, the grant id plus the event type.
     pub semantic_key: Option<String>,
@@ -94,12 +95,12 @@ impl fmt::Debug for NewInboxEvent {
 pub enum InboxEffect {
     /// Fold this change into its entitlement; the row becomes `processed`.
     Apply(EntitlementChange),
-    /// Fold each change into its own entitlement (an Aghanim `item.add` of several items); the row becomes
+    /// Fold each change into its own entitlement (one delivery of several items); the row becomes
     /// `processed`, linked to the first one's entitlement. Empty is [`InboxEffect::Ignore`].
     ApplyAll(Vec<EntitlementChange>),
     /// Nothing to apply (a type Tollgate does not act on); the row becomes `ignored`.
     Ignore,
-    /// Nothing to apply, for a reason the operator should see (an Aghanim sandbox event while sandbox events are
+    /// Nothing to apply, for a reason the operator should see (a provider's sandbox event while sandbox events are
     /// off): the row becomes `ignored` with this note as its `last_error`, and can be replayed once that changes.
     IgnoreNoted(String),
     /// The service could not parse it; the row becomes `failed` with this error (never containing the body).

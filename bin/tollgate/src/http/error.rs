@@ -304,7 +304,8 @@ impl ApiError {
 
     /// An authentic webhook Tollgate will not claim with a 2xx (see `IngestError::Refused`): `422` with the
     /// refusal's code (`UNSUPPORTED_EVENT`, `UNSUPPORTED_ITEM`, `SANDBOX_NOT_ACCEPTED`), `400 INVALID_ITEM_EVENT`
-    /// for an item event that cannot be read. Never Aghanim's `declined`, which can trigger an automatic refund.
+    /// for an item event that cannot be read. Never an answer the provider reads as a decline, which can trigger
+    /// an automatic refund.
     pub fn webhook_refused(refusal: Refusal) -> Self {
         let status = match refusal.code {
             RefusalCode::InvalidItemEvent => StatusCode::BAD_REQUEST,
