@@ -22,12 +22,12 @@ use ring::digest;
 use tollgate_policy::Provider;
 pub use tollgate_providers::ProviderVerifier;
 use tollgate_providers::Registry;
+use tollgate_providers::aghanim::AghanimOptions;
 use tollgate_providers::{DeliveryMeta, Outcome};
 use tollgate_store::{InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, Store};
 use tollgate_verify::{HeaderLookup, Tolerance};
 
 pub use commit::{CommitSettings, Committer};
-pub use effect::{AghanimOptions, SANDBOX_NOTE};
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
 pub use parser::{ProviderParser, RegistryParser, WebhookParser, store_change};

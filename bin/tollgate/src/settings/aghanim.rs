@@ -3,7 +3,7 @@
 //! three providers, so setting them under Whop or Dodo is an error that says where they belong.
 
 use tollgate_policy::Provider;
-use tollgate_service::ingest::AghanimOptions;
+use tollgate_providers::aghanim::AghanimOptions;
 
 use super::{ProviderSettings, ProvidersSettings, SettingsError};
 use crate::cli::doctor::Check;

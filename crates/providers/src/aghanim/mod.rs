@@ -3,6 +3,7 @@
 mod adapter;
 mod api;
 mod items;
+mod options;
 mod reconcile;
 pub mod sample;
 mod simulate;
@@ -11,4 +12,5 @@ pub(crate) mod webhook;
 pub use adapter::AghanimAdapter;
 pub use api::{AghanimApi, AghanimClient, AghanimSubscription, SubscriptionQuery};
 pub use items::{ITEM_KIND, ITEM_REMOVED, ItemAction, ItemDelivery, ItemLine, item_external_id};
+pub use options::{AghanimOptions, SANDBOX_NOTE};
 pub use reconcile::AghanimListing;

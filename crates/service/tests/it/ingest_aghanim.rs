@@ -14,11 +14,11 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tollgate_policy::{PolicySet, Provider};
+use tollgate_providers::aghanim::{AghanimOptions, SANDBOX_NOTE};
 use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, RefusalCode};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::ingest::{
-    AghanimOptions, Ingest, IngestError, IngestOutcome, ProviderParser, ProviderSecrets, SANDBOX_NOTE,
-    WebhookParser, WebhookSecrets,
+    Ingest, IngestError, IngestOutcome, ProviderParser, ProviderSecrets, WebhookParser, WebhookSecrets,
 };
 use tollgate_service::query::Query;
 use tollgate_store::test_support::{TestDb, for_each_backend};
