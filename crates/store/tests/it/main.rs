@@ -13,5 +13,6 @@ mod durability;
 mod fold_flows;
 mod reconcile_queries;
 mod records;
+mod seed;
 mod unit_of_work;
 mod versions;
