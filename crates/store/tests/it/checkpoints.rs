@@ -7,8 +7,8 @@ use diesel::RunQueryDsl as _;
 use diesel::sql_types::Integer;
 use tollgate_policy::Provider;
 use tollgate_store::{
-    ConnectionManager, DEFAULT_CHECKPOINT_PAGES, DatabaseUrl, DbConnection, InboxEffect, InboxStatus,
-    NewInboxEvent, SqliteSync, Store, StoreConfig, StoreKeys,
+    ConnectionManager, DEFAULT_CHECKPOINT_PAGES, DatabaseUrl, DbConnection, InboxStatus, NewInboxEvent,
+    SqliteSync, Store, StoreConfig, StoreKeys,
 };
 
 use crate::common::{Backend, both, t};
@@ -104,7 +104,7 @@ fn sqlite_writers_leave_wal_checkpoints_to_the_background_thread() {
     for round in 0..ROUNDS {
         let started = status.count();
         for n in round * ROUND..(round + 1) * ROUND {
-            put_inbox_event(&store, &big_delivery(n), &InboxEffect::Ignore).unwrap();
+            put_inbox_event(&store, &big_delivery(n), None).unwrap();
         }
         let done = status.wait_for_count(started + 1, WAIT);
         assert!(done > started, "round {round}: no checkpoint");
@@ -151,7 +151,7 @@ fn dropping_the_last_store_clone_stops_the_thread_and_closes_the_database() {
     store.migrate().unwrap();
     let status = store.wal_checkpoints().unwrap();
     // One commit leaves frames behind; the thread's idle wake checkpoints them, opening its own connection.
-    put_inbox_event(&store, &big_delivery(0), &InboxEffect::Ignore).unwrap();
+    put_inbox_event(&store, &big_delivery(0), None).unwrap();
     assert!(status.wait_for_count(1, WAIT) >= 1);
 
     let clone = store.clone();

@@ -88,7 +88,7 @@ fn the_inbox_page_is_newest_first_and_filtered() {
             ),
         ];
         for (provider, key, kind, effect) in stored {
-            put_inbox_event(store, &inbox_event(provider, key, kind), &effect).unwrap();
+            put_inbox_event(store, &inbox_event(provider, key, kind), effect).unwrap();
         }
         let page = |page: InboxPage<'_>| -> Vec<String> {
             store

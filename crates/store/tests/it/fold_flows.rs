@@ -31,13 +31,6 @@ pub trait FoldFlows {
         event: &NewInboxEvent,
         effect: impl Into<InboxEffect>,
     ) -> Result<RecordOutcome, StoreError>;
-
-    /// A stored delivery replayed with one change (`entitlement_change::apply_inbox_changes`).
-    fn apply_inbox_event(
-        &self,
-        inbox_id: InboxId,
-        change: &EntitlementChange,
-    ) -> Result<Entitlement, StoreError>;
 }
 
 impl FoldFlows for Store {
@@ -56,20 +49,6 @@ impl FoldFlows for Store {
         effect: impl Into<InboxEffect>,
     ) -> Result<RecordOutcome, StoreError> {
         record_webhook(self, event, effect)
-    }
-
-    fn apply_inbox_event(
-        &self,
-        inbox_id: InboxId,
-        change: &EntitlementChange,
-    ) -> Result<Entitlement, StoreError> {
-        apply_inbox_changes(self, inbox_id, std::slice::from_ref(change))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::NotFound {
-                entity: "entitlement",
-                id: change.event.external_id.clone(),
-            })
     }
 }
 
@@ -266,52 +245,6 @@ pub fn apply_provider_answer(
     )?;
     tx.mark_changed(&entitlement.id);
     Ok(entitlement)
-}
-
-/// Replay a stored delivery with its (re-)parsed changes, in one unit of work: each change is folded and audited as
-/// by the original delivery, in the order given (each entitlement locked in turn), the row becomes `processed`
-/// (linked to the first change's entitlement; `ignored` when there is none) and its attempts go up by one. The
-/// entitlements as they are now, in order.
-///
-/// It locks the inbox row first, then the entitlements: the reverse of a webhook batch, yet they cannot deadlock
-/// (see `WriteTx::lock_inbox_event`).
-fn apply_inbox_changes(
-    store: &Store,
-    inbox_id: InboxId,
-    changes: &[EntitlementChange],
-) -> Result<Vec<Entitlement>, StoreError> {
-    Ok(store.write(|tx| {
-        if !tx.lock_inbox_event(inbox_id)? {
-            return Err(StoreError::NotFound {
-                entity: "inbox event",
-                id: inbox_id.to_string(),
-            });
-        }
-        let mut entitlements = Vec::with_capacity(changes.len());
-        for change in changes {
-            entitlements.push(fold_one(
-                tx,
-                &Fold {
-                    change,
-                    actor: Actor::Replay,
-                    reason: None,
-                    inbox_id: Some(inbox_id),
-                    merge_extras: false,
-                    synced_at: None,
-                },
-            )?);
-        }
-        let first = entitlements.first().map(|e| &e.id);
-        let status = match first {
-            Some(_) => InboxStatus::Processed,
-            None => InboxStatus::Ignored,
-        };
-        tx.settle_inbox_event(inbox_id, status, first)?;
-        for entitlement in &entitlements {
-            tx.mark_changed(&entitlement.id);
-        }
-        Ok(entitlements)
-    })?)
 }
 
 /// Inside a unit of work: lock (or create) one entitlement, fold the change in, save it with a bumped version, and
