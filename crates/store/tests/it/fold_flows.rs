@@ -5,14 +5,12 @@
 //! the way the service does (as `device_flows` does for the device rules).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::EntitlementState;
 use tollgate_store::{
-    Actor, Entitlement, EntitlementChange, EntitlementKey, EntitlementUpdate, InboxEffect, InboxId,
-    InboxInsert, InboxStatus, LockedEntitlement, NewAudit, NewInboxEvent, RecordOutcome, SealedDelivery,
-    Store, StoreError, StoreKeys, WriteTx,
+    Actor, Entitlement, EntitlementChange, EntitlementUpdate, InboxId, LockedEntitlement, NewAudit, Store,
+    StoreError, StoreKeys, WriteTx,
 };
 
 /// The service's fold as methods on `Store`, each one unit of work.
@@ -24,13 +22,6 @@ pub trait FoldFlows {
         change: &EntitlementChange,
         reason: &str,
     ) -> Result<Entitlement, StoreError>;
-
-    /// One delivery stored and acted on (`entitlement_change::record_webhook`).
-    fn record_webhook(
-        &self,
-        event: &NewInboxEvent,
-        effect: impl Into<InboxEffect>,
-    ) -> Result<RecordOutcome, StoreError>;
 }
 
 impl FoldFlows for Store {
@@ -41,14 +32,6 @@ impl FoldFlows for Store {
         reason: &str,
     ) -> Result<Entitlement, StoreError> {
         apply_change(self, actor, change, reason)
-    }
-
-    fn record_webhook(
-        &self,
-        event: &NewInboxEvent,
-        effect: impl Into<InboxEffect>,
-    ) -> Result<RecordOutcome, StoreError> {
-        record_webhook(self, event, effect)
     }
 }
 
@@ -269,173 +252,4 @@ fn fold_one(tx: &mut WriteTx<'_>, fold: &Fold<'_>) -> Result<Entitlement, StoreE
     tx.save_entitlements(locked)?;
     tx.insert_audit(&folded.audit)?;
     Ok(after)
-}
-
-/// Store a delivery and act on it, in one unit of work: a duplicate (same dedupe or semantic key) writes nothing
-/// and returns [`RecordOutcome::Duplicate`]; otherwise, for [`InboxEffect::Apply`], the entitlement is locked
-/// (created if new), the event folded, the entitlement saved and an audit row written, and the inbox row is inserted
-/// `processed` (`ignored` or `failed` for the other effects). Accepts `Option<EntitlementChange>` (`None` = ignore).
-/// It is a batch of one (`entitlement_change::record_webhooks`): the same code and the same lock order.
-fn record_webhook(
-    store: &Store,
-    event: &NewInboxEvent,
-    effect: impl Into<InboxEffect>,
-) -> Result<RecordOutcome, StoreError> {
-    let effect = effect.into();
-    let delivery = [SealedDelivery::new(store.keys(), event, &effect)?];
-    let outcome = store
-        .write(|tx| write_batch(tx, &delivery))?
-        .pop()
-        .ok_or_else(|| StoreError::NotFound {
-            entity: "inbox event",
-            id: event.dedupe_key.clone(),
-        })?;
-    Ok(outcome)
-}
-
-/// Store and act on every delivery inside the caller's unit of work, in a handful of statements whatever the batch
-/// size; the outcomes in input order. The entitlements it applied a delivery to are marked changed, so
-/// `Store::write` bumps their versions after the commit.
-///
-/// 1. Lock (or create) every entitlement an [`InboxEffect::Apply`] delivery names, in (provider, external id) order
-///    (`WriteTx::lock_entitlements`; a missing one is inserted with the changes expected for it already folded in,
-///    `WriteTx::insert_missing`).
-/// 2. Insert every inbox row in one `INSERT .. ON CONFLICT DO NOTHING RETURNING`, in (provider, dedupe key) order
-///    (`SealedDelivery::insert_order`), each with its final status (`WriteTx::insert_inbox`). A row not inserted is
-///    a duplicate: of a stored row, or of an earlier row of the batch. The duplicates' rows are found with one
-///    `SELECT` per provider (`WriteTx::find_inbox_duplicates`).
-/// 3. Fold the stored `Apply` deliveries in memory, by entitlement and then row order, exactly as one by one.
-/// 4. Save every changed entitlement in one upsert, and write every audit row in one insert.
-fn write_batch(
-    tx: &mut WriteTx<'_>,
-    sealed: &[SealedDelivery<'_>],
-) -> Result<Vec<RecordOutcome>, StoreError> {
-    let at = tx.now();
-    let order = SealedDelivery::insert_order(sealed);
-    // Each entitlement's changes in the order step 3 folds them, assuming none is a duplicate: a new entitlement
-    // is inserted with them folded in, and not written again if that holds.
-    let mut expected: BTreeMap<EntitlementKey<'_>, Vec<&EntitlementChange>> = BTreeMap::new();
-    for change in order.iter().flat_map(|&index| sealed[index].changes()) {
-        expected.entry(key_of(change)).or_default().push(change);
-    }
-    let mut locked = tx.lock_entitlements(expected.keys().copied())?;
-    for (key, fresh) in locked.missing_mut() {
-        for change in expected.get(&key).map_or(&[][..], Vec::as_slice) {
-            fold_into(tx.keys(), fresh, &webhook_fold(change, None), at)?;
-        }
-    }
-    tx.insert_missing(&mut locked)?;
-    let inbox_ids = {
-        let inserts: Vec<InboxInsert<'_>> = order
-            .iter()
-            .map(|&index| {
-                let delivery = &sealed[index];
-                let entitlement_id = delivery
-                    .changes()
-                    .first()
-                    .and_then(|change| locked.get(&key_of(change)))
-                    .map(|locked| locked.id_str());
-                InboxInsert {
-                    delivery,
-                    entitlement_id,
-                }
-            })
-            .collect();
-        tx.insert_inbox(&inserts)?
-    };
-    let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; sealed.len()];
-    let mut to_apply = Vec::new();
-    let mut duplicates = Vec::new();
-    for (&index, inbox_id) in order.iter().zip(inbox_ids) {
-        let delivery = &sealed[index];
-        let Some(inbox_id) = inbox_id else {
-            duplicates.push(index);
-            continue;
-        };
-        match delivery.effect() {
-            InboxEffect::Apply(_) | InboxEffect::ApplyAll(_) if !delivery.changes().is_empty() => {
-                for change in delivery.changes() {
-                    to_apply.push((index, inbox_id, change));
-                }
-            }
-            InboxEffect::Apply(_)
-            | InboxEffect::ApplyAll(_)
-            | InboxEffect::Ignore
-            | InboxEffect::IgnoreNoted(_) => {
-                outcomes[index] = Some(RecordOutcome::Stored {
-                    inbox_id,
-                    status: InboxStatus::Ignored,
-                });
-            }
-            InboxEffect::Fail(_) => {
-                outcomes[index] = Some(RecordOutcome::Stored {
-                    inbox_id,
-                    status: InboxStatus::Failed,
-                });
-            }
-        }
-    }
-    let duplicate_events: Vec<&NewInboxEvent> =
-        duplicates.iter().map(|&index| sealed[index].event()).collect();
-    let found = tx.find_inbox_duplicates(&duplicate_events)?;
-    for (&index, inbox_id) in duplicates.iter().zip(found) {
-        outcomes[index] = Some(RecordOutcome::Duplicate { inbox_id });
-    }
-    // Stable: deliveries to one entitlement are folded in the order their rows were inserted.
-    to_apply.sort_by_key(|(_, _, change)| key_of(change));
-    let mut audits = Vec::with_capacity(to_apply.len());
-    for (index, inbox_id, change) in to_apply {
-        let entitlement = locked
-            .get_mut(&key_of(change))
-            .ok_or_else(|| StoreError::NotFound {
-                entity: "entitlement",
-                id: change.event.external_id.clone(),
-            })?;
-        let folded = fold_into(tx.keys(), entitlement, &webhook_fold(change, Some(inbox_id)), at)?;
-        audits.push(folded.audit);
-        // A delivery of several changes answers with its first change's entitlement (the one its row names).
-        let first = sealed[index]
-            .changes()
-            .first()
-            .is_some_and(|first| std::ptr::eq(first, change));
-        if first || outcomes[index].is_none() {
-            outcomes[index] = Some(RecordOutcome::Applied {
-                inbox_id,
-                entitlement: Box::new(entitlement.to_entitlement(tx.keys())?),
-            });
-        }
-    }
-    tx.save_entitlements(locked)?;
-    tx.insert_audits(&audits)?;
-    let outcomes = outcomes
-        .into_iter()
-        .map(|outcome| {
-            outcome.ok_or_else(|| StoreError::Conflict {
-                entity: "inbox",
-                reason: "a delivery of the batch was not written".to_owned(),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for outcome in &outcomes {
-        if let RecordOutcome::Applied { entitlement, .. } = outcome {
-            tx.mark_changed(&entitlement.id);
-        }
-    }
-    Ok(outcomes)
-}
-
-/// How a webhook delivery's change is folded.
-fn webhook_fold(change: &EntitlementChange, inbox_id: Option<InboxId>) -> Fold<'_> {
-    Fold {
-        change,
-        actor: Actor::Webhook,
-        reason: None,
-        inbox_id,
-        merge_extras: false,
-        synced_at: None,
-    }
-}
-
-fn key_of(change: &EntitlementChange) -> EntitlementKey<'_> {
-    (change.event.provider.as_str(), change.event.external_id.as_str())
 }

@@ -4,7 +4,6 @@ mod activation;
 mod backend;
 mod checkpoints;
 mod common;
-mod concurrency;
 mod console;
 mod device_flows;
 mod device_repair;

@@ -5,5 +5,6 @@
 mod aghanim;
 mod batch;
 mod batch_statements;
+mod concurrency;
 mod fixtures;
 mod inbox;
