@@ -6,5 +6,5 @@ mod aghanim;
 mod batch;
 mod batch_statements;
 mod concurrency;
-mod fixtures;
+pub mod fixtures;
 mod inbox;
