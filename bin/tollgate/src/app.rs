@@ -62,11 +62,13 @@ fn provider_secrets(p: &ProviderSettings) -> Option<ProviderSecrets> {
 /// Every provider's secrets (`webhook_secret` then `previous_webhook_secrets`); a provider without a current
 /// secret is disabled.
 pub fn webhook_secrets(settings: &Settings) -> WebhookSecrets {
-    WebhookSecrets {
-        whop: provider_secrets(&settings.providers.whop),
-        dodo: provider_secrets(&settings.providers.dodo),
-        aghanim: provider_secrets(&settings.providers.aghanim),
+    let mut secrets = WebhookSecrets::default();
+    for provider in Provider::ALL {
+        if let Some(configured) = provider_secrets(settings.providers.get(provider)) {
+            secrets.set(provider, configured);
+        }
     }
+    secrets
 }
 
 /// Open the store (`startup::open_store`), apply pending migrations, and build the state. A database that cannot

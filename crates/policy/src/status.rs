@@ -88,12 +88,14 @@ pub fn classify_with_source(
 }
 
 /// The built-in class for a status, ignoring any policy. `None` for a status the provider table does not know.
-/// Aghanim always answers `Some(Grant)`: its status strings are informational (providers.md §3.3).
+/// Aghanim always answers `Some(Grant)`: its status strings are informational (providers.md §3.3). A provider with
+/// no built-in table (one registered outside this release) knows no status.
 pub fn builtin_class(provider: Provider, status: &str) -> Option<AccessClass> {
     let table = match provider {
         Provider::Whop => WHOP,
         Provider::Dodo => DODO,
         Provider::Aghanim => return Some(AccessClass::Grant),
+        _ => return None,
     };
     let status = status.trim();
     table

@@ -21,6 +21,8 @@ pub enum ParseError {
     InvalidTimestamp { field: String },
     /// A Standard Webhooks delivery without a `webhook-id` (and no envelope id to fall back to).
     MissingDeliveryId,
+    /// No adapter is registered for this provider (see [`crate::Registry`]).
+    UnknownProvider { provider: String },
 }
 
 impl ParseError {
@@ -47,6 +49,9 @@ impl fmt::Display for ParseError {
                 write!(f, "field `{field}` is not an ISO-8601 or Unix-seconds time")
             }
             ParseError::MissingDeliveryId => f.write_str("delivery has no webhook-id"),
+            ParseError::UnknownProvider { provider } => {
+                write!(f, "no adapter is registered for provider `{provider}`")
+            }
         }
     }
 }

@@ -6,14 +6,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::{Provider, ProviderEvent};
 
-use crate::aghanim::ItemDelivery;
+use crate::ItemDelivery;
 use crate::error::ParseError;
-use crate::{aghanim, dodo, whop};
 
 /// What the server knows about a delivery besides its body, taken from the verified signature headers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryMeta {
-    /// The Standard Webhooks `webhook-id` header (Whop current, Dodo). `None` for legacy Whop and Aghanim.
+    /// The Standard Webhooks `webhook-id` header (Whop current, Dodo). `None` for schemes without one (legacy Whop, timestamp-only schemes).
     pub webhook_id: Option<String>,
     /// The verified signature timestamp. Legacy Whop payloads carry no event time, so it becomes the event time
     /// when the payload has no `updated_at` (see docs/providers.md). Store it with the raw body for replays.
@@ -38,7 +37,7 @@ impl DeliveryMeta {
         }
     }
 
-    /// A delivery whose signature carries only a timestamp (legacy `X-Whop-Signature`, Aghanim).
+    /// A delivery whose signature carries only a timestamp (legacy `X-Whop-Signature`, the hex-signature scheme).
     pub fn timestamp_only(signed_at: Option<DateTime<Utc>>) -> Self {
         DeliveryMeta {
             webhook_id: None,
@@ -51,11 +50,11 @@ impl DeliveryMeta {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedWebhook {
     /// The inbox key that makes a redelivery a no-op: the `webhook-id` for Whop and Dodo,
-    /// `{event_type}:{idempotency_key}` (else `event_id`) for Aghanim, payload id + action + body fingerprint for
+    /// `{event_type}:{idempotency_key}` (else `event_id`) for an idempotency-keyed envelope, payload id + action + body fingerprint for
     /// legacy Whop.
     pub dedupe_key: String,
     /// A second key for the same fact when a re-send may carry a new id: Dodo grants, `{grant_id}:{event_type}`.
-    /// Aghanim repeats its `{event_type}:{idempotency_key}` here, the key its rows stored under the older
+    /// An idempotency-keyed provider repeats its `{event_type}:{idempotency_key}` here, the key its rows stored under the older
     /// `idempotency_key`-only form were given by a migration, so their redeliveries stay duplicates.
     pub semantic_key: Option<String>,
     /// The provider's event name (`membership.activated`, `entitlement_grant.revoked`, ...).
@@ -77,13 +76,13 @@ pub enum Outcome {
         external_id: String,
         reason: &'static str,
     },
-    /// Aghanim `item.add` / `item.remove`: Tollgate grants (or revokes) only the item SKUs the operator lists, so
+    /// A provider's `item.add` / `item.remove`: Tollgate grants (or revokes) only the item SKUs the operator lists, so
     /// the caller decides between [`ItemDelivery::changes`] and a refusal ([`ItemDelivery::refusal`]).
     Items(Box<ItemDelivery>),
     /// Answer 4xx and store nothing: a 2xx would tell the provider something Tollgate did not do (a request/response
-    /// webhook such as Aghanim `player.verify`, whose caller waits for an answer body Tollgate cannot give).
+    /// webhook such as a `player.verify`, whose caller waits for an answer body Tollgate cannot give).
     Refused(Refusal),
-    /// An event from the provider's sandbox (Aghanim `sandbox: true`): what it would do in production. The caller
+    /// An event from the provider's sandbox (`sandbox: true`): what it would do in production. The caller
     /// acts on it only when sandbox events are accepted.
     Sandbox(Box<Outcome>),
 }
@@ -128,9 +127,9 @@ pub enum RefusalCode {
     /// A type Tollgate must not claim: a request/response webhook (`player.verify`, `player.lookup`,
     /// `player.is_idle`, `store.get`) or a `batch.ready` notice whose events Tollgate would never read.
     UnsupportedEvent,
-    /// An `item.add`/`item.remove` with an item SKU that is not in `providers.aghanim.item_skus`.
+    /// An `item.add`/`item.remove` with an item SKU that is not in the provider's `item_skus`.
     UnsupportedItem,
-    /// An item event from the sandbox while `providers.aghanim.accept_sandbox` is off.
+    /// An item event from the sandbox while the provider's `accept_sandbox` is off.
     SandboxNotAccepted,
     /// An item event without the fields crediting needs (player, items, time): nothing can be credited.
     InvalidItemEvent,
@@ -168,9 +167,9 @@ pub struct Extras {
     pub oauth_url: Option<String>,
     /// Dodo `digital_product_delivery`, as sent.
     pub delivery: Option<Value>,
-    /// Feature names (Aghanim nested item SKUs, Dodo feature-flag id).
+    /// Feature names (nested item SKUs, Dodo feature-flag id).
     pub features: Vec<String>,
-    /// What kind of entitlement this is when the provider has several: `item` for an Aghanim item (one per player
+    /// What kind of entitlement this is when the provider has several: `item` for an item (one per player
     /// and SKU, `perpetual` unless a product rule says otherwise). `None` for the provider's usual kind.
     pub kind: Option<String>,
 }
@@ -213,7 +212,8 @@ impl fmt::Display for LicenseKey {
     }
 }
 
-/// Turns an authentic webhook body into a [`ParsedWebhook`].
+/// Turns an authentic webhook body into a [`ParsedWebhook`], with the provider's adapter in the built-in
+/// [`Registry`](crate::Registry).
 ///
 /// Call it only after the signature is verified. It never panics: a body that cannot be acted on is a
 /// [`ParseError`], and an authentic event of a type Tollgate does not act on is [`Outcome::NotActedOn`].
@@ -222,14 +222,7 @@ pub fn parse_webhook(
     meta: &DeliveryMeta,
     body: &[u8],
 ) -> Result<ParsedWebhook, ParseError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| ParseError::NotJson {
-        reason: e.to_string(),
-    })?;
-    match provider {
-        Provider::Whop => whop::webhook::parse(meta, &value, body),
-        Provider::Dodo => dodo::webhook::parse(meta, &value),
-        Provider::Aghanim => aghanim::webhook::parse(&value),
-    }
+    crate::Registry::shared().parse(provider, meta, body)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod outcome;
 mod parser;
 mod prepared;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,17 +20,17 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use ring::digest;
 use tollgate_policy::Provider;
+pub use tollgate_providers::ProviderVerifier;
+use tollgate_providers::Registry;
 use tollgate_providers::{DeliveryMeta, Outcome};
 use tollgate_store::{InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, Store};
-use tollgate_verify::{
-    AghanimVerifier, HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, WhopVerifier,
-};
+use tollgate_verify::{HeaderLookup, Tolerance};
 
 pub use commit::{CommitSettings, Committer};
 pub use effect::{AghanimOptions, SANDBOX_NOTE};
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
-pub use parser::{ProviderParser, WebhookParser, store_change};
+pub use parser::{ProviderParser, RegistryParser, WebhookParser, store_change};
 pub use prepared::Prepared;
 use prepared::log_outcome;
 
@@ -52,68 +53,34 @@ impl fmt::Debug for ProviderSecrets {
     }
 }
 
-/// Every provider's webhook secrets; `None` disables that provider's endpoint.
+/// Every provider's webhook secrets; a provider without an entry has its endpoint disabled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WebhookSecrets {
-    pub whop: Option<ProviderSecrets>,
-    pub dodo: Option<ProviderSecrets>,
-    pub aghanim: Option<ProviderSecrets>,
+    by_provider: BTreeMap<Provider, ProviderSecrets>,
 }
 
 impl WebhookSecrets {
+    /// These secrets with `provider`'s set (replacing any set before).
+    #[must_use]
+    pub fn with(mut self, provider: Provider, secrets: ProviderSecrets) -> WebhookSecrets {
+        self.set(provider, secrets);
+        self
+    }
+
+    /// Sets `provider`'s secrets (replacing any set before).
+    pub fn set(&mut self, provider: Provider, secrets: ProviderSecrets) {
+        self.by_provider.insert(provider, secrets);
+    }
+
     pub fn get(&self, provider: Provider) -> Option<&ProviderSecrets> {
-        match provider {
-            Provider::Whop => self.whop.as_ref(),
-            Provider::Dodo => self.dodo.as_ref(),
-            Provider::Aghanim => self.aghanim.as_ref(),
-        }
+        self.by_provider.get(&provider)
     }
 }
 
-/// One provider's verifier: Whop (both wire formats), Standard Webhooks (Dodo) or Aghanim. The one place that knows
-/// which scheme serves which provider; ingest, `tollgate doctor` and `tollgate verify-webhook` all verify with it.
-#[derive(Debug)]
-pub enum ProviderVerifier {
-    Whop(WhopVerifier),
-    Dodo(StandardWebhooksVerifier),
-    Aghanim(AghanimVerifier),
-}
-
-impl ProviderVerifier {
-    pub fn new<S: AsRef<str>>(
-        provider: Provider,
-        secrets: &[S],
-        tolerance: Tolerance,
-    ) -> Result<Self, VerifyError> {
-        Ok(match provider {
-            Provider::Whop => ProviderVerifier::Whop(WhopVerifier::new(secrets)?.with_tolerance(tolerance)),
-            Provider::Dodo => {
-                ProviderVerifier::Dodo(StandardWebhooksVerifier::new(secrets)?.with_tolerance(tolerance))
-            }
-            Provider::Aghanim => ProviderVerifier::Aghanim(AghanimVerifier::new(secrets, tolerance)?),
-        })
-    }
-
-    pub fn verify<'h, H: HeaderLookup + ?Sized>(
-        &self,
-        headers: &'h H,
-        body: &[u8],
-        now: i64,
-    ) -> Result<Verified<'h>, VerifyError> {
-        match self {
-            ProviderVerifier::Whop(v) => v.verify(headers, body, now),
-            ProviderVerifier::Dodo(v) => v.verify(headers, body, now),
-            ProviderVerifier::Aghanim(v) => v.verify(headers, body, now),
-        }
-    }
-}
-
-/// The verifiers built once from the configured secrets.
+/// The verifiers built once from the configured secrets, one per enabled provider.
 #[derive(Debug, Default)]
 struct Verifiers {
-    whop: Option<ProviderVerifier>,
-    dodo: Option<ProviderVerifier>,
-    aghanim: Option<ProviderVerifier>,
+    by_provider: BTreeMap<Provider, ProviderVerifier>,
 }
 
 /// What a verification returned, owned.
@@ -123,10 +90,12 @@ struct Delivery {
 }
 
 impl Verifiers {
-    fn build(secrets: &WebhookSecrets) -> Result<Verifiers, IngestError> {
-        let build = |provider: Provider| -> Result<Option<ProviderVerifier>, IngestError> {
+    fn build(registry: &Registry, secrets: &WebhookSecrets) -> Result<Verifiers, IngestError> {
+        let mut by_provider = BTreeMap::new();
+        for adapter in registry.adapters() {
+            let provider = adapter.provider();
             let Some(configured) = secrets.get(provider) else {
-                return Ok(None);
+                continue;
             };
             let usable: Vec<&str> = configured
                 .secrets
@@ -135,25 +104,17 @@ impl Verifiers {
                 .filter(|v| !v.is_empty())
                 .collect();
             if usable.is_empty() {
-                return Ok(None);
+                continue;
             }
-            ProviderVerifier::new(provider, &usable, configured.tolerance)
-                .map(Some)
-                .map_err(|error| IngestError::InvalidSecret { provider, error })
-        };
-        Ok(Verifiers {
-            whop: build(Provider::Whop)?,
-            dodo: build(Provider::Dodo)?,
-            aghanim: build(Provider::Aghanim)?,
-        })
+            let verifier = ProviderVerifier::new(adapter, &usable, configured.tolerance)
+                .map_err(|error| IngestError::InvalidSecret { provider, error })?;
+            by_provider.insert(provider, verifier);
+        }
+        Ok(Verifiers { by_provider })
     }
 
     fn get(&self, provider: Provider) -> Option<&ProviderVerifier> {
-        match provider {
-            Provider::Whop => self.whop.as_ref(),
-            Provider::Dodo => self.dodo.as_ref(),
-            Provider::Aghanim => self.aghanim.as_ref(),
-        }
+        self.by_provider.get(&provider)
     }
 
     fn is_enabled(&self, provider: Provider) -> bool {
@@ -196,9 +157,7 @@ pub struct Ingest {
 impl fmt::Debug for Ingest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ingest")
-            .field("whop", &self.verifiers.whop.is_some())
-            .field("dodo", &self.verifiers.dodo.is_some())
-            .field("aghanim", &self.verifiers.aghanim.is_some())
+            .field("enabled", &self.verifiers.by_provider.keys().collect::<Vec<_>>())
             .field("parser", &self.parser)
             .finish_non_exhaustive()
     }
@@ -207,11 +166,22 @@ impl fmt::Debug for Ingest {
 impl Ingest {
     /// Build the verifiers once. A provider with no (non-blank) secret is disabled; a secret the verifier refuses
     /// (e.g. a Dodo secret that is not `whsec_<base64>`) is [`IngestError::InvalidSecret`].
+    /// Every provider of the built-in [`Registry`] is known ([`Ingest::with_registry`] takes another).
     pub fn new(store: Store, secrets: &WebhookSecrets, clock: Arc<dyn Clock>) -> Result<Ingest, IngestError> {
+        Ingest::with_registry(store, Registry::shared(), secrets, clock)
+    }
+
+    /// [`Ingest::new`] over `registry`'s providers: their verifiers and their parsers.
+    pub fn with_registry(
+        store: Store,
+        registry: &Registry,
+        secrets: &WebhookSecrets,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ingest, IngestError> {
         Ok(Ingest {
             store,
-            verifiers: Arc::new(Verifiers::build(secrets)?),
-            parser: Arc::new(ProviderParser),
+            verifiers: Arc::new(Verifiers::build(registry, secrets)?),
+            parser: Arc::new(RegistryParser::new(registry.clone())),
             clock,
             aghanim: Arc::new(AghanimOptions::default()),
         })

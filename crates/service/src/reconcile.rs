@@ -1,22 +1,23 @@
 //! Reconciliation: so that a missed webhook never leaves access wrong.
 //!
 //! A run pages through each configured provider's listing (Whop memberships; Dodo entitlement grants and
-//! subscriptions; the Aghanim subscriptions of the players Tollgate knows) and compares every item with the store.
+//! subscriptions; for a provider listed per subject, the items of the subjects Tollgate knows, `subjects.rs`) and
+//! compares every item with the store.
 //! Where they differ, the item becomes a snapshot event (`snapshot_event(observed_at)`) folded by the same
 //! `tollgate_policy::apply` that webhooks go through, in one transaction with one audit row. One database lock per
 //! provider (`reconcile:<provider>`) makes it safe on several instances at once. See the crate README,
 //! "Reconciliation", for the decisions.
 
-mod aghanim;
 mod dodo;
 mod dodo_instances;
 mod error;
 mod pass;
 mod repair;
 mod report;
+mod subjects;
 mod whop;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use chrono::TimeDelta;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tollgate_policy::Provider;
-use tollgate_providers::aghanim::AghanimApi;
+use tollgate_providers::SubjectListing;
 use tollgate_providers::dodo::DodoApi;
 use tollgate_providers::whop::WhopApi;
 use tollgate_store::{Store, StoreError};
@@ -37,14 +38,15 @@ use crate::clock::Clock;
 use pass::Pass;
 
 /// Every provider in the order a run visits and reports them.
-const PROVIDERS: [Provider; 3] = [Provider::Whop, Provider::Dodo, Provider::Aghanim];
+const PROVIDERS: [Provider; 3] = Provider::ALL;
 
 /// The provider API clients to reconcile with. A provider without a client is not reconciled.
 #[derive(Clone, Default)]
 pub struct ReconcileApis {
     pub whop: Option<Arc<dyn WhopApi>>,
     pub dodo: Option<Arc<dyn DodoApi>>,
-    pub aghanim: Option<Arc<dyn AghanimApi>>,
+    /// The providers listed per subject (`reconcile/subjects.rs`), by provider.
+    pub listings: BTreeMap<Provider, Arc<dyn SubjectListing>>,
 }
 
 impl ReconcileApis {
@@ -53,8 +55,15 @@ impl ReconcileApis {
         match provider {
             Provider::Whop => self.whop.is_some(),
             Provider::Dodo => self.dodo.is_some(),
-            Provider::Aghanim => self.aghanim.is_some(),
+            other => self.listings.contains_key(&other),
         }
+    }
+
+    /// These clients and `listing` (replacing a listing of the same provider).
+    #[must_use]
+    pub fn with_listing(mut self, listing: Arc<dyn SubjectListing>) -> ReconcileApis {
+        self.listings.insert(listing.provider(), listing);
+        self
     }
 }
 
@@ -63,7 +72,7 @@ impl fmt::Debug for ReconcileApis {
         f.debug_struct("ReconcileApis")
             .field("whop", &self.whop.is_some())
             .field("dodo", &self.dodo.is_some())
-            .field("aghanim", &self.aghanim.is_some())
+            .field("listings", &self.listings.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -183,13 +192,14 @@ impl Reconciler {
         let started = Instant::now();
         let started_at = self.inner.clock.now();
         let wanted = |p: Provider| selected.contains(&p);
-        let (whop, dodo, aghanim) = tokio::join!(
-            self.locked_pass(Provider::Whop, wanted(Provider::Whop)),
-            self.locked_pass(Provider::Dodo, wanted(Provider::Dodo)),
-            self.locked_pass(Provider::Aghanim, wanted(Provider::Aghanim)),
+        let [first, second, third] = PROVIDERS;
+        let passes = tokio::join!(
+            self.locked_pass(first, wanted(first)),
+            self.locked_pass(second, wanted(second)),
+            self.locked_pass(third, wanted(third)),
         );
         let mut providers = Vec::new();
-        for result in [whop, dodo, aghanim] {
+        for result in <[_; 3]>::from(passes) {
             if let Some(report) = result? {
                 providers.push(report);
             }
@@ -274,7 +284,11 @@ impl Reconciler {
         let result = match provider {
             Provider::Whop => whop::run(&mut pass).await,
             Provider::Dodo => dodo::run(&mut pass).await,
-            Provider::Aghanim => aghanim::run(&mut pass).await,
+            other => match self.inner.apis.listings.get(&other).cloned() {
+                Some(listing) => subjects::run(&mut pass, listing.as_ref()).await,
+                // A provider without a listing has no client either, so it is never run.
+                None => Ok(()),
+            },
         };
         let holder = self.inner.options.holder.clone();
         let released = self.db(move |s| s.release_lock(&name, &holder)).await;

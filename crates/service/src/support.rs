@@ -71,7 +71,7 @@ impl Support {
             .collect())
     }
 
-    /// The entitlements of a subject (Whop user, Dodo customer, Aghanim player) at every provider, or at one.
+    /// The entitlements of a subject (the provider's user, customer or player) at every provider, or at one.
     pub fn find_by_subject(
         &self,
         provider: Option<Provider>,

@@ -4,15 +4,15 @@
 //! unreachable or not migrated yet (the server still starts and `/readyz` reports it), again on the first license
 //! request. Loading is race-safe across instances (`LeaseSigner::load_or_create`).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use tollgate_policy::{HumanDuration, PolicySet, Provider};
-use tollgate_providers::aghanim::AghanimClient;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::{WhopClient, WhopOptions};
-use tollgate_providers::{ApiKey, ClientConfig};
+use tollgate_providers::{ApiKey, ClientConfig, Registry, SubjectListing};
 use tollgate_service::clock::Clock;
 use tollgate_service::lease::{LeaseError, LeaseSigner, longest_lease};
 use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions, WhopBinding};
@@ -30,8 +30,9 @@ pub struct ProviderClients {
     /// When Dodo has an API key or a webhook secret: its license endpoints need no key, but a vendor who does not
     /// use Dodo must not have every unknown key sent there.
     pub dodo: Option<Arc<DodoClient>>,
-    /// When `providers.aghanim.api_key` is set (reconciliation only: Aghanim has no license endpoints).
-    pub aghanim: Option<Arc<AghanimClient>>,
+    /// The reconcile listings of the providers listed one subject at a time, each built when its `api_key` is set
+    /// (reconciliation only: such a provider has no license endpoints).
+    pub listings: BTreeMap<Provider, Arc<dyn SubjectListing>>,
 }
 
 impl std::fmt::Debug for ProviderClients {
@@ -39,7 +40,7 @@ impl std::fmt::Debug for ProviderClients {
         f.debug_struct("ProviderClients")
             .field("whop", &self.whop.is_some())
             .field("dodo", &self.dodo.is_some())
-            .field("aghanim", &self.aghanim.is_some())
+            .field("listings", &self.listings.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -77,6 +78,18 @@ fn startup_error(e: tollgate_providers::ApiError) -> StartupError {
 }
 
 impl ProviderClients {
+    /// The providers a client is built for, in [`Provider::ALL`] order.
+    pub fn built(&self) -> Vec<Provider> {
+        [
+            (Provider::Whop, self.whop.is_some()),
+            (Provider::Dodo, self.dodo.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(provider, built)| built.then_some(provider))
+        .chain(self.listings.keys().copied())
+        .collect()
+    }
+
     pub fn from_settings(settings: &Settings) -> Result<ProviderClients, StartupError> {
         let providers = &settings.providers;
         let whop = providers
@@ -92,20 +105,24 @@ impl ProviderClients {
             .then(|| DodoClient::new(&client_config(&providers.dodo)).map(Arc::new))
             .transpose()
             .map_err(startup_error)?;
-        let aghanim = providers
-            .aghanim
-            .api_key
-            .is_set()
-            .then(|| AghanimClient::new(&client_config(&providers.aghanim)).map(Arc::new))
-            .transpose()
-            .map_err(startup_error)?;
-        Ok(ProviderClients { whop, dodo, aghanim })
+        let mut listings = BTreeMap::new();
+        for adapter in Registry::shared().adapters() {
+            let provider = adapter.provider();
+            let section = providers.get(provider);
+            if !section.api_key.is_set() {
+                continue;
+            }
+            if let Some(listing) = adapter.subject_listing(&client_config(section)) {
+                listings.insert(provider, listing.map_err(startup_error)?);
+            }
+        }
+        Ok(ProviderClients { whop, dodo, listings })
     }
 
     /// The clients reconciliation uses: each provider whose API key is set (listing needs it, Dodo's too).
     pub fn reconcile_apis(&self, settings: &Settings) -> ReconcileApis {
         let keyed = |provider: Provider| settings.providers.get(provider).api_key.is_set();
-        ReconcileApis {
+        let apis = ReconcileApis {
             whop: self
                 .whop
                 .clone()
@@ -116,12 +133,12 @@ impl ProviderClients {
                 .clone()
                 .filter(|_| keyed(Provider::Dodo))
                 .map(|c| c as Arc<dyn tollgate_providers::dodo::DodoApi>),
-            aghanim: self
-                .aghanim
-                .clone()
-                .filter(|_| keyed(Provider::Aghanim))
-                .map(|c| c as Arc<dyn tollgate_providers::aghanim::AghanimApi>),
-        }
+            ..ReconcileApis::default()
+        };
+        self.listings
+            .iter()
+            .filter(|(provider, _)| keyed(**provider))
+            .fold(apis, |apis, (_, listing)| apis.with_listing(listing.clone()))
     }
 
     /// The clients the license flows use.

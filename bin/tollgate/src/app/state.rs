@@ -65,9 +65,10 @@ impl AppState {
         settings: Arc<Settings>,
         clock: Arc<dyn Clock>,
     ) -> Result<AppState, StartupError> {
-        let ingest = Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
-            .map_err(ingest_startup_error)?
-            .with_aghanim(crate::settings::aghanim::options(&settings.providers));
+        let ingest = settings.providers.configure_ingest(
+            Ingest::new(store.clone(), &webhook_secrets(&settings), clock.clone())
+                .map_err(ingest_startup_error)?,
+        );
         let committer = Committer::start(store.clone(), commit_settings(&settings, store.database_url()))
             .map(Arc::new)
             .map_err(StartupError::Io)?;

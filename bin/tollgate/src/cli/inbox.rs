@@ -137,9 +137,9 @@ fn describe(item: &InboxItem) -> String {
 
 fn replay(settings: &Settings, store: Store, args: &InboxReplayArgs) -> Result<(), CliError> {
     // A replay re-parses stored bodies; it verifies no signature, so it needs no webhook secret.
-    let ingest = Ingest::new(store, &WebhookSecrets::default(), Arc::new(SystemClock))
-        .map_err(ingest_error)?
-        .with_aghanim(crate::settings::aghanim::options(&settings.providers));
+    let ingest = settings.providers.configure_ingest(
+        Ingest::new(store, &WebhookSecrets::default(), Arc::new(SystemClock)).map_err(ingest_error)?,
+    );
     if let Some(id) = args.id {
         let outcome = ingest.replay(InboxId(id)).map_err(ingest_error)?;
         println!("{}", describe_outcome(&outcome));

@@ -22,9 +22,10 @@ const NOT_APPLIED_YET: &str =
 
 pub fn run(settings: &Settings, target: Store, args: &InboxImportArgs) -> Result<(), CliError> {
     let source = open_source(settings, args)?;
-    let ingest = Ingest::new(target.clone(), &WebhookSecrets::default(), Arc::new(SystemClock))
-        .map_err(|e| CliError::Failed(e.to_string()))?
-        .with_aghanim(crate::settings::aghanim::options(&settings.providers));
+    let ingest = settings.providers.configure_ingest(
+        Ingest::new(target.clone(), &WebhookSecrets::default(), Arc::new(SystemClock))
+            .map_err(|e| CliError::Failed(e.to_string()))?,
+    );
     let (mut imported, mut present, mut applied, mut ignored, mut failed) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut after_id: Option<InboxId> = None;
     loop {
@@ -59,7 +60,7 @@ pub fn run(settings: &Settings, target: Store, args: &InboxImportArgs) -> Result
             match ingest.replay(inbox_id) {
                 Ok(IngestOutcome::Applied { .. }) => applied += 1,
                 Ok(IngestOutcome::Failed { .. }) => failed += 1,
-                // An Aghanim item this configuration does not grant: the row stays failed, to replay once it does.
+                // An item the provider's options here do not grant: the row stays failed, to replay once it does.
                 Err(IngestError::Refused(refusal)) => {
                     println!("{inbox_id}: not applied: {refusal}");
                     failed += 1;

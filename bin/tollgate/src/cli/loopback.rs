@@ -40,15 +40,10 @@ fn is_loopback_ip(ip: IpAddr) -> bool {
 /// base: each provider it builds a client for (`ProviderClients::from_settings` decides, exactly as `serve` does).
 pub fn live_provider_apis(settings: &Settings) -> Result<Vec<(Provider, String)>, StartupError> {
     let clients = ProviderClients::from_settings(settings)?;
-    let built = [
-        (Provider::Whop, clients.whop.is_some()),
-        (Provider::Dodo, clients.dodo.is_some()),
-        (Provider::Aghanim, clients.aghanim.is_some()),
-    ];
-    Ok(built
+    Ok(clients
+        .built()
         .into_iter()
-        .filter(|(_, built)| *built)
-        .map(|(provider, _)| (provider, settings.providers.get(provider).api_base.clone()))
+        .map(|provider| (provider, settings.providers.get(provider).api_base.clone()))
         .filter(|(_, base)| !is_loopback_url(base))
         .collect())
 }

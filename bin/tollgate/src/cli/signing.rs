@@ -1,11 +1,28 @@
 //! The configured secrets as `verify-webhook` and `doctor` name them; they verify with the service's
-//! [`ProviderVerifier`], the same one ingest uses.
+//! [`ProviderVerifier`], built from the provider registry like the one ingest uses.
 
 use tollgate_policy::Provider;
-pub use tollgate_service::ingest::ProviderVerifier;
-use tollgate_verify::VerifyError;
+pub use tollgate_providers::ProviderVerifier;
+use tollgate_providers::Registry;
+use tollgate_verify::{Tolerance, VerifyError};
 
 use crate::settings::ProviderSettings;
+
+/// `provider`'s verifier over `secrets`, from the built-in registry (every configurable provider is registered).
+///
+/// # Errors
+/// A secret the provider's scheme refuses, or [`VerifyError::BadSecret`] for a provider that is not registered.
+pub fn provider_verifier(
+    provider: Provider,
+    secrets: &[&str],
+    tolerance: Tolerance,
+) -> Result<ProviderVerifier, VerifyError> {
+    Registry::shared()
+        .verifier(provider, secrets, tolerance)
+        .unwrap_or(Err(VerifyError::BadSecret(
+            tollgate_verify::SecretProblem::NoSecrets,
+        )))
+}
 
 /// The configured secrets in the order the verifier numbers them, each with the key it comes from.
 pub fn labelled_secrets(provider: Provider, settings: &ProviderSettings) -> Vec<(String, &str)> {

@@ -41,8 +41,9 @@ async fn outage(
     let name = path.into_inner();
     let provider: Provider = name.parse().map_err(|_| {
         ApiError::not_found(format!(
-            "no fake provider `{}`: use whop, dodo or aghanim",
-            name.chars().take(32).collect::<String>()
+            "no fake provider `{}`: use {}",
+            name.chars().take(32).collect::<String>(),
+            Provider::names_list()
         ))
     })?;
     let down = body.down;

@@ -5,7 +5,9 @@
 use tollgate_policy::Provider;
 use tollgate_service::ingest::AghanimOptions;
 
-use super::{ProvidersSettings, SettingsError};
+use super::{ProviderSettings, ProvidersSettings, SettingsError};
+use crate::cli::doctor::Check;
+use crate::cli::env_var;
 
 /// The item SKUs are distinct, and the Aghanim keys are set only under Aghanim.
 pub(super) fn validate(providers: &ProvidersSettings) -> Result<(), SettingsError> {
@@ -42,6 +44,65 @@ pub fn options(providers: &ProvidersSettings) -> AghanimOptions {
         accept_sandbox: providers.aghanim.accept_sandbox,
         ..AghanimOptions::with_items(&providers.aghanim.item_skus)
     }
+}
+
+/// `tollgate doctor`'s checks of the Aghanim keys: which `item.add` events Tollgate grants, and whether sandbox events count.
+pub(super) fn doctor_checks(section: &str, p: &ProviderSettings) -> Vec<Check> {
+    const ITEMS: &str = "providers.aghanim.item_skus";
+    const SANDBOX: &str = "providers.aghanim.accept_sandbox";
+    let items = if p.item_skus.is_empty() {
+        Check::pending(
+            section,
+            ITEMS,
+            "no item SKUs listed: every item.add and item.remove sent to Tollgate is answered 422 UNSUPPORTED_ITEM \
+             (nothing credited, nothing stored), which Aghanim shows as a failed delivery",
+        )
+        .fix(format!(
+            "if Tollgate should grant one-time items (a \"Pro unlock\"), list their SKUs: {}=pro_unlock,dlc_1 (or \
+             {ITEMS} = [\"pro_unlock\"] in tollgate.toml); otherwise leave item.add and item.remove off the webhook \
+             that points at Tollgate",
+            env_var(ITEMS)
+        ))
+    } else {
+        Check::done(
+            section,
+            ITEMS,
+            format!(
+                "item.add grants {} item SKU(s) as entitlements, one per player and SKU: {}",
+                p.item_skus.len(),
+                p.item_skus.join(", ")
+            ),
+        )
+        .note(
+            "an item.add or item.remove with any other SKU is answered 422 UNSUPPORTED_ITEM, so Aghanim never reads a \
+             2xx as \"credited\" for an item Tollgate did not grant; send those items to your game server",
+        )
+        .note("item entitlements are perpetual unless a product rule for the SKU sets plan_model")
+    };
+    let items = items.note(
+        "player.verify, player.lookup, player.is_idle, store.get and batch.ready are answered 422 UNSUPPORTED_EVENT: \
+         they expect answers Tollgate does not give",
+    );
+    let sandbox = if p.accept_sandbox {
+        Check::pending(
+            section,
+            SANDBOX,
+            "accept_sandbox = true: events Aghanim marks sandbox: true (test purchases) grant and revoke access like \
+             production ones",
+        )
+        .fix(format!(
+            "turn it off on a production server: {}=false",
+            env_var(SANDBOX)
+        ))
+    } else {
+        Check::done(
+            section,
+            SANDBOX,
+            "accept_sandbox = false: sandbox events are stored and marked, and change no access (a sandbox item.add \
+             is answered 422 SANDBOX_NOT_ACCEPTED)",
+        )
+    };
+    vec![items, sandbox]
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
 //! Aghanim: `X-Aghanim-Signature` webhooks (`subscription.*`, `item.add`, `item.remove`) and the S2S API client.
 
+mod adapter;
 mod api;
 mod items;
+mod reconcile;
 pub mod sample;
+mod simulate;
 pub(crate) mod webhook;
 
+pub use adapter::AghanimAdapter;
 pub use api::{AghanimApi, AghanimClient, AghanimSubscription, SubscriptionQuery};
 pub use items::{ITEM_KIND, ITEM_REMOVED, ItemAction, ItemDelivery, ItemLine, item_external_id};
+pub use reconcile::AghanimListing;

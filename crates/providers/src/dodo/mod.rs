@@ -1,10 +1,13 @@
 //! Dodo Payments: Standard Webhooks payloads (`entitlement_grant.*`, `subscription.*`, ...) and the API client.
 
+mod adapter;
 mod api;
 mod model;
 pub mod sample;
+mod simulate;
 pub(crate) mod webhook;
 
+pub use adapter::DodoAdapter;
 pub use api::{
     DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoInstanceQuery, DodoPageQuery,
     DodoValidation, LIMIT_REACHED_CODE,

@@ -7,6 +7,7 @@ mod client_whop;
 mod common;
 mod fixtures_shared;
 mod logs;
+mod registry_fake;
 mod webhook_aghanim;
 mod webhook_dodo;
 mod webhook_malformed;

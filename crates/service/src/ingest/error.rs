@@ -21,7 +21,7 @@ pub enum IngestError {
     /// never the body's content.
     NotJson(String),
     /// Authentic, but a 2xx would tell the provider something Tollgate did not do (`4xx` with the refusal's code):
-    /// an Aghanim item SKU Tollgate does not grant, a request/response type, a sandbox item while sandbox events
+    /// an item SKU the provider's options do not grant, a request/response type, a sandbox item while sandbox events
     /// are off, an unreadable item event. Nothing was stored, so a retry after a configuration change is acted on.
     Refused(Refusal),
     /// No inbox event has this id (replay).

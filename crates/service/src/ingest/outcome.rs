@@ -11,7 +11,7 @@ pub enum IngestOutcome {
         inbox_id: InboxId,
         event_type: String,
         entitlement_id: EntitlementId,
-        /// The provider's id of the entitlement (Whop membership, Dodo grant or subscription, Aghanim subscription).
+        /// The provider's id of the entitlement (a membership, a grant or a subscription).
         external_id: String,
     },
     /// Already stored under the same dedupe or semantic key: nothing was written.

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use tollgate_policy::Provider;
-use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, parse_webhook};
+use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, Registry, parse_webhook};
 
 use crate::view::StoredExtras;
 
@@ -30,6 +30,29 @@ impl WebhookParser for ProviderParser {
         body: &[u8],
     ) -> Result<ParsedWebhook, ParseError> {
         parse_webhook(provider, meta, body)
+    }
+}
+
+/// The parser of a [`Registry`]'s providers (for the built-in registry, the same as [`ProviderParser`]).
+#[derive(Debug, Clone)]
+pub struct RegistryParser {
+    registry: Registry,
+}
+
+impl RegistryParser {
+    pub fn new(registry: Registry) -> RegistryParser {
+        RegistryParser { registry }
+    }
+}
+
+impl WebhookParser for RegistryParser {
+    fn parse(
+        &self,
+        provider: Provider,
+        meta: &DeliveryMeta,
+        body: &[u8],
+    ) -> Result<ParsedWebhook, ParseError> {
+        self.registry.parse(provider, meta, body)
     }
 }
 

@@ -26,11 +26,11 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-fn secrets(list: &[&str]) -> Option<ProviderSecrets> {
-    Some(ProviderSecrets {
+fn secrets(list: &[&str]) -> ProviderSecrets {
+    ProviderSecrets {
         secrets: list.iter().map(|s| (*s).to_owned()).collect(),
         tolerance: Tolerance::Seconds(300),
-    })
+    }
 }
 
 struct Fixture {
@@ -50,11 +50,9 @@ fn setup() -> Fixture {
     let store = Store::open(&config, StoreKeys::generate().unwrap()).unwrap();
     store.migrate().unwrap();
     let clock = Arc::new(ManualClock::new(now()));
-    let webhook_secrets = WebhookSecrets {
-        whop: secrets(&[WHOP]),
-        dodo: secrets(&[DODO]),
-        aghanim: None,
-    };
+    let webhook_secrets = WebhookSecrets::default()
+        .with(Provider::Whop, secrets(&[WHOP]))
+        .with(Provider::Dodo, secrets(&[DODO]));
     let ingest = Ingest::new(store.clone(), &webhook_secrets, clock.clone()).unwrap();
     Fixture {
         ingest,
@@ -78,10 +76,7 @@ fn ingest(f: &Fixture, provider: Provider, hook: &SignedWebhook) -> Result<Inges
 #[test]
 fn secrets_are_checked_once_and_blank_ones_disable_the_provider() {
     let f = setup();
-    let bad = WebhookSecrets {
-        dodo: secrets(&["whsec_not base64!"]),
-        ..WebhookSecrets::default()
-    };
+    let bad = WebhookSecrets::default().with(Provider::Dodo, secrets(&["whsec_not base64!"]));
     let clock: Arc<dyn Clock> = f.clock.clone();
     assert_eq!(
         Ingest::new(f.store.clone(), &bad, clock.clone()).unwrap_err(),
@@ -90,10 +85,7 @@ fn secrets_are_checked_once_and_blank_ones_disable_the_provider() {
             error: VerifyError::BadSecret(SecretProblem::NotBase64 { index: 0 }),
         }
     );
-    let blank = WebhookSecrets {
-        whop: secrets(&["", "  "]),
-        ..WebhookSecrets::default()
-    };
+    let blank = WebhookSecrets::default().with(Provider::Whop, secrets(&["", "  "]));
     let ingest = Ingest::new(f.store.clone(), &blank, clock).unwrap();
     assert!(!ingest.is_enabled(Provider::Whop));
     assert!(f.ingest.is_enabled(Provider::Whop) && f.ingest.is_enabled(Provider::Dodo));

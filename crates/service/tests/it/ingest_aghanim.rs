@@ -35,13 +35,13 @@ fn now() -> DateTime<Utc> {
 }
 
 fn ingest(db: &TestDb, options: AghanimOptions) -> Ingest {
-    let secrets = WebhookSecrets {
-        aghanim: Some(ProviderSecrets {
+    let secrets = WebhookSecrets::default().with(
+        Provider::Aghanim,
+        ProviderSecrets {
             secrets: vec![SECRET.to_owned()],
             tolerance: Tolerance::Unlimited,
-        }),
-        ..WebhookSecrets::default()
-    };
+        },
+    );
     Ingest::new(db.store.clone(), &secrets, Arc::new(ManualClock::new(now())))
         .unwrap()
         .with_aghanim(options)

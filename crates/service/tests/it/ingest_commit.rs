@@ -36,13 +36,13 @@ fn now() -> DateTime<Utc> {
 }
 
 fn ingest_over(store: &Store) -> Ingest {
-    let secrets = WebhookSecrets {
-        whop: Some(ProviderSecrets {
+    let secrets = WebhookSecrets::default().with(
+        Provider::Whop,
+        ProviderSecrets {
             secrets: vec![WHOP.to_owned()],
             tolerance: Tolerance::Seconds(300),
-        }),
-        ..WebhookSecrets::default()
-    };
+        },
+    );
     Ingest::new(store.clone(), &secrets, Arc::new(ManualClock::new(now()))).unwrap()
 }
 

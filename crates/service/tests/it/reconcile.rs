@@ -5,8 +5,11 @@
 
 use crate::common::reconcile_harness as harness;
 
+use std::sync::Arc;
+
 use chrono::{SubsecRound as _, TimeDelta};
 use tollgate_policy::{Decision, DenyCode, Lifecycle, Provider};
+use tollgate_providers::aghanim::AghanimListing;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::reconcile::{PassOutcome, ReconcileApis, Repair, RepairKind};
 use tollgate_service::view::StoredExtras;
@@ -261,10 +264,10 @@ fn a_deactivated_aghanim_subscription_of_a_known_player_is_repaired() {
             );
         }
         let clock = clock();
-        let apis = ReconcileApis {
-            aghanim: Some(aghanim_client(aghanim.base_url(), FakeAghanim::API_KEY)),
-            ..ReconcileApis::default()
-        };
+        let apis = ReconcileApis::default().with_listing(Arc::new(AghanimListing::new(aghanim_client(
+            aghanim.base_url(),
+            FakeAghanim::API_KEY,
+        ))));
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
         let report = reconciler.run_once(None).await.unwrap();
         let pass = report.provider(Provider::Aghanim).unwrap();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use tollgate_policy::Provider;
+use tollgate_providers::aghanim::AghanimListing;
 use tollgate_providers::dodo::{
     DodoActivation, DodoApi, DodoDeactivation, DodoGrant, DodoGrantQuery, DodoInstance, DodoInstanceQuery,
     DodoPageQuery, DodoSubscription, DodoValidation,
@@ -42,10 +43,10 @@ fn more_than_ten_aghanim_subscriptions_are_read_page_by_page() {
                 .subscription_webhook("P1", "asub_00", "subscription.activated")
                 .unwrap(),
         );
-        let apis = ReconcileApis {
-            aghanim: Some(aghanim_client(aghanim.base_url(), FakeAghanim::API_KEY)),
-            ..ReconcileApis::default()
-        };
+        let apis = ReconcileApis::default().with_listing(Arc::new(AghanimListing::new(aghanim_client(
+            aghanim.base_url(),
+            FakeAghanim::API_KEY,
+        ))));
         // The harness pages by 2: six full pages, then a short (empty) one ends the listing.
         let report = reconciler(db.store.clone(), apis.clone(), clock(), "instance-a")
             .run_once(Some(Provider::Aghanim))

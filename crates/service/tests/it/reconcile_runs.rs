@@ -149,7 +149,7 @@ fn an_unreachable_provider_is_reported_and_the_others_still_reconcile() {
         let apis = ReconcileApis {
             whop: Some(whop_client(closed_port_url(), FakeWhop::API_KEY)),
             dodo: Some(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
-            aghanim: None,
+            ..ReconcileApis::default()
         };
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
 

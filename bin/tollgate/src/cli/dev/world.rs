@@ -170,6 +170,7 @@ impl World {
             Provider::Whop => self.whop.base_url(),
             Provider::Dodo => self.dodo.base_url(),
             Provider::Aghanim => self.aghanim.base_url(),
+            _ => String::new(),
         }
     }
 
@@ -179,6 +180,7 @@ impl World {
             Provider::Whop => &self.secrets.whop_webhook_secret,
             Provider::Dodo => &self.secrets.dodo_webhook_secret,
             Provider::Aghanim => &self.secrets.aghanim_webhook_secret,
+            _ => "",
         }
     }
 
@@ -228,6 +230,7 @@ impl ProviderOutages for World {
             Provider::Whop => self.whop.server(),
             Provider::Dodo => self.dodo.server(),
             Provider::Aghanim => self.aghanim.server(),
+            _ => return,
         };
         if down {
             server.fail_always(Fault::Status(503));

@@ -1,14 +1,12 @@
 //! `tollgate doctor --online`: one harmless read call per provider that has an API key, to show that the key, its
 //! permissions, the company id and the pinned version work, and to print any deprecation notice the provider sends
 //! with its answer (every provider's deprecation notice is also logged at WARN by the HTTP client). Whop:
-//! `GET /api/v1/memberships?first=1` for the configured company; Dodo: `GET /subscriptions?page_size=1`; Aghanim:
-//! the subscriptions of a player id no game uses (`GET /s2s/v1/players/{id}/subscriptions?limit=1`).
+//! `GET /api/v1/memberships?first=1` for the configured company; every other provider: its adapter's probe
+//! (`ProviderAdapter::probe`; Dodo: `GET /subscriptions?page_size=1`).
 
 use tollgate_policy::Provider;
-use tollgate_providers::aghanim::{AghanimApi, AghanimClient, SubscriptionQuery};
-use tollgate_providers::dodo::{DodoApi, DodoClient, DodoPageQuery};
 use tollgate_providers::whop::{WhopApi, WhopClient};
-use tollgate_providers::{ApiError, CallContext};
+use tollgate_providers::{ApiError, CallContext, Registry};
 
 use super::report::Check;
 use crate::app::licensing::{client_config, whop_options};
@@ -23,18 +21,15 @@ pub fn probe(settings: &Settings) -> Result<Vec<Check>, CliError> {
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the runtime for the online checks: {e}")))?;
     Ok(runtime.block_on(async {
-        vec![
-            whop(settings).await,
-            keyed(settings, Provider::Dodo).await,
-            keyed(settings, Provider::Aghanim).await,
-        ]
+        let mut checks = vec![whop(settings).await];
+        for provider in Provider::ALL.into_iter().filter(|p| *p != Provider::Whop) {
+            checks.push(keyed(settings, provider).await);
+        }
+        checks
     }))
 }
 
-/// The player id of Aghanim's probe: read-only, and no game's player.
-const PROBE_PLAYER: &str = "tollgate-doctor-probe";
-
-/// Dodo or Aghanim: one authenticated read.
+/// A provider other than Whop: its adapter's one authenticated read.
 async fn keyed(settings: &Settings, provider: Provider) -> Check {
     let id = format!("online.{provider}");
     let p = settings.providers.get(provider);
@@ -43,36 +38,13 @@ async fn keyed(settings: &Settings, provider: Provider) -> Check {
     }
     let ctx = CallContext::with_request_id("doctor-online");
     let config = client_config(p);
-    let result = match provider {
-        Provider::Dodo => match DodoClient::new(&config) {
-            Ok(client) => client
-                .list_subscriptions(
-                    &ctx,
-                    DodoPageQuery {
-                        page_number: 0,
-                        page_size: Some(1),
-                    },
-                )
-                .await
-                .map(|_| "Dodo answered: the API key reads subscriptions"),
-            Err(e) => Err(e),
-        },
-        _ => match AghanimClient::new(&config) {
-            Ok(client) => client
-                .list_player_subscriptions(
-                    &ctx,
-                    PROBE_PLAYER,
-                    SubscriptionQuery {
-                        limit: 1,
-                        offset: 0,
-                        effective: None,
-                    },
-                )
-                .await
-                .map(|_| "Aghanim answered: the S2S key reads player subscriptions"),
-            Err(e) => Err(e),
-        },
+    let Some(probe) = Registry::shared()
+        .get(provider)
+        .and_then(|adapter| adapter.probe(&ctx, &config))
+    else {
+        return Check::pending(SECTION, id, format!("{provider} not probed: no online probe"));
     };
+    let result = probe.await;
     match result {
         Ok(summary) => Check::done(SECTION, id, summary),
         Err(error) => {

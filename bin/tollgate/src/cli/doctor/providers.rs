@@ -7,8 +7,8 @@ use tollgate_verify::Tolerance;
 use super::report::Check;
 use crate::cli::env_var;
 use crate::cli::guide::guide;
-use crate::cli::signing::{ProviderVerifier, labelled_secrets, secret_problem};
-use crate::settings::{ProviderSettings, Settings, SignatureTolerance};
+use crate::cli::signing::{labelled_secrets, provider_verifier, secret_problem};
+use crate::settings::{Settings, SignatureTolerance};
 
 pub fn providers(settings: &Settings) -> Vec<Check> {
     Provider::ALL
@@ -48,7 +48,7 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
         check
     } else {
         let values: Vec<&str> = secrets.iter().map(|(_, s)| *s).collect();
-        match ProviderVerifier::new(provider, &values, Tolerance::DEFAULT) {
+        match provider_verifier(provider, &values, Tolerance::DEFAULT) {
             Err(e) => Check::broken(
                 &section,
                 &secret_key,
@@ -98,11 +98,7 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
             guide.api_key_where
         ))
     };
-    let default_base = match provider {
-        Provider::Whop => "https://api.whop.com",
-        Provider::Dodo => "https://live.dodopayments.com",
-        Provider::Aghanim => "https://api.aghanim.com",
-    };
+    let default_base = guide.default_api_base;
     if p.api_base.trim_end_matches('/') != default_base {
         key = key.note(format!(
             "API calls go to {} instead of {default_base} (a test environment, a fake or a proxy?)",
@@ -110,126 +106,8 @@ fn provider_checks(settings: &Settings, provider: Provider) -> Vec<Check> {
         ));
     }
     let mut checks = vec![secret, key];
-    if provider == Provider::Whop {
-        checks.extend(whop_checks(&section, settings));
-    }
-    if provider == Provider::Aghanim && p.webhooks_enabled() {
-        checks.extend(aghanim_checks(&section, p));
-    }
+    checks.extend(settings.providers.doctor_checks(provider, &section));
     checks
-}
-
-/// Whop's Current-API settings: the pinned version, the sandbox, and the company id reconciliation needs.
-fn whop_checks(section: &str, settings: &Settings) -> Vec<Check> {
-    let whop = &settings.providers.whop;
-    let version_key = "providers.whop.api_version";
-    let mut version = Check::done(
-        section,
-        version_key,
-        format!(
-            "Whop Current API (/api/v1), pinned to Api-Version-Date {}",
-            whop.api_version.trim()
-        ),
-    );
-    if whop.api_version.trim() != tollgate_providers::whop::DEFAULT_API_VERSION {
-        version = version.note(format!(
-            "not the version this release was built and tested against ({}): check docs/providers.md",
-            tollgate_providers::whop::DEFAULT_API_VERSION
-        ));
-    }
-    if whop.api_base.contains("sandbox-api.whop.com") {
-        version = version.note(
-            "Whop sandbox: test money, with the sandbox's own API key and webhook secret (sandbox.whop.com)",
-        );
-    }
-    let company_key = "providers.whop.company_id";
-    let company = if !whop.company_id.trim().is_empty() {
-        Check::done(
-            section,
-            company_key,
-            format!(
-                "company id {} (reconciliation lists its memberships)",
-                whop.company_id.trim()
-            ),
-        )
-    } else if whop.api_key.is_set() {
-        Check::pending(
-            section,
-            company_key,
-            "company id not set: Whop reconciliation is skipped (Whop needs it to list memberships with an API key)",
-        )
-        .fix(format!(
-            "set {} to your Whop company id (biz_..., in your Whop dashboard URL)",
-            env_var(company_key)
-        ))
-    } else {
-        Check::pending(
-            section,
-            company_key,
-            "company id not set (needed with the API key, for reconciliation)",
-        )
-        .fix(format!("set {} (biz_...)", env_var(company_key)))
-    };
-    vec![version, company]
-}
-
-/// Aghanim: which `item.add` events Tollgate grants, and whether sandbox events count.
-fn aghanim_checks(section: &str, p: &ProviderSettings) -> Vec<Check> {
-    const ITEMS: &str = "providers.aghanim.item_skus";
-    const SANDBOX: &str = "providers.aghanim.accept_sandbox";
-    let items = if p.item_skus.is_empty() {
-        Check::pending(
-            section,
-            ITEMS,
-            "no item SKUs listed: every item.add and item.remove sent to Tollgate is answered 422 UNSUPPORTED_ITEM \
-             (nothing credited, nothing stored), which Aghanim shows as a failed delivery",
-        )
-        .fix(format!(
-            "if Tollgate should grant one-time items (a \"Pro unlock\"), list their SKUs: {}=pro_unlock,dlc_1 (or \
-             {ITEMS} = [\"pro_unlock\"] in tollgate.toml); otherwise leave item.add and item.remove off the webhook \
-             that points at Tollgate",
-            env_var(ITEMS)
-        ))
-    } else {
-        Check::done(
-            section,
-            ITEMS,
-            format!(
-                "item.add grants {} item SKU(s) as entitlements, one per player and SKU: {}",
-                p.item_skus.len(),
-                p.item_skus.join(", ")
-            ),
-        )
-        .note(
-            "an item.add or item.remove with any other SKU is answered 422 UNSUPPORTED_ITEM, so Aghanim never reads a \
-             2xx as \"credited\" for an item Tollgate did not grant; send those items to your game server",
-        )
-        .note("item entitlements are perpetual unless a product rule for the SKU sets plan_model")
-    };
-    let items = items.note(
-        "player.verify, player.lookup, player.is_idle, store.get and batch.ready are answered 422 UNSUPPORTED_EVENT: \
-         they expect answers Tollgate does not give",
-    );
-    let sandbox = if p.accept_sandbox {
-        Check::pending(
-            section,
-            SANDBOX,
-            "accept_sandbox = true: events Aghanim marks sandbox: true (test purchases) grant and revoke access like \
-             production ones",
-        )
-        .fix(format!(
-            "turn it off on a production server: {}=false",
-            env_var(SANDBOX)
-        ))
-    } else {
-        Check::done(
-            section,
-            SANDBOX,
-            "accept_sandbox = false: sandbox events are stored and marked, and change no access (a sandbox item.add \
-             is answered 422 SANDBOX_NOT_ACCEPTED)",
-        )
-    };
-    vec![items, sandbox]
 }
 
 /// A usable secret: does it look like this provider's?
@@ -267,6 +145,6 @@ fn shape_check(section: &str, id: &str, provider: Provider, secrets: &[(String, 
             }
             check
         }
-        Provider::Aghanim => Check::done(section, id, format!("webhook secret set{rotation}")),
+        _ => Check::done(section, id, format!("webhook secret set{rotation}")),
     }
 }

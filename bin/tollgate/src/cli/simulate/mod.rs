@@ -1,5 +1,5 @@
 //! `tollgate simulate webhook`: build a realistic webhook, sign it with the configured secret exactly as the
-//! provider would (with `tollgate_verify`'s signing functions), and POST it to a running server.
+//! provider would (its adapter's `sign`, over `tollgate_verify`'s signing functions), and POST it to a running server.
 
 mod templates;
 
@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tollgate_policy::Provider;
-use tollgate_verify::{sign_aghanim, sign_standard_webhooks, sign_whop};
+use tollgate_providers::Registry;
 
+use crate::cli::guide::guide;
 use crate::cli::loopback::live_provider_apis;
 use crate::cli::{CliError, SimulateWebhookArgs, env_var};
 use crate::settings::Settings;
@@ -30,10 +31,10 @@ pub fn run(settings: &Settings, args: &SimulateWebhookArgs) -> Result<(), CliErr
         &unique,
     )
     .ok_or_else(|| {
-        let known: Vec<&str> = templates::EVENTS
-            .iter()
+        let known: Vec<&str> = templates::events()
+            .into_iter()
             .filter(|(p, _)| *p == provider)
-            .map(|(_, e)| *e)
+            .map(|(_, e)| e)
             .collect();
         CliError::Usage(format!(
             "no {provider} template for `{}`: choose one of {}",
@@ -51,7 +52,7 @@ pub fn run(settings: &Settings, args: &SimulateWebhookArgs) -> Result<(), CliErr
             "no webhook secret is configured for {provider}: set {} (or {key} in tollgate.toml), for both this \
              command and the server. For a local try, any value of the provider's shape works, e.g. {}",
             env_var(&key),
-            example_secret(provider)
+            guide(provider).example_secret
         )));
     }
     let headers = sign(
@@ -77,7 +78,7 @@ pub fn run(settings: &Settings, args: &SimulateWebhookArgs) -> Result<(), CliErr
     println!(
         "POST {url} ({provider} {}, {} {}) -> {status} {answer}",
         args.event,
-        id_name(provider),
+        guide(provider).id_noun,
         simulated.external_id
     );
     if (200..300).contains(&status) {
@@ -128,7 +129,7 @@ fn refuse_live_providers(settings: &Settings) -> Result<(), CliError> {
     )))
 }
 
-/// The headers the provider sends with this body.
+/// The headers the provider sends with this body, signed by its adapter.
 fn sign(
     provider: Provider,
     secret: &str,
@@ -136,47 +137,18 @@ fn sign(
     timestamp: i64,
     body: &[u8],
 ) -> Result<Vec<(&'static str, String)>, CliError> {
-    let id = format!("msg_{unique}");
-    Ok(match provider {
-        Provider::Whop => vec![
-            ("webhook-id", id.clone()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", sign_whop(secret, &id, timestamp, body)),
-        ],
-        Provider::Dodo => {
-            let signature = sign_standard_webhooks(secret, &id, timestamp, body).map_err(|e| {
-                CliError::Usage(format!(
-                    "providers.dodo.webhook_secret cannot sign: {e}; it must be whsec_ followed by base64 \
-                     (`tollgate doctor` checks it)"
-                ))
-            })?;
-            vec![
-                ("webhook-id", id),
-                ("webhook-timestamp", timestamp.to_string()),
-                ("webhook-signature", signature),
-            ]
-        }
-        Provider::Aghanim => vec![
-            ("x-aghanim-signature", sign_aghanim(secret, timestamp, body)),
-            ("x-aghanim-signature-timestamp", timestamp.to_string()),
-        ],
-    })
-}
-
-fn example_secret(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Whop => "ws_local_test_secret",
-        Provider::Dodo => "whsec_bG9jYWwgdGVzdCBzZWNyZXQ=",
-        Provider::Aghanim => "local_test_secret",
-    }
-}
-
-fn id_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Whop => "membership",
-        Provider::Dodo => "grant",
-        Provider::Aghanim => "subscription",
-    }
+    let adapter = Registry::shared()
+        .get(provider)
+        .ok_or_else(|| CliError::Usage(format!("{provider} deliveries cannot be simulated")))?;
+    adapter
+        .sign(secret, &format!("msg_{unique}"), timestamp, body)
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "providers.{provider}.webhook_secret cannot sign: {e}; it must be {} followed by base64 \
+                 (`tollgate doctor` checks it)",
+                guide(provider).secret_prefix.unwrap_or_default()
+            ))
+        })
 }
 
 /// The webhook URL: `--to` as given when it already names the webhook path, else `--to` (default

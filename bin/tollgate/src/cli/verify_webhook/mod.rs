@@ -14,7 +14,7 @@ use tollgate_verify::{Header, Scheme, Tolerance, Verified, VerifyError};
 
 use crate::app::tolerance;
 use crate::cli::guide::guide;
-use crate::cli::signing::{ProviderVerifier, labelled_secrets, secret_problem};
+use crate::cli::signing::{ProviderVerifier, labelled_secrets, provider_verifier, secret_problem};
 use crate::cli::{CliError, VerifyWebhookArgs, env_var};
 use crate::settings::{Settings, SignatureTolerance};
 
@@ -61,9 +61,9 @@ pub fn run(settings: &Settings, args: &VerifyWebhookArgs) -> Result<(), CliError
     let values: Vec<&str> = secrets.iter().map(|(_, s)| *s).collect();
     let checker = Checker {
         provider,
-        strict: ProviderVerifier::new(provider, &values, tolerance(config.signature_tolerance))
+        strict: provider_verifier(provider, &values, tolerance(config.signature_tolerance))
             .map_err(|e| CliError::Usage(format!("configuration: {}", secret_problem(e, &secrets))))?,
-        lenient: ProviderVerifier::new(provider, &values, Tolerance::Unlimited)
+        lenient: provider_verifier(provider, &values, Tolerance::Unlimited)
             .map_err(|e| CliError::Usage(format!("configuration: {}", secret_problem(e, &secrets))))?,
         labels: secrets.iter().map(|(label, _)| label.clone()).collect(),
         tolerance: config.signature_tolerance,

@@ -57,7 +57,7 @@ pub fn parse_provider(name: &str) -> Result<Option<Provider>, ConsoleError> {
         other => other
             .parse()
             .map(Some)
-            .map_err(|_| ConsoleError::Invalid("Pick a provider: whop, dodo or aghanim.".to_owned())),
+            .map_err(|_| ConsoleError::Invalid(format!("Pick a provider: {}.", Provider::names_list()))),
     }
 }
 

@@ -34,6 +34,7 @@ impl Event {
             Provider::Whop => "/api/webhooks/whop",
             Provider::Dodo => "/api/webhooks/dodo",
             Provider::Aghanim => "/api/webhooks/aghanim",
+            other => unreachable!("no scale events for {other}"),
         }
     }
 
@@ -43,6 +44,7 @@ impl Event {
             Provider::Whop => (WebhookFormat::WhopCurrent, FakeWhop::WEBHOOK_SECRET),
             Provider::Dodo => (WebhookFormat::Dodo, FakeDodo::WEBHOOK_SECRET),
             Provider::Aghanim => (WebhookFormat::Aghanim, FakeAghanim::WEBHOOK_SECRET),
+            other => unreachable!("no scale events for {other}"),
         };
         WebhookBuilder::new(format, secret, self.body.clone())
             .id(self.dedupe_key.clone())
@@ -77,6 +79,7 @@ impl EventSet {
                     Provider::Whop => whop(run, n, step, at, start),
                     Provider::Dodo => dodo(run, n, step, at, start),
                     Provider::Aghanim => aghanim(run, n, step, at, start),
+                    other => unreachable!("no scale events for {other}"),
                 };
                 let body = body.to_string().into_bytes();
                 let parsed = parse(provider, &dedupe_key, &body);

@@ -1,0 +1,155 @@
+//! What one provider brings to Tollgate, behind one trait: the signature scheme its webhooks are signed with
+//! (built from its secrets), the parser of its webhook bodies, and its setup facts. Each provider's folder implements
+//! [`ProviderAdapter`]; the [`Registry`](crate::Registry) holds them, keyed by [`Provider`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tollgate_policy::Provider;
+use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
+
+use crate::error::{ApiError, ParseError};
+use crate::http::{ApiFuture, CallContext, ClientConfig};
+use crate::reconcile::SubjectListing;
+use crate::setup::SetupGuide;
+use crate::webhook::{DeliveryMeta, ParsedWebhook};
+
+/// A signature scheme with its secrets, ready to verify deliveries.
+pub trait SignatureVerifier: Send + Sync + fmt::Debug {
+    /// Verifies one delivery's signature headers against its raw body at Unix time `now`.
+    ///
+    /// # Errors
+    /// The scheme's [`VerifyError`]: a missing or malformed header, a stale timestamp, no matching signature.
+    fn verify<'h>(
+        &self,
+        headers: &'h dyn HeaderLookup,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified<'h>, VerifyError>;
+}
+
+/// One payment provider as Tollgate speaks to it. Implementations are stateless: configuration (secrets, API
+/// clients) is passed in.
+pub trait ProviderAdapter: Send + Sync + fmt::Debug {
+    /// The key this adapter is registered under (its wire name is used in URLs, configuration and storage).
+    fn provider(&self) -> Provider;
+
+    /// The provider's signature verifier over these secrets (current first, then older ones still accepted).
+    ///
+    /// # Errors
+    /// A secret the scheme refuses ([`VerifyError::BadSecret`]).
+    fn verifier(
+        &self,
+        secrets: &[&str],
+        tolerance: Tolerance,
+    ) -> Result<Box<dyn SignatureVerifier>, VerifyError>;
+
+    /// Turns an authentic body, already decoded as JSON (`value`; `body` is the raw bytes), into a
+    /// [`ParsedWebhook`]. It never panics.
+    ///
+    /// # Errors
+    /// A body the provider's payload format cannot be read from ([`ParseError`]).
+    fn parse(&self, meta: &DeliveryMeta, value: &Value, body: &[u8]) -> Result<ParsedWebhook, ParseError>;
+
+    /// The facts an operator needs to set this provider up.
+    fn guide(&self) -> SetupGuide;
+
+    /// The signature headers this provider sends with `body`, signed with `secret` at Unix time `timestamp`
+    /// (`id` is the delivery id, for schemes that send one): what `tollgate simulate` posts.
+    ///
+    /// # Errors
+    /// A secret the scheme refuses ([`VerifyError::BadSecret`]).
+    fn sign(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError>;
+
+    /// The provider's reconcile listing, over an API client built from `config`, when it is listed one subject at
+    /// a time (`None`, the default: it is not, and the service reconciles it with its own pass, if any).
+    ///
+    /// # Errors
+    /// The client cannot be built ([`ApiError::Config`]).
+    fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {
+        let _ = config;
+        None
+    }
+
+    /// One harmless authenticated read for `tollgate doctor --online`, over an API client built from `config`; a
+    /// good answer is the summary to print. `None` (the default): the provider has no such probe.
+    fn probe<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        config: &'a ClientConfig,
+    ) -> Option<ApiFuture<'a, &'static str>> {
+        let _ = (ctx, config);
+        None
+    }
+
+    /// The event types `tollgate simulate` can build for this provider (none, by default).
+    fn simulated_events(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The body of a simulated `event` at `now` about `external_id` and `subject`, its delivery ids made new by
+    /// `unique`; `None` when there is no template for it (the default).
+    fn simulated_body(
+        &self,
+        event: &str,
+        now: DateTime<Utc>,
+        external_id: &str,
+        subject: &str,
+        unique: &str,
+    ) -> Option<Value> {
+        let _ = (event, now, external_id, subject, unique);
+        None
+    }
+}
+
+/// One provider's verifier, built from its adapter and its secrets. Ingest, `tollgate doctor` and
+/// `tollgate verify-webhook` all verify with it.
+#[derive(Debug)]
+pub struct ProviderVerifier {
+    provider: Provider,
+    scheme: Box<dyn SignatureVerifier>,
+}
+
+impl ProviderVerifier {
+    /// The verifier of `adapter`'s provider over `secrets`.
+    ///
+    /// # Errors
+    /// A secret the provider's scheme refuses.
+    pub fn new<S: AsRef<str>>(
+        adapter: &dyn ProviderAdapter,
+        secrets: &[S],
+        tolerance: Tolerance,
+    ) -> Result<Self, VerifyError> {
+        let secrets: Vec<&str> = secrets.iter().map(AsRef::as_ref).collect();
+        Ok(ProviderVerifier {
+            provider: adapter.provider(),
+            scheme: adapter.verifier(&secrets, tolerance)?,
+        })
+    }
+
+    /// The provider this verifier belongs to.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Verifies one delivery (see [`SignatureVerifier::verify`]).
+    ///
+    /// # Errors
+    /// The scheme's [`VerifyError`].
+    pub fn verify<'h>(
+        &self,
+        headers: &'h dyn HeaderLookup,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified<'h>, VerifyError> {
+        self.scheme.verify(headers, body, now)
+    }
+}

@@ -1,0 +1,114 @@
+//! Dodo's adapter: its verifier (Standard Webhooks) and parser.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tollgate_policy::Provider;
+use tollgate_verify::{
+    HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, sign_standard_webhooks,
+};
+
+use super::{DodoApi as _, DodoClient, DodoPageQuery};
+use crate::adapter::{ProviderAdapter, SignatureVerifier};
+use crate::error::ParseError;
+use crate::http::{ApiFuture, CallContext, ClientConfig};
+use crate::setup::SetupGuide;
+use crate::webhook::{DeliveryMeta, ParsedWebhook};
+
+/// Dodo Payments as the registry knows it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DodoAdapter;
+
+impl SignatureVerifier for StandardWebhooksVerifier {
+    fn verify<'h>(
+        &self,
+        headers: &'h dyn HeaderLookup,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified<'h>, VerifyError> {
+        StandardWebhooksVerifier::verify(self, headers, body, now)
+    }
+}
+
+impl ProviderAdapter for DodoAdapter {
+    fn provider(&self) -> Provider {
+        Provider::Dodo
+    }
+
+    fn verifier(
+        &self,
+        secrets: &[&str],
+        tolerance: Tolerance,
+    ) -> Result<Box<dyn SignatureVerifier>, VerifyError> {
+        Ok(Box::new(
+            StandardWebhooksVerifier::new(secrets)?.with_tolerance(tolerance),
+        ))
+    }
+
+    fn parse(&self, meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
+        super::webhook::parse(meta, value)
+    }
+
+    fn guide(&self) -> SetupGuide {
+        SetupGuide {
+            title: "Dodo Payments",
+            secret_where: "Dodo dashboard → Developers → Webhooks → your endpoint → Signing secret",
+            secret_prefix: Some("whsec_"),
+            api_key_where: "Dodo dashboard → Developers → API Keys",
+            api_key_use: "reconciliation (license activation uses Dodo's public license endpoints)",
+            events: "entitlement_grant.* (created, delivered, failed, revoked) and subscription.*",
+            headers: "webhook-id, webhook-timestamp and webhook-signature",
+            default_api_base: "https://live.dodopayments.com",
+            example_secret: "whsec_bG9jYWwgdGVzdCBzZWNyZXQ=",
+            id_noun: "grant",
+            example_external_id: "entg_8sKd02LmQp",
+            example_subject: "cus_J7h6G5f4",
+        }
+    }
+
+    fn sign(
+        &self,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<Vec<(&'static str, String)>, VerifyError> {
+        let signature = sign_standard_webhooks(secret, id, timestamp, body)?;
+        Ok(vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ])
+    }
+
+    fn probe<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        config: &'a ClientConfig,
+    ) -> Option<ApiFuture<'a, &'static str>> {
+        Some(Box::pin(async move {
+            let page = DodoPageQuery {
+                page_number: 0,
+                page_size: Some(1),
+            };
+            DodoClient::new(config)?
+                .list_subscriptions(ctx, page)
+                .await
+                .map(|_| "Dodo answered: the API key reads subscriptions")
+        }))
+    }
+
+    fn simulated_events(&self) -> &'static [&'static str] {
+        super::simulate::EVENTS
+    }
+
+    fn simulated_body(
+        &self,
+        event: &str,
+        now: DateTime<Utc>,
+        external_id: &str,
+        subject: &str,
+        _unique: &str,
+    ) -> Option<Value> {
+        super::simulate::body(event, now, external_id, subject)
+    }
+}
