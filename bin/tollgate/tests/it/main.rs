@@ -1,7 +1,7 @@
 //! The server's integration suite: one binary. The real `App` from `tollgate::app::configure` in-process (`server`,
 //! `license`, `console`, `openapi`), real `tollgate` processes (`cli`, `dev`, `hardening`, `malformed`, `scale`),
-//! on SQLite and on PostgreSQL, with the testkit's fake providers on loopback. (`server_logs.rs` is its own binary:
-//! it installs a process-wide logger, which would capture every other test's log lines.)
+//! on SQLite and on PostgreSQL, with the testkit's fake providers on loopback. (`logs` installs a process-wide
+//! logger, which would capture every other test's log lines, so its tests run in child processes of this binary.)
 
 mod cli;
 mod console;
@@ -11,6 +11,7 @@ mod dev;
 mod hardening;
 mod harness;
 mod license;
+mod logs;
 mod malformed;
 mod openapi;
 mod scale;

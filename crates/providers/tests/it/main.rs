@@ -1,11 +1,12 @@
-//! The providers' integration suite: one binary, one module per noun. (`client_logs.rs` is its own binary: it
-//! installs a process-wide logger, which would capture every other test's log lines.)
+//! The providers' integration suite: one binary, one module per noun. (`logs` installs a process-wide logger, which
+//! would capture every other test's log lines, so its test runs in a child process of this binary.)
 
 mod client_dodo_aghanim;
 mod client_faults;
 mod client_whop;
 mod common;
 mod fixtures_shared;
+mod logs;
 mod registry_fake;
 mod webhook_aghanim;
 mod webhook_dodo;

@@ -221,3 +221,44 @@ fn an_admin_reset_of_a_dodo_device_needs_the_key_to_release_the_instance() {
         assert_eq!(env.store().list_devices(&ent).unwrap(), vec![]);
     });
 }
+
+/// Sixteen activations of sixteen devices at once on one key (moved from the store's `concurrency` tests, which ran
+/// a copy of the admission): the real `Licensing::activate`, each in its own task and transaction, admits exactly
+/// `max_devices` and refuses the rest with `DEVICE_LIMIT_REACHED`; the database, not the process, keeps the limit.
+#[test]
+fn sixteen_concurrent_activations_never_exceed_max_devices() {
+    const THREADS: usize = 16;
+    const THREE_DEVICES: &str =
+        "[[products]]\nprovider = \"whop\"\nproduct = \"prod_fake\"\nmax_devices = 3\n";
+    both(|db| async move {
+        let env = Env::new(db, THREE_DEVICES);
+        env.whop.add_membership(FakeMembership::new("mem_1", WHOP_KEY));
+        let tasks: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let licensing = env.licensing.clone();
+                tokio::spawn(async move {
+                    let req = tollgate_service::license::ActivateRequest {
+                        license_key: WHOP_KEY.to_owned(),
+                        hwid: format!("hw-{i}"),
+                        device_name: None,
+                    };
+                    licensing.activate(&CallContext::default(), &req).await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        let admitted: Vec<&LicenseGrant> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(admitted.len(), 3, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(_) | Err(LicenseError::DeviceLimitReached))),
+            "{results:?}"
+        );
+        let ent = EntitlementId::new(admitted[0].entitlement.id.clone());
+        assert_eq!(env.store().list_devices(&ent).unwrap().len(), 3);
+    });
+}

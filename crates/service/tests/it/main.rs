@@ -2,6 +2,7 @@
 
 mod common;
 mod console;
+mod device_flows;
 mod entitlement_change;
 mod ingest;
 mod ingest_aghanim;

@@ -6,7 +6,7 @@ use tollgate_policy::Provider;
 use tollgate_store::{Actor, EntitlementChange, Store, StoreConfig, StoreError, StoreKeys};
 
 use crate::common::{Backend, activated, both, entitlement, postgres_db, sqlite_db, t};
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::put_change;
 
 #[test]
 fn an_unknown_scheme_is_refused_not_turned_into_a_file() {
@@ -82,13 +82,13 @@ fn a_postgres_row_lock_held_past_the_busy_timeout_is_unavailable_not_a_hang() {
     let (pepper, data_key) = db.keys_base64();
     let store = Store::open(&config, StoreKeys::from_base64(&pepper, &data_key).unwrap()).unwrap();
     let started = Instant::now();
-    let err = store
-        .apply_change(
-            Actor::Activation,
-            &EntitlementChange::new(activated("mem_locked", 60)),
-            "test",
-        )
-        .unwrap_err();
+    let err = put_change(
+        &store,
+        Actor::Activation,
+        &EntitlementChange::new(activated("mem_locked", 60)),
+        "test",
+    )
+    .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -98,13 +98,13 @@ fn a_postgres_row_lock_held_past_the_busy_timeout_is_unavailable_not_a_hang() {
     // Nothing was written, and once the lock is released the same change goes through.
     assert_eq!(db.store.get_entitlement(&id).unwrap().version, 1);
     other.batch_execute("ROLLBACK").unwrap();
-    let applied = store
-        .apply_change(
-            Actor::Activation,
-            &EntitlementChange::new(activated("mem_locked", 60)),
-            "test",
-        )
-        .unwrap();
+    let applied = put_change(
+        &store,
+        Actor::Activation,
+        &EntitlementChange::new(activated("mem_locked", 60)),
+        "test",
+    )
+    .unwrap();
     assert_eq!(applied.version, 2);
 }
 

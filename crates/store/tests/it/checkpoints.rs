@@ -12,7 +12,7 @@ use tollgate_store::{
 };
 
 use crate::common::{Backend, both, t};
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::put_inbox_event;
 
 /// Long enough for any checkpoint on a loaded test machine; the waits return as soon as it has run.
 const WAIT: Duration = Duration::from_secs(60);
@@ -104,7 +104,7 @@ fn sqlite_writers_leave_wal_checkpoints_to_the_background_thread() {
     for round in 0..ROUNDS {
         let started = status.count();
         for n in round * ROUND..(round + 1) * ROUND {
-            store.record_webhook(&big_delivery(n), None).unwrap();
+            put_inbox_event(&store, &big_delivery(n), None).unwrap();
         }
         let done = status.wait_for_count(started + 1, WAIT);
         assert!(done > started, "round {round}: no checkpoint");
@@ -151,7 +151,7 @@ fn dropping_the_last_store_clone_stops_the_thread_and_closes_the_database() {
     store.migrate().unwrap();
     let status = store.wal_checkpoints().unwrap();
     // One commit leaves frames behind; the thread's idle wake checkpoints them, opening its own connection.
-    store.record_webhook(&big_delivery(0), None).unwrap();
+    put_inbox_event(&store, &big_delivery(0), None).unwrap();
     assert!(status.wait_for_count(1, WAIT) >= 1);
 
     let clone = store.clone();

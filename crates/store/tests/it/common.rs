@@ -7,7 +7,7 @@
     reason = "the test harness fails the test on any setup error"
 )]
 
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::put_change;
 use chrono::{DateTime, TimeDelta, Utc};
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
 use tollgate_store::test_support::for_each_backend;
@@ -60,14 +60,14 @@ pub fn activated(external_id: &str, at_secs: i64) -> ProviderEvent {
     )
 }
 
-/// A fresh active entitlement for `external_id`.
+/// A fresh active entitlement for `external_id` (written with `seed::put_change`).
 pub fn entitlement(db: &TestDb, external_id: &str) -> EntitlementId {
-    db.store
-        .apply_change(
-            Actor::Activation,
-            &EntitlementChange::new(activated(external_id, 0)),
-            "test",
-        )
-        .unwrap()
-        .id
+    put_change(
+        &db.store,
+        Actor::Activation,
+        &EntitlementChange::new(activated(external_id, 0)),
+        "test",
+    )
+    .unwrap()
+    .id
 }

@@ -7,7 +7,7 @@ use tollgate_store::{
 };
 
 use crate::common::{activated, both, t};
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::{put_change, put_inbox_event};
 
 fn session(id_hash: &str, at: i64) -> ConsoleSession {
     ConsoleSession {
@@ -88,9 +88,7 @@ fn the_inbox_page_is_newest_first_and_filtered() {
             ),
         ];
         for (provider, key, kind, effect) in stored {
-            store
-                .record_webhook(&inbox_event(provider, key, kind), effect)
-                .unwrap();
+            put_inbox_event(store, &inbox_event(provider, key, kind), effect).unwrap();
         }
         let page = |page: InboxPage<'_>| -> Vec<String> {
             store
@@ -141,13 +139,13 @@ fn the_inbox_page_is_newest_first_and_filtered() {
 fn recent_audit_rows_are_filtered_newest_first_within_the_scan_window() {
     both(|db| {
         let store = &db.store;
-        let entitlement = store
-            .apply_change(
-                Actor::Webhook,
-                &tollgate_store::EntitlementChange::new(activated("mem_1", 0)),
-                "test",
-            )
-            .unwrap();
+        let entitlement = put_change(
+            store,
+            Actor::Webhook,
+            &tollgate_store::EntitlementChange::new(activated("mem_1", 0)),
+            "test",
+        )
+        .unwrap();
         let row = |actor: Actor, action: &str, at: i64| NewAudit {
             entitlement_id: Some(entitlement.id.clone()),
             device_id: None,

@@ -5,34 +5,38 @@ use tollgate_policy::{Provider, ProviderEvent};
 use tollgate_store::{Actor, EntitlementChange};
 
 use crate::common::{activated, both, entitlement, t};
-use crate::device_flows::{Admission, DeviceFlows};
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::{DeviceRow, put_change, put_device};
 
 #[test]
 fn devices_are_freed_and_renamed_against_the_providers_activations() {
     both(|db| {
         let dodo = |external_id: &str| {
-            db.store
-                .apply_change(
-                    Actor::Webhook,
-                    &EntitlementChange::new(ProviderEvent {
-                        provider: Provider::Dodo,
-                        ..activated(external_id, 0)
-                    }),
-                    "test",
-                )
-                .unwrap()
-                .id
+            put_change(
+                &db.store,
+                Actor::Webhook,
+                &EntitlementChange::new(ProviderEvent {
+                    provider: Provider::Dodo,
+                    ..activated(external_id, 0)
+                }),
+                "test",
+            )
+            .unwrap()
+            .id
         };
         let (with, without, other) = (dodo("entg_a"), dodo("entg_b"), dodo("lic_c"));
         entitlement(db, "mem_whop");
-        let admit = |ent, hwid: &str, instance: Option<&str>| match db
-            .store
-            .activate_device(ent, hwid, Some("Old name"), 5, instance, t(1))
+        let admit = |ent, hwid: &str, instance: Option<&str>| {
+            put_device(
+                &db.store,
+                ent,
+                &DeviceRow {
+                    hwid,
+                    name: Some("Old name"),
+                    instance_id: instance,
+                    now: t(1),
+                },
+            )
             .unwrap()
-        {
-            Admission::Admitted(device) => device,
-            other => panic!("expected Admitted, got {other:?}"),
         };
         let kept = admit(&with, "hw-1", Some("lki_1"));
         let gone = admit(&with, "hw-2", Some("lki_2"));

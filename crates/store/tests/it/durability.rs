@@ -7,8 +7,7 @@ use tollgate_store::{
 };
 
 use crate::common::{activated, both, sqlite_db, t};
-use crate::device_flows::{Admission, DeviceFlows};
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::{DeviceRow, put_device, put_inbox_event};
 
 const CHILD_DB: &str = "TOLLGATE_STORE_TEST_CHILD_DB";
 const CHILD_PEPPER: &str = "TOLLGATE_STORE_TEST_CHILD_PEPPER";
@@ -47,7 +46,7 @@ fn sigkill_child_writer() {
     let mut out = std::io::stdout().lock();
     for n in 0.. {
         let change = EntitlementChange::new(activated(&format!("mem_kill_{}", n % 7), n as i64));
-        store.record_webhook(&kill_delivery(n), Some(change)).unwrap();
+        put_inbox_event(&store, &kill_delivery(n), Some(change)).unwrap();
         writeln!(out, "ack {n}").unwrap();
         out.flush().unwrap();
     }
@@ -93,7 +92,7 @@ fn acknowledged_webhooks_survive_sigkill_of_the_writer() {
 
     let store = db.open_again();
     for n in acked {
-        let outcome = store.record_webhook(&kill_delivery(n), None).unwrap();
+        let outcome = put_inbox_event(&store, &kill_delivery(n), None).unwrap();
         assert!(
             matches!(outcome, RecordOutcome::Duplicate { .. }),
             "acknowledged event {n} was lost: {outcome:?}"
@@ -123,16 +122,21 @@ fn everything_acknowledged_survives_a_new_pool() {
         let RecordOutcome::Applied {
             inbox_id,
             entitlement,
-        } = first.record_webhook(&delivery, Some(change)).unwrap()
+        } = put_inbox_event(&first, &delivery, Some(change)).unwrap()
         else {
             panic!("expected Applied");
         };
-        let Admission::Admitted(device) = first
-            .activate_device(&entitlement.id, "hw-r", None, 1, None, t(2))
-            .unwrap()
-        else {
-            panic!("expected Admitted");
-        };
+        let device = put_device(
+            &first,
+            &entitlement.id,
+            &DeviceRow {
+                hwid: "hw-r",
+                name: None,
+                instance_id: None,
+                now: t(2),
+            },
+        )
+        .unwrap();
         first.set_cursor(Provider::Whop, "cur", t(3)).unwrap();
         let before_devices = first.list_devices(&entitlement.id).unwrap();
         let before_audit = first.list_audit(&entitlement.id, 10).unwrap();
@@ -156,7 +160,7 @@ fn everything_acknowledged_survives_a_new_pool() {
             (InboxStatus::Processed, b"{\"restart\":true}".to_vec())
         );
         assert_eq!(
-            reopened.record_webhook(&delivery, None).unwrap(),
+            put_inbox_event(&reopened, &delivery, None).unwrap(),
             RecordOutcome::Duplicate { inbox_id }
         );
         assert_eq!(
@@ -191,13 +195,21 @@ fn the_database_files_hold_no_license_key_hwid_or_email() {
         ..EntitlementChange::new(activated("mem_secret", 0))
     };
     let RecordOutcome::Applied { entitlement, .. } =
-        db.store.record_webhook(&delivery, Some(change)).unwrap()
+        put_inbox_event(&db.store, &delivery, Some(change)).unwrap()
     else {
         panic!("expected Applied");
     };
-    db.store
-        .activate_device(&entitlement.id, hwid, Some("Desk"), 1, None, t(1))
-        .unwrap();
+    put_device(
+        &db.store,
+        &entitlement.id,
+        &DeviceRow {
+            hwid,
+            name: Some("Desk"),
+            instance_id: None,
+            now: t(1),
+        },
+    )
+    .unwrap();
     // The values are really stored and readable through the store.
     assert_eq!(
         db.store

@@ -1,17 +1,13 @@
 //! Store tests, one binary. Every body in `both(..)` runs on SQLite and on PostgreSQL (see `common`).
 
-mod activation;
 mod backend;
 mod checkpoints;
 mod common;
-mod concurrency;
 mod console;
-mod device_flows;
 mod device_repair;
-mod devices;
 mod durability;
-mod fold_flows;
 mod reconcile_queries;
 mod records;
+mod seed;
 mod unit_of_work;
 mod versions;

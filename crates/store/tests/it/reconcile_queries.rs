@@ -6,7 +6,7 @@ use tollgate_policy::{EventKind, Provider, ProviderEvent};
 use tollgate_store::{Actor, EntitlementChange, LockHolder};
 
 use crate::common::{both, t};
-use crate::fold_flows::FoldFlows as _;
+use crate::seed::put_change;
 
 fn seen(
     provider: Provider,
@@ -35,7 +35,7 @@ fn subjects_and_products_are_distinct_sorted_and_per_provider() {
             seen(Provider::Dodo, "entg_1", Some("cus_1"), Some("ent_1")),
         ];
         for change in &changes {
-            db.store.apply_change(Actor::Reconcile, change, "test").unwrap();
+            put_change(&db.store, Actor::Reconcile, change, "test").unwrap();
         }
         assert_eq!(
             db.store.list_subjects(Provider::Aghanim).unwrap(),

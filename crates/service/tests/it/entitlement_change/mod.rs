@@ -5,5 +5,6 @@
 mod aghanim;
 mod batch;
 mod batch_statements;
-mod fixtures;
+mod concurrency;
+pub mod fixtures;
 mod inbox;

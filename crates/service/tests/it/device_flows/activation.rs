@@ -1,5 +1,5 @@
-//! An activation as one `Store::write`: the provider's answer, the policy check and the admission in one transaction
-//! (see `device_flows`).
+//! An activation as one `Store::write`: the provider's answer (the real fold), the policy check and the admission in
+//! one transaction (see `flows`).
 
 use std::sync::Barrier;
 
@@ -7,9 +7,12 @@ use serde_json::json;
 use tollgate_policy::{Lifecycle, Provider};
 use tollgate_store::{Actor, EntitlementChange, EntitlementId, StoreError};
 
-use crate::common::{TestDb, activated, both, entitlement, t};
-use crate::device_flows::{Activated, ActivationTarget, Admission, DeviceFlows, NewDevice};
-use crate::fold_flows::{FoldFlows as _, ProviderAnswer};
+use tollgate_service::entitlement_change::ProviderAnswer;
+
+use super::entitlement;
+use super::flows::{Activated, ActivationTarget, Admission, DeviceFlows, NewDevice};
+use crate::common::folding::Folding as _;
+use crate::entitlement_change::fixtures::{TestDb, activated, both, t};
 
 const THREADS: usize = 16;
 

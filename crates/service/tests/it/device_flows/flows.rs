@@ -1,13 +1,13 @@
 //! The device flows the service runs (activation, self-service transfer, admin reset), written here over
-//! `Store::write` with the policy's rules (`admit_device`, `check_transfer`), exactly as `tollgate-service` composes
+//! `Store::write` with the policy's rules (`admit_device`, `check_transfer`), as `tollgate_service::license` composes
 //! them: reads under the entitlement's row lock, the decision, then the writes and their audit rows, in one unit of
-//! work. The store itself decides nothing; these tests drive its unit of work the way the service does.
+//! work. A provider's answer is folded in by the real `entitlement_change::apply_provider_answer`.
 
-use crate::fold_flows::{ProviderAnswer, apply_provider_answer};
 use chrono::{DateTime, Utc};
 use tollgate_policy::{
     Admission as Decision, Policy, TRANSFER_WINDOW, TransferDenial, admit_device, check_transfer,
 };
+use tollgate_service::entitlement_change::{ProviderAnswer, apply_provider_answer};
 use tollgate_store::{
     Actor, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, Store, StoreError, Transfer,
     WriteTx,

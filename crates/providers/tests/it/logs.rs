@@ -1,8 +1,12 @@
 //! Structured logs carry the documented fields, and never a license key or API key.
 //!
-//! Its own test binary, outside `tests/it`: the capturing logger is process-wide (`log::set_logger` once per
-//! process), so in the shared binary it would also capture the other tests' provider calls, running in parallel.
+//! The capturing logger is process-wide (`log::set_logger` once per process): installed in this binary's own process
+//! it would also capture the other tests' provider calls, running in parallel. So the visible test re-runs this
+//! binary with only its `#[ignore]`d child selected (`--exact`, one thread) and [`CHILD`] set; the child installs the
+//! logger in that process and runs the test, and the visible test asserts it passed (as `tollgate-store`'s
+//! `durability::sigkill_child_writer` does).
 
+use std::process::Command;
 use std::sync::Mutex;
 
 use log::kv::{Key, Value, VisitSource};
@@ -11,6 +15,9 @@ use tollgate_providers::dodo::{DodoApi, DodoClient};
 use tollgate_providers::whop::{MembershipRef, WhopApi, WhopClient, WhopOptions};
 use tollgate_providers::{ApiKey, CallContext, ClientConfig, RetryPolicy};
 use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
+
+/// Set in the child process: the `#[ignore]`d test below returns at once without it.
+const CHILD: &str = "TOLLGATE_PROVIDERS_LOGS_TEST_CHILD";
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -50,8 +57,45 @@ static LOGGER: Capture = Capture;
 const WHOP_KEY: &str = "KEY-SECRET-WHOP-9Z8Y";
 const DODO_KEY: &str = "dodo-secret-license-7X6W";
 
+/// Re-run this test binary with only `logs::{child}` selected and [`CHILD`] set, and assert the child test ran and
+/// passed (its output is printed on failure).
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper fails the test on any setup error"
+)]
+fn run_child(child: &str) {
+    let name = format!("logs::{child}");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            name.as_str(),
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "the child test `{name}` failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+}
+
+#[test]
+fn logs_have_fields_and_no_secrets() {
+    run_child("logs_have_fields_and_no_secrets_child");
+}
+
 #[tokio::test]
-async fn logs_have_fields_and_no_secrets() {
+#[ignore = "child process of logs_have_fields_and_no_secrets"]
+async fn logs_have_fields_and_no_secrets_child() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
 

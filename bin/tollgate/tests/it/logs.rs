@@ -1,27 +1,26 @@
 //! With every log record captured (message and key-values, at trace level), ingesting, refusing, replaying and
 //! looking up webhooks logs no secret, token, license key, raw body, customer email or signature.
 //!
-//! Its own test binary, outside `tests/it`: the capturing logger is process-wide (`log::set_boxed_logger` once per
-//! process, at trace level), so in the shared binary it would also capture, and slow, every other test running in
-//! parallel, and its "nothing secret is logged" check would read their lines too.
+//! The capturing logger is process-wide (`log::set_boxed_logger` once per process, at trace level): installed in
+//! this binary's own process it would also capture, and slow, every other test running in parallel, and the
+//! "nothing secret is logged" check would read their lines too. So each visible test re-runs this binary with only
+//! its `#[ignore]`d child selected (`--exact`, one thread) and [`CHILD`] set; the child installs the logger in that
+//! process and runs the test, and the visible test asserts it passed (as `tollgate-store`'s
+//! `durability::sigkill_child_writer` does).
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "test helpers fail the test on any setup error"
-)]
-
-#[expect(dead_code, reason = "this test binary uses only some helpers")]
-#[path = "it/harness/app.rs"]
-mod common;
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test on any setup error")]
 
 use std::fmt::Write as _;
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use actix_web::http::StatusCode;
 use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
-use crate::common::*;
+use crate::harness::app::*;
+
+/// Set in the child process: the `#[ignore]`d tests below return at once without it.
+const CHILD: &str = "TOLLGATE_LOGS_TEST_CHILD";
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -61,6 +60,35 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
+/// Re-run this test binary with only `logs::{child}` selected and [`CHILD`] set, and assert the child test ran and
+/// passed (its output is printed on failure).
+fn run_child(child: &str) {
+    let name = format!("logs::{child}");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            name.as_str(),
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "the child test `{name}` failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+}
+
+/// True in the child process (see [`run_child`]).
+fn is_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
 fn install() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
@@ -69,8 +97,17 @@ fn install() {
     });
 }
 
+#[test]
+fn nothing_secret_is_logged() {
+    run_child("nothing_secret_is_logged_child");
+}
+
 #[actix_web::test]
-async fn nothing_secret_is_logged() {
+#[ignore = "child process of nothing_secret_is_logged"]
+async fn nothing_secret_is_logged_child() {
+    if !is_child() {
+        return;
+    }
     install();
     let srv = TestServer::sqlite(&[]);
     let app = app(&srv.state).await;
@@ -200,8 +237,17 @@ async fn nothing_secret_is_logged() {
     }
 }
 
+#[test]
+fn a_whop_key_without_a_permission_is_an_error_that_names_it() {
+    run_child("a_whop_key_without_a_permission_is_an_error_that_names_it_child");
+}
+
 #[actix_web::test]
-async fn a_whop_key_without_a_permission_is_an_error_that_names_it() {
+#[ignore = "child process of a_whop_key_without_a_permission_is_an_error_that_names_it"]
+async fn a_whop_key_without_a_permission_is_an_error_that_names_it_child() {
+    if !is_child() {
+        return;
+    }
     install();
     let whop = tollgate_testkit::FakeWhop::start();
     whop.add_membership(tollgate_testkit::FakeMembership::new(

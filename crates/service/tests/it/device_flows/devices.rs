@@ -1,8 +1,12 @@
+//! Devices on a stored entitlement: admitted up to the limit, recognised again, removed, and transferred under the
+//! cooldown and the 30-day budget (see `flows`).
+
 use tollgate_policy::{HumanDuration, Policy, TransferDenial, TransferMode};
 use tollgate_store::{Actor, EntitlementId, StoreError};
 
-use crate::common::{both, entitlement, t};
-use crate::device_flows::{Admission, DeviceFlows, TransferOutcome};
+use super::entitlement;
+use super::flows::{Admission, DeviceFlows, TransferOutcome};
+use crate::entitlement_change::fixtures::{both, t};
 
 #[test]
 fn activation_admits_up_to_the_limit_and_recognizes_known_devices() {
