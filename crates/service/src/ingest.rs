@@ -17,7 +17,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use ring::digest;
 use tollgate_policy::Provider;
 pub use tollgate_providers::ProviderVerifier;
@@ -30,7 +29,7 @@ use tollgate_verify::{HeaderLookup, Tolerance};
 pub use commit::{CommitSettings, Committer};
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
-pub use parser::{ProviderParser, RegistryParser, WebhookParser, store_change};
+pub use parser::{RegistryParser, WebhookParser, store_change};
 pub use prepared::Prepared;
 use prepared::log_outcome;
 
@@ -83,12 +82,6 @@ struct Verifiers {
     by_provider: BTreeMap<Provider, ProviderVerifier>,
 }
 
-/// What a verification returned, owned.
-struct Delivery {
-    webhook_id: Option<String>,
-    signed_at: Option<DateTime<Utc>>,
-}
-
 impl Verifiers {
     fn build(registry: &Registry, secrets: &WebhookSecrets) -> Result<Verifiers, IngestError> {
         let mut by_provider = BTreeMap::new();
@@ -127,17 +120,16 @@ impl Verifiers {
         headers: &H,
         body: &[u8],
         now: i64,
-    ) -> Result<Delivery, IngestError> {
+    ) -> Result<DeliveryMeta, IngestError> {
         let verified = self
             .get(provider)
             .ok_or(IngestError::NotConfigured(provider))?
             .verify(headers, body, now)
             .map_err(IngestError::InvalidSignature)?;
-        let meta = DeliveryMeta::from_verified(verified.webhook_id, verified.timestamp);
-        Ok(Delivery {
-            webhook_id: meta.webhook_id,
-            signed_at: meta.signed_at,
-        })
+        Ok(DeliveryMeta::from_verified(
+            verified.webhook_id,
+            verified.timestamp,
+        ))
     }
 }
 
@@ -248,11 +240,7 @@ impl Ingest {
     ) -> Result<Prepared, IngestError> {
         let started = Instant::now();
         let now = self.clock.now();
-        let delivery = self.verifiers.verify(provider, headers, body, now.timestamp())?;
-        let meta = DeliveryMeta {
-            webhook_id: delivery.webhook_id.clone(),
-            signed_at: delivery.signed_at,
-        };
+        let meta = self.verifiers.verify(provider, headers, body, now.timestamp())?;
         let mut refresh = None;
         let (dedupe_key, semantic_key, event_type, effect) = match self.parser.parse(provider, &meta, body) {
             Ok(parsed) => {
@@ -275,7 +263,7 @@ impl Ingest {
             }
             Err(e) if e.is_not_json() => return Err(IngestError::NotJson(e.to_string())),
             Err(e) => (
-                fallback_dedupe_key(delivery.webhook_id.as_deref(), body),
+                fallback_dedupe_key(meta.webhook_id.as_deref(), body),
                 None,
                 best_effort_event_type(body),
                 InboxEffect::Fail(e.to_string()),
@@ -288,8 +276,8 @@ impl Ingest {
             event_type,
             body: body.to_vec(),
             received_at: now,
-            webhook_id: delivery.webhook_id,
-            signed_at: delivery.signed_at,
+            webhook_id: meta.webhook_id,
+            signed_at: meta.signed_at,
         };
         Ok(Prepared {
             event,

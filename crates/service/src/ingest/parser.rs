@@ -4,7 +4,7 @@
 use std::fmt;
 
 use tollgate_policy::Provider;
-use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, Registry, parse_webhook};
+use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, Registry};
 
 use crate::view::StoredExtras;
 
@@ -18,22 +18,8 @@ pub trait WebhookParser: Send + Sync + fmt::Debug {
     ) -> Result<ParsedWebhook, ParseError>;
 }
 
-/// This release's parser: [`tollgate_providers::parse_webhook`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProviderParser;
-
-impl WebhookParser for ProviderParser {
-    fn parse(
-        &self,
-        provider: Provider,
-        meta: &DeliveryMeta,
-        body: &[u8],
-    ) -> Result<ParsedWebhook, ParseError> {
-        parse_webhook(provider, meta, body)
-    }
-}
-
-/// The parser of a [`Registry`]'s providers (for the built-in registry, the same as [`ProviderParser`]).
+/// The parser of a [`Registry`]'s providers; by default the built-in registry's (this release's parser, the one
+/// [`tollgate_providers::parse_webhook`] uses).
 #[derive(Debug, Clone)]
 pub struct RegistryParser {
     registry: Registry,
@@ -42,6 +28,12 @@ pub struct RegistryParser {
 impl RegistryParser {
     pub fn new(registry: Registry) -> RegistryParser {
         RegistryParser { registry }
+    }
+}
+
+impl Default for RegistryParser {
+    fn default() -> RegistryParser {
+        RegistryParser::new(Registry::shared().clone())
     }
 }
 

@@ -18,7 +18,7 @@ use tollgate_providers::aghanim::{AghanimOptions, SANDBOX_NOTE};
 use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, RefusalCode};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::ingest::{
-    Ingest, IngestError, IngestOutcome, ProviderParser, ProviderSecrets, WebhookParser, WebhookSecrets,
+    Ingest, IngestError, IngestOutcome, ProviderSecrets, RegistryParser, WebhookParser, WebhookSecrets,
 };
 use tollgate_service::query::Query;
 use tollgate_store::test_support::{TestDb, for_each_backend};
@@ -271,7 +271,7 @@ impl WebhookParser for BareKeyParser {
         meta: &DeliveryMeta,
         body: &[u8],
     ) -> Result<ParsedWebhook, ParseError> {
-        let mut parsed = ProviderParser.parse(provider, meta, body)?;
+        let mut parsed = RegistryParser::default().parse(provider, meta, body)?;
         let value: Value = serde_json::from_slice(body).unwrap();
         parsed.dedupe_key = value["idempotency_key"]
             .as_str()
