@@ -1,7 +1,6 @@
 //! Configuration: embedded defaults, then `tollgate.toml` (or `--config PATH`), then `TOLLGATE_<SECTION>__<KEY>`
 //! environment variables, deserialized into typed structs and validated once, with errors that name the key.
 
-pub mod aghanim;
 mod providers;
 mod whop;
 
@@ -105,7 +104,7 @@ fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
 /// How far a webhook's signed timestamp may be from now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureTolerance {
-    /// No timestamp check (Aghanim's header may carry the event time).
+    /// No timestamp check (a provider whose timestamp header may carry the event time).
     Off,
     Within(HumanDuration),
 }
@@ -401,7 +400,7 @@ impl Settings {
                 }
             }
         }
-        aghanim::validate(&self.providers)?;
+        self.providers.validate()?;
         for (key, value) in [
             ("rate_limit.per_ip_per_minute", self.rate_limit.per_ip_per_minute),
             ("rate_limit.burst", self.rate_limit.burst),

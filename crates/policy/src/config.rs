@@ -100,7 +100,7 @@ impl Default for Policy {
 #[serde(deny_unknown_fields)]
 pub struct ProductRule {
     pub provider: Provider,
-    /// The provider's product, plan or sku id (Whop `prod_...`/`plan_...`, Dodo product id, Aghanim sku).
+    /// The provider's product, plan or sku id (Whop `prod_...`/`plan_...`, Dodo product id, a game store's sku).
     pub product: String,
     pub plan_model: Option<PlanModel>,
     pub max_devices: Option<u32>,

@@ -9,14 +9,14 @@ use crate::provider::Provider;
 /// One change reported by a provider about one entitlement.
 ///
 /// `external_id` is the provider's id of the thing that grants access: a Whop membership (`mem_...`), a Dodo
-/// entitlement grant (`entg_...`) or subscription (`sub_...`), or an Aghanim subscription. `occurred_at` is the
+/// entitlement grant (`entg_...`) or subscription (`sub_...`), a game store's subscription. `occurred_at` is the
 /// provider's own time for the change, which orders events that arrive out of order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderEvent {
     pub provider: Provider,
     pub external_id: String,
     pub occurred_at: DateTime<Utc>,
-    /// The customer: Whop user id, Dodo customer id, Aghanim player id. `None` when the payload omits it.
+    /// The customer: Whop user id, Dodo customer id, a game store's player id. `None` when the payload omits it.
     pub subject: Option<String>,
     /// The product, plan or sku id used to pick the policy. `None` when the payload omits it.
     pub product: Option<String>,
@@ -28,15 +28,15 @@ pub struct ProviderEvent {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EventKind {
-    /// Access starts (Whop `membership.activated`/`went_valid`, Aghanim `subscription.activated`, Dodo
-    /// `subscription.active`).
+    /// Access starts (Whop `membership.activated`/`went_valid`, Dodo `subscription.active`, a game store's
+    /// `subscription.activated`).
     Activated {
         /// The raw provider status string, if the payload has one.
         status: Option<String>,
-        /// Paid-through time (Whop `renewal_period_end`, Aghanim `effective_until`), if known.
+        /// Paid-through time (Whop `renewal_period_end`, a game store's `effective_until`), if known.
         paid_through: Option<DateTime<Utc>>,
         cancel_at_period_end: Option<bool>,
-        /// Feature names this entitlement unlocks (for example Aghanim nested item SKUs).
+        /// Feature names this entitlement unlocks (for example a subscription's nested item SKUs).
         features: Vec<String>,
     },
     /// A recurring payment succeeded and access is extended.
@@ -54,7 +54,7 @@ pub enum EventKind {
     CancelScheduled { paid_through: Option<DateTime<Utc>> },
     /// A scheduled cancellation was withdrawn.
     CancelUnscheduled,
-    /// Access ended (Whop `membership.deactivated`/`went_invalid`, Aghanim `subscription.deactivated`).
+    /// Access ended (Whop `membership.deactivated`/`went_invalid`, a game store's `subscription.deactivated`).
     Deactivated {
         reason: Option<String>,
         status: Option<String>,

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::status::{self, StatusRules};
+
 /// A payment provider whose webhooks and APIs Tollgate understands: a key over its lower-case wire name (used in
 /// URLs, configuration and storage).
 ///
@@ -44,6 +46,17 @@ impl Provider {
     /// The lower-case name used in URLs, configuration and storage.
     pub fn as_str(self) -> &'static str {
         self.0
+    }
+
+    /// How this provider's status strings classify (the tables are in `status.rs`): Whop and Dodo by their
+    /// built-in tables; Aghanim's statuses are informational (providers.md §3.3); any other key knows none.
+    pub(crate) fn status_rules(self) -> StatusRules {
+        match self {
+            Provider::Whop => StatusRules::Table(status::WHOP),
+            Provider::Dodo => StatusRules::Table(status::DODO),
+            Provider::Aghanim => StatusRules::Informational,
+            _ => StatusRules::NoTable,
+        }
     }
 
     /// The real provider of this wire name, if any.

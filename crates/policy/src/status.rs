@@ -8,11 +8,23 @@
 use crate::config::{AccessClass, Policy};
 use crate::provider::Provider;
 
+/// How a provider's status strings classify: a built-in table, or not at all (the key's registration in
+/// `provider.rs` says which).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StatusRules {
+    /// The statuses in this table classify as it says; any other is unknown.
+    Table(&'static [(&'static str, AccessClass)]),
+    /// The provider's statuses are informational: access follows the event type and `paid_through` only.
+    Informational,
+    /// A provider with no built-in table knows no status.
+    NoTable,
+}
+
 /// The class a status gets when neither the policy nor the built-in table knows it.
 pub const UNKNOWN_STATUS_CLASS: AccessClass = AccessClass::Grace;
 
 /// Whop membership statuses (providers.md §1.5).
-const WHOP: &[(&str, AccessClass)] = &[
+pub(crate) const WHOP: &[(&str, AccessClass)] = &[
     ("trialing", AccessClass::Grant),
     ("active", AccessClass::Grant),
     ("completed", AccessClass::Grant),
@@ -26,7 +38,7 @@ const WHOP: &[(&str, AccessClass)] = &[
 
 /// Dodo subscription statuses (providers.md §2.5) and entitlement-grant statuses (§2.7), both matched
 /// case-insensitively. `pending` and `failed` appear in both enums and deny in both.
-const DODO: &[(&str, AccessClass)] = &[
+pub(crate) const DODO: &[(&str, AccessClass)] = &[
     ("active", AccessClass::Grant),
     ("on_hold", AccessClass::Grace),
     ("pending", AccessClass::Deny),
@@ -50,7 +62,7 @@ pub enum StatusSource {
     PolicyMap,
     /// The provider's built-in table named it.
     BuiltIn,
-    /// The provider ignores status strings (Aghanim): access follows the event type and `paid_through` only.
+    /// The provider's status strings are informational: access follows the event type and `paid_through` only.
     NotConsulted,
     /// Nobody knows it: [`UNKNOWN_STATUS_CLASS`] applies.
     Unknown,
@@ -59,8 +71,8 @@ pub enum StatusSource {
 /// The access class for a provider status string under `policy`.
 ///
 /// Order: the policy's `status_map` (case-insensitive), then the built-in table for `provider`, then the unknown
-/// status rule ([`UNKNOWN_STATUS_CLASS`]). Aghanim's status is never consulted by the built-in rules: it always
-/// classifies as [`AccessClass::Grant`] unless the operator mapped it explicitly.
+/// status rule ([`UNKNOWN_STATUS_CLASS`]). A provider whose statuses are informational is never consulted by the
+/// built-in rules: its status always classifies as [`AccessClass::Grant`] unless the operator mapped it explicitly.
 pub fn classify(provider: Provider, status: &str, policy: &Policy) -> AccessClass {
     classify_with_source(provider, status, policy).0
 }
@@ -81,21 +93,22 @@ pub fn classify_with_source(
         return (class, StatusSource::PolicyMap);
     }
     match builtin_class(provider, status) {
-        Some(class) if provider == Provider::Aghanim => (class, StatusSource::NotConsulted),
+        Some(class) if matches!(provider.status_rules(), StatusRules::Informational) => {
+            (class, StatusSource::NotConsulted)
+        }
         Some(class) => (class, StatusSource::BuiltIn),
         None => (UNKNOWN_STATUS_CLASS, StatusSource::Unknown),
     }
 }
 
 /// The built-in class for a status, ignoring any policy. `None` for a status the provider table does not know.
-/// Aghanim always answers `Some(Grant)`: its status strings are informational (providers.md §3.3). A provider with
-/// no built-in table (one registered outside this release) knows no status.
+/// A provider whose status strings are informational always answers `Some(Grant)`. A provider with no built-in
+/// table (one registered outside this release) knows no status.
 pub fn builtin_class(provider: Provider, status: &str) -> Option<AccessClass> {
-    let table = match provider {
-        Provider::Whop => WHOP,
-        Provider::Dodo => DODO,
-        Provider::Aghanim => return Some(AccessClass::Grant),
-        _ => return None,
+    let table = match provider.status_rules() {
+        StatusRules::Table(table) => table,
+        StatusRules::Informational => return Some(AccessClass::Grant),
+        StatusRules::NoTable => return None,
     };
     let status = status.trim();
     table

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
-use crate::webhook::{DeliveryMeta, ParsedWebhook};
+use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffect};
 
 /// A signature scheme with its secrets, ready to verify deliveries.
 pub trait SignatureVerifier: Send + Sync + fmt::Debug {
@@ -52,6 +52,15 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
     /// # Errors
     /// A body the provider's payload format cannot be read from ([`ParseError`]).
     fn parse(&self, meta: &DeliveryMeta, value: &Value, body: &[u8]) -> Result<ParsedWebhook, ParseError>;
+
+    /// What ingest stores for a parsed outcome under the operator's choices for this provider (which item SKUs it
+    /// grants, whether sandbox events count). The default makes no choice: [`WebhookEffect::without_choices`].
+    ///
+    /// # Errors
+    /// The [`Refusal`] to answer with: 4xx, nothing stored.
+    fn effect(&self, outcome: &Outcome) -> Result<WebhookEffect, Refusal> {
+        WebhookEffect::without_choices(outcome)
+    }
 
     /// The facts an operator needs to set this provider up.
     fn guide(&self) -> SetupGuide;

@@ -21,6 +21,17 @@ pub use reconcile::{SnapshotItem, SubjectListing};
 pub use registry::Registry;
 pub use setup::SetupGuide;
 pub use webhook::{
-    DeliveryMeta, EntitlementChange, Extras, LicenseKey, Outcome, ParsedWebhook, Refusal, RefusalCode,
-    parse_webhook,
+    DeliveryMeta, EntitlementChange, Extras, ITEM_KIND, LicenseKey, Outcome, ParsedWebhook, Refusal,
+    RefusalCode, WebhookEffect, parse_webhook,
 };
+
+impl Registry {
+    /// Every provider this release speaks to, one registration line each (with default options: the binary
+    /// replaces an adapter with one built from its configuration section).
+    pub fn builtin() -> Registry {
+        Registry::new()
+            .with(whop::WhopAdapter)
+            .with(dodo::DodoAdapter)
+            .with(aghanim::AghanimAdapter::default())
+    }
+}

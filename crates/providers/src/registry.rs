@@ -1,6 +1,6 @@
 //! The one registry of providers, keyed by [`Provider`]: the binary builds it, the service asks it for a provider's
 //! verifier and parser. Adding a provider is a folder implementing [`ProviderAdapter`] and one line in
-//! [`Registry::builtin`].
+//! [`Registry::builtin`] (in the crate root, beside the folders' `mod` lines).
 
 use std::fmt;
 use std::sync::{Arc, LazyLock};
@@ -12,7 +12,6 @@ use tollgate_verify::{Tolerance, VerifyError};
 use crate::adapter::{ProviderAdapter, ProviderVerifier};
 use crate::error::ParseError;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
-use crate::{aghanim, dodo, whop};
 
 /// The providers Tollgate knows, in registration order (the order runs, reports and listings visit them).
 #[derive(Clone, Default)]
@@ -27,14 +26,6 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
-    }
-
-    /// Every provider this release speaks to, one registration line each.
-    pub fn builtin() -> Registry {
-        Registry::new()
-            .with(whop::WhopAdapter)
-            .with(dodo::DodoAdapter)
-            .with(aghanim::AghanimAdapter)
     }
 
     /// The built-in registry, built once per process.

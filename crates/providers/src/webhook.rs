@@ -156,6 +156,50 @@ pub struct EntitlementChange {
     pub extras: Extras,
 }
 
+/// The [`Extras::kind`] of an item entitlement: bought once (one per player and SKU), so `perpetual` unless a
+/// product rule says otherwise.
+pub const ITEM_KIND: &str = "item";
+
+/// What ingest stores for an authentic delivery, once its provider's operator choices are applied
+/// ([`crate::ProviderAdapter::effect`]): the changes to fold, or the event recorded without changing access.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookEffect {
+    /// Fold this change.
+    Apply(Box<EntitlementChange>),
+    /// Fold all of these changes, in one transaction (an event about several entitlements).
+    ApplyAll(Vec<EntitlementChange>),
+    /// Record the event; change no access.
+    Ignore,
+    /// Record the event with this note; change no access (replaying it after a settings change may apply it).
+    IgnoreNoted(String),
+}
+
+/// The note a sandbox event is stored with by a provider that makes no sandbox choice.
+const SANDBOX_NOT_APPLIED: &str = "sandbox event (sandbox: true): stored, not applied";
+
+impl WebhookEffect {
+    /// The effect of `outcome` for a provider whose operator makes no choices: changes are applied, item deliveries
+    /// are refused (no SKU is granted), sandbox events are recorded and not applied, refusals stay refusals.
+    ///
+    /// # Errors
+    /// The [`Refusal`] to answer with (4xx, nothing stored).
+    pub fn without_choices(outcome: &Outcome) -> Result<WebhookEffect, Refusal> {
+        match outcome {
+            Outcome::Apply(change) => Ok(WebhookEffect::Apply(change.clone())),
+            Outcome::Items(items) => match items.refusal(|_| false) {
+                Some(refusal) => Err(refusal),
+                None => Ok(WebhookEffect::Ignore),
+            },
+            Outcome::Refused(refusal) => Err(refusal.clone()),
+            Outcome::Sandbox(inner) => match inner.as_ref() {
+                Outcome::Items(_) | Outcome::Refused(_) => WebhookEffect::without_choices(inner),
+                _ => Ok(WebhookEffect::IgnoreNoted(SANDBOX_NOT_APPLIED.to_owned())),
+            },
+            Outcome::NotActedOn { .. } | Outcome::Refresh { .. } => Ok(WebhookEffect::Ignore),
+        }
+    }
+}
+
 /// Provider details an app may show, and ids for policy matching that are not the event's `product`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extras {

@@ -20,9 +20,7 @@ use std::time::Instant;
 use ring::digest;
 use tollgate_policy::Provider;
 pub use tollgate_providers::ProviderVerifier;
-use tollgate_providers::Registry;
-use tollgate_providers::aghanim::AghanimOptions;
-use tollgate_providers::{DeliveryMeta, Outcome};
+use tollgate_providers::{DeliveryMeta, Outcome, ProviderAdapter, Registry};
 use tollgate_store::{InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, Store};
 use tollgate_verify::{HeaderLookup, Tolerance};
 
@@ -143,7 +141,8 @@ pub struct Ingest {
     verifiers: Arc<Verifiers>,
     parser: Arc<dyn WebhookParser>,
     clock: Arc<dyn Clock>,
-    aghanim: Arc<AghanimOptions>,
+    /// The adapters whose operator choices turn a parsed delivery into its effect.
+    registry: Arc<Registry>,
 }
 
 impl fmt::Debug for Ingest {
@@ -175,20 +174,16 @@ impl Ingest {
             verifiers: Arc::new(Verifiers::build(registry, secrets)?),
             parser: Arc::new(RegistryParser::new(registry.clone())),
             clock,
-            aghanim: Arc::new(AghanimOptions::default()),
+            registry: Arc::new(registry.clone()),
         })
     }
 
-    /// The same ingest with the operator's Aghanim item SKUs and sandbox choice (default: no item SKUs, sandbox
-    /// off). A replay uses them too.
-    pub fn with_aghanim(mut self, options: AghanimOptions) -> Ingest {
-        self.aghanim = Arc::new(options);
+    /// The same ingest with `adapter` in place of its provider's adapter when deliveries become effects: an adapter
+    /// built with the operator's choices for that provider (which items it grants, whether sandbox events count).
+    /// A replay uses it too. Verifiers and the payload parser stay as built.
+    pub fn with_adapter(mut self, adapter: impl ProviderAdapter + 'static) -> Ingest {
+        Arc::make_mut(&mut self.registry).register(Arc::new(adapter));
         self
-    }
-
-    /// The Aghanim options in force.
-    pub fn aghanim(&self) -> &AghanimOptions {
-        &self.aghanim
     }
 
     /// The same ingest with another payload parser (tests use it to stand in for an older release's parser).
@@ -244,7 +239,7 @@ impl Ingest {
         let mut refresh = None;
         let (dedupe_key, semantic_key, event_type, effect) = match self.parser.parse(provider, &meta, body) {
             Ok(parsed) => {
-                let effect = match effect::effect_of(&parsed, &self.aghanim) {
+                let effect = match effect::effect_of(&self.registry, provider, &parsed) {
                     Ok(effect) => effect,
                     Err(refusal) => {
                         log::warn!(
@@ -350,7 +345,9 @@ impl Ingest {
         let storage = IngestError::Storage;
         match self.parser.parse(event.provider, &meta, &event.body) {
             // A refusal leaves the row as it is: what it already did stays done.
-            Ok(parsed) => match effect::effect_of(&parsed, &self.aghanim).map_err(IngestError::Refused)? {
+            Ok(parsed) => match effect::effect_of(&self.registry, event.provider, &parsed)
+                .map_err(IngestError::Refused)?
+            {
                 effect @ (InboxEffect::Apply(_) | InboxEffect::ApplyAll(_))
                     if !effect.changes().is_empty() =>
                 {

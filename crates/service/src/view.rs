@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tollgate_policy::{EntitlementAccess, PlanModel, Policy, PolicySet, Provider, decide_entitlement};
 use tollgate_providers::Extras;
-use tollgate_providers::aghanim::ITEM_KIND;
+use tollgate_providers::ITEM_KIND;
 use tollgate_store::Entitlement;
 
 /// What the store keeps in an entitlement's encrypted `extras` column.
@@ -23,7 +23,7 @@ pub struct StoredExtras {
     pub oauth_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Value>,
-    /// `item` for an Aghanim item entitlement.
+    /// `item` for an item entitlement (a game store's one-time item).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
@@ -58,7 +58,7 @@ impl StoredExtras {
 }
 
 /// The policy that governs a stored entitlement: the product rule matching its product or plan, over the default.
-/// An Aghanim item is bought once, so its plan model is `perpetual` unless its rule sets one.
+/// An item ([`ITEM_KIND`]) is bought once, so its plan model is `perpetual` unless its rule sets one.
 pub fn policy_for(policies: &PolicySet, entitlement: &Entitlement) -> Policy {
     let extras = StoredExtras::from_json(entitlement.extras.as_ref());
     let ids: Vec<&str> = [entitlement.state.product.as_deref(), extras.plan_id.as_deref()]
@@ -104,7 +104,7 @@ pub struct EntitlementView {
     pub delivery: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
-    /// `item` for an Aghanim item entitlement (one per player and item SKU); absent for subscriptions,
+    /// `item` for an item entitlement (one per player and item SKU); absent for subscriptions,
     /// memberships and grants.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,

@@ -20,8 +20,6 @@ fn defaults_need_nothing() {
     assert_eq!(s.webhooks.max_body_bytes, 1_048_576);
     assert_eq!(s.providers.whop.api_base, "https://api.whop.com");
     assert_eq!(s.providers.dodo.api_base, "https://live.dodopayments.com");
-    assert_eq!(s.providers.aghanim.api_base, "https://api.aghanim.com");
-    assert_eq!(s.providers.aghanim.signature_tolerance, SignatureTolerance::Off);
     assert_eq!(
         s.providers.whop.signature_tolerance,
         SignatureTolerance::Within(HumanDuration::from_secs(300))
@@ -50,7 +48,6 @@ fn fixed_environment_names_override_the_defaults() {
             "TOLLGATE_PROVIDERS__DODO__PREVIOUS_WEBHOOK_SECRETS",
             "whsec_old1,whsec_old2",
         ),
-        ("TOLLGATE_PROVIDERS__AGHANIM__SIGNATURE_TOLERANCE", "1h"),
         ("TOLLGATE_POLICY__DEFAULT__MAX_DEVICES", "3"),
         ("TOLLGATE_POLICY__DEFAULT__OFFLINE_GRACE", "7d"),
         ("TOLLGATE_RATE_LIMIT__ENABLED", "false"),
@@ -71,10 +68,6 @@ fn fixed_environment_names_override_the_defaults() {
         .map(|s| s.expose())
         .collect();
     assert_eq!(dodo, ["whsec_abc", "whsec_old1", "whsec_old2"]);
-    assert_eq!(
-        s.providers.aghanim.signature_tolerance,
-        SignatureTolerance::Within(HumanDuration::from_secs(3600))
-    );
     assert_eq!(s.policy.default.max_devices, 3);
     assert_eq!(
         s.policy.default.offline_grace,

@@ -8,20 +8,37 @@ use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{HeaderLookup, HexHmacVerifier, Tolerance, Verified, VerifyError, sign_hex_hmac};
 
-use super::{AghanimApi as _, AghanimClient, AghanimListing, SubscriptionQuery};
+use super::{
+    AghanimApi as _, AghanimClient, AghanimListing, AghanimOptions, SANDBOX_NOTE, SubscriptionQuery,
+};
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
-use crate::webhook::{DeliveryMeta, ParsedWebhook};
+use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffect};
 
 /// The player id of the online probe: read-only, and no game's player.
 const PROBE_PLAYER: &str = "tollgate-doctor-probe";
 
-/// Aghanim as the registry knows it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AghanimAdapter;
+/// Aghanim as the registry knows it, with the operator's item and sandbox choices (default: no item SKUs, sandbox
+/// off).
+#[derive(Debug, Clone, Default)]
+pub struct AghanimAdapter {
+    options: AghanimOptions,
+}
+
+impl AghanimAdapter {
+    /// The adapter with the operator's choices (`providers.aghanim.item_skus`, `providers.aghanim.accept_sandbox`).
+    pub fn new(options: AghanimOptions) -> AghanimAdapter {
+        AghanimAdapter { options }
+    }
+
+    /// The operator's choices in force.
+    pub fn options(&self) -> &AghanimOptions {
+        &self.options
+    }
+}
 
 impl SignatureVerifier for HexHmacVerifier {
     fn verify<'h>(
@@ -49,6 +66,25 @@ impl ProviderAdapter for AghanimAdapter {
 
     fn parse(&self, _meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
         super::webhook::parse(value)
+    }
+
+    /// Items are granted only for the operator's SKUs (all or nothing: Aghanim takes one answer per event), and
+    /// sandbox events change access only when the operator accepts them.
+    fn effect(&self, outcome: &Outcome) -> Result<WebhookEffect, Refusal> {
+        let options = &self.options;
+        match outcome {
+            Outcome::Items(items) => match items.refusal(|sku| options.grants_item(sku)) {
+                Some(refusal) => Err(refusal),
+                None => Ok(WebhookEffect::ApplyAll(items.changes())),
+            },
+            Outcome::Sandbox(inner) if options.accept_sandbox => self.effect(inner),
+            Outcome::Sandbox(inner) => match inner.as_ref() {
+                Outcome::Items(items) => Err(options.refuse_sandbox_items(items)),
+                Outcome::Refused(refusal) => Err(refusal.clone()),
+                _ => Ok(WebhookEffect::IgnoreNoted(SANDBOX_NOTE.to_owned())),
+            },
+            _ => WebhookEffect::without_choices(outcome),
+        }
     }
 
     fn guide(&self) -> SetupGuide {

@@ -12,10 +12,8 @@ use tollgate_policy::{EventKind, Provider, ProviderEvent};
 
 use crate::error::ParseError;
 use crate::payload::Obj;
+pub use crate::webhook::ITEM_KIND;
 use crate::webhook::{EntitlementChange, Extras, Outcome, Refusal, RefusalCode};
-
-/// The `Extras::kind` of an item entitlement.
-pub const ITEM_KIND: &str = "item";
 
 /// The `end_reason` an `item.remove` leaves (Aghanim's own `reason` is free text, kept in the stored body).
 pub const ITEM_REMOVED: &str = "item_removed";

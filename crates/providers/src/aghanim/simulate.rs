@@ -43,8 +43,8 @@ mod tests {
     #[test]
     fn ids_and_times_are_filled_in() {
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
-        let guide = AghanimAdapter.guide();
-        let body = AghanimAdapter
+        let guide = AghanimAdapter::default().guide();
+        let body = AghanimAdapter::default()
             .simulated_body(
                 "subscription.deactivated",
                 now,

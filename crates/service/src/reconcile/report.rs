@@ -5,7 +5,7 @@ use serde::Serialize;
 use tollgate_policy::Provider;
 
 /// One run of [`crate::reconcile::Reconciler::run_once`]: one entry per provider it was asked about, in the order
-/// Whop, Dodo, Aghanim.
+/// the `Provider` schema lists them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReconcileReport {

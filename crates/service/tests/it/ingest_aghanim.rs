@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tollgate_policy::{PolicySet, Provider};
-use tollgate_providers::aghanim::{AghanimOptions, SANDBOX_NOTE};
+use tollgate_providers::aghanim::{AghanimAdapter, AghanimOptions, SANDBOX_NOTE};
 use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, RefusalCode};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::ingest::{
@@ -44,7 +44,7 @@ fn ingest(db: &TestDb, options: AghanimOptions) -> Ingest {
     );
     Ingest::new(db.store.clone(), &secrets, Arc::new(ManualClock::new(now())))
         .unwrap()
-        .with_aghanim(options)
+        .with_adapter(AghanimAdapter::new(options))
 }
 
 fn query(db: &TestDb) -> Query {
