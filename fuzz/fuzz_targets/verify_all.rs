@@ -8,8 +8,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tollgate_verify::{
-    Header, HexHmacHeaders, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier, sign_hex_hmac,
-    sign_standard_webhooks, sign_whop, sign_whop_legacy,
+    Header, HexHmacHeaders, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier,
+    sign_hex_hmac, sign_standard_webhooks, sign_whop, sign_whop_legacy,
 };
 
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
