@@ -212,7 +212,9 @@ mod tests {
     use std::collections::HashSet;
 
     use tollgate_providers::{DeliveryMeta, Outcome, parse_webhook};
-    use tollgate_verify::{HexHmacVerifier, StandardWebhooksVerifier, Tolerance, WhopVerifier};
+    use tollgate_verify::{
+        HexHmacHeaders, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, WhopVerifier,
+    };
 
     use super::*;
     use crate::plan::{Plan, PlanConfig};
@@ -290,10 +292,17 @@ mod tests {
                     .unwrap()
                     .verify(&pairs[..], body, now)
                     .is_ok(),
-                Provider::Aghanim => HexHmacVerifier::new([secrets.aghanim.as_str()], Tolerance::Unlimited)
-                    .unwrap()
-                    .verify(&pairs[..], body, now)
-                    .is_ok(),
+                Provider::Aghanim => HexHmacVerifier::new(
+                    HexHmacHeaders {
+                        signature: "x-aghanim-signature",
+                        timestamp: "x-aghanim-signature-timestamp",
+                    },
+                    [secrets.aghanim.as_str()],
+                    Tolerance::Unlimited,
+                )
+                .unwrap()
+                .verify(&pairs[..], body, now)
+                .is_ok(),
             };
             assert!(verified, "{provider:?}");
         }

@@ -8,13 +8,18 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tollgate_verify::{
-    Header, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier, sign_hex_hmac,
-    sign_standard_webhooks, sign_whop, sign_whop_legacy,
+    Header, HexHmacHeaders, HexHmacVerifier, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier,
+    sign_hex_hmac, sign_standard_webhooks, sign_whop, sign_whop_legacy,
 };
 
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WHOP_SECRET: &str = "ws_1234567890abcdef";
 const AGHANIM_SECRET: &str = "aghanim_test_secret";
+/// The hex HMAC scheme's headers as Aghanim names them.
+const AGHANIM: HexHmacHeaders = HexHmacHeaders {
+    signature: "x-aghanim-signature",
+    timestamp: "x-aghanim-signature-timestamp",
+};
 
 #[derive(Arbitrary, Debug)]
 enum Name {
@@ -43,8 +48,8 @@ fn header_name(name: &Name, upper: bool) -> String {
         Name::WebhookTimestamp => Header::WebhookTimestamp.name(),
         Name::WebhookSignature => Header::WebhookSignature.name(),
         Name::WhopSignature => Header::WhopSignature.name(),
-        Name::AghanimSignature => Header::AghanimSignature.name(),
-        Name::AghanimTimestamp => Header::AghanimTimestamp.name(),
+        Name::AghanimSignature => AGHANIM.signature,
+        Name::AghanimTimestamp => AGHANIM.timestamp,
         Name::Other(other) => other,
     };
     if upper {
@@ -66,7 +71,7 @@ fuzz_target!(|input: Input| {
     let _ = StandardWebhooksVerifier::new([input.extra_secret.as_str()]);
     let _ = sign_standard_webhooks(&input.extra_secret, "msg", input.now, &input.body);
     let extra_whop = WhopVerifier::new([WHOP_SECRET, input.extra_secret.as_str()]);
-    let extra_aghanim = HexHmacVerifier::new([input.extra_secret.as_str()], tolerance);
+    let extra_aghanim = HexHmacVerifier::new(AGHANIM, [input.extra_secret.as_str()], tolerance);
 
     let standard = StandardWebhooksVerifier::new([STANDARD_SECRET])
         .unwrap()
@@ -74,7 +79,7 @@ fuzz_target!(|input: Input| {
     let whop = WhopVerifier::new([WHOP_SECRET])
         .unwrap()
         .with_tolerance(tolerance);
-    let aghanim = HexHmacVerifier::new([AGHANIM_SECRET], tolerance).unwrap();
+    let aghanim = HexHmacVerifier::new(AGHANIM, [AGHANIM_SECRET], tolerance).unwrap();
 
     // Random headers forge nothing under the fixed secrets.
     assert!(standard.verify(&headers, &input.body, input.now).is_err());

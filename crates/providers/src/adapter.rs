@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError};
+use tollgate_verify::{Header, HeaderLookup, Scheme, Tolerance, Verified, VerifyError};
 
 use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
@@ -117,6 +117,37 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
         let _ = (event, now, external_id, subject, unique);
         None
     }
+
+    // -- signature schemes --
+
+    /// The lower-case names of the request headers this provider's signature scheme reads: the ones webhook ingest
+    /// hands to its verifier (none, by default).
+    fn signature_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether `headers` are unmistakably this provider's: they carry a signature header that no other provider's
+    /// scheme sends. `false` (the default) for a scheme whose headers others share. `tollgate verify-webhook` uses
+    /// it to say which provider a delivery checked as another one's comes from.
+    fn recognizes(&self, headers: &dyn HeaderLookup) -> bool {
+        let _ = headers;
+        false
+    }
+
+    /// The signed Unix time in `headers`, read leniently from where this provider's scheme carries it, for
+    /// messages: `None` when that header is absent (the default), [`VerifyError::MalformedHeader`] when its value
+    /// does not read as a time.
+    fn signed_timestamp(&self, headers: &dyn HeaderLookup) -> Option<Result<i64, VerifyError>> {
+        let _ = headers;
+        None
+    }
+
+    /// How `tollgate verify-webhook` names `scheme`, the scheme this provider's verifier authenticated a delivery
+    /// with: the provider's title ([`SetupGuide::title`]) by default.
+    fn scheme_label(&self, scheme: Scheme) -> &'static str {
+        let _ = scheme;
+        self.guide().title
+    }
 }
 
 /// One provider's verifier, built from its adapter and its secrets. Ingest, `tollgate doctor` and
@@ -161,4 +192,21 @@ impl ProviderVerifier {
     ) -> Result<Verified<'h>, VerifyError> {
         self.scheme.verify(headers, body, now)
     }
+}
+
+// -- signature schemes --
+
+/// The Unix time in `header`, as [`ProviderAdapter::signed_timestamp`] reads it: a decimal integer, surrounding
+/// whitespace ignored; `None` when the header is absent.
+pub(crate) fn header_timestamp(
+    headers: &dyn HeaderLookup,
+    header: Header,
+) -> Option<Result<i64, VerifyError>> {
+    let value = headers.header(header.name())?;
+    Some(
+        std::str::from_utf8(value)
+            .ok()
+            .and_then(|value| value.trim().parse().ok())
+            .ok_or(VerifyError::MalformedHeader(header)),
+    )
 }

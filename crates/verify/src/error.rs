@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// A header that a scheme reads. [`Header::name`] gives the lower-case wire name.
+/// A header that a scheme reads, named by its role in the scheme. [`Header::name`] gives the lower-case wire name:
+/// fixed by the scheme, or chosen by the provider for the hex HMAC scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Header {
@@ -14,10 +15,11 @@ pub enum Header {
     WebhookSignature,
     /// `x-whop-signature` (Whop legacy).
     WhopSignature,
-    /// `x-aghanim-signature`.
-    AghanimSignature,
-    /// `x-aghanim-signature-timestamp`.
-    AghanimTimestamp,
+    /// The signature header of the hex HMAC scheme, under the name its provider gives it (see
+    /// [`HexHmacHeaders`](crate::HexHmacHeaders)).
+    HexHmacSignature(&'static str),
+    /// The timestamp header of the hex HMAC scheme, under the name its provider gives it.
+    HexHmacTimestamp(&'static str),
 }
 
 impl Header {
@@ -29,8 +31,7 @@ impl Header {
             Self::WebhookTimestamp => "webhook-timestamp",
             Self::WebhookSignature => "webhook-signature",
             Self::WhopSignature => "x-whop-signature",
-            Self::AghanimSignature => "x-aghanim-signature",
-            Self::AghanimTimestamp => "x-aghanim-signature-timestamp",
+            Self::HexHmacSignature(name) | Self::HexHmacTimestamp(name) => name,
         }
     }
 }

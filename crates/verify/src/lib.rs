@@ -12,7 +12,7 @@ mod whop;
 
 pub use error::{Header, SecretProblem, VerifyError};
 pub use headers::HeaderLookup;
-pub use hex_hmac::HexHmacVerifier;
+pub use hex_hmac::{HexHmacHeaders, HexHmacVerifier};
 pub use sign::{sign_hex_hmac, sign_standard_webhooks, sign_whop, sign_whop_legacy};
 pub use standard::StandardWebhooksVerifier;
 pub use tolerance::Tolerance;

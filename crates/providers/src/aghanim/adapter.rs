@@ -6,12 +6,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{HeaderLookup, HexHmacVerifier, Tolerance, Verified, VerifyError, sign_hex_hmac};
+use tollgate_verify::{
+    HeaderLookup, HexHmacHeaders, HexHmacVerifier, Tolerance, Verified, VerifyError, sign_hex_hmac,
+};
 
 use super::{
     AghanimApi as _, AghanimClient, AghanimListing, AghanimOptions, SANDBOX_NOTE, SubscriptionQuery,
 };
-use crate::adapter::{ProviderAdapter, SignatureVerifier};
+use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
 use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
@@ -20,6 +22,15 @@ use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffec
 
 /// The player id of the online probe: read-only, and no game's player.
 const PROBE_PLAYER: &str = "tollgate-doctor-probe";
+
+/// Aghanim's names for the hex HMAC scheme's two headers.
+const HEADERS: HexHmacHeaders = HexHmacHeaders {
+    signature: "x-aghanim-signature",
+    timestamp: "x-aghanim-signature-timestamp",
+};
+
+/// The headers Aghanim signs a delivery with.
+const SIGNATURE_HEADERS: &[&str] = &[HEADERS.signature, HEADERS.timestamp];
 
 /// Aghanim as the registry knows it, with the operator's item and sandbox choices (default: no item SKUs, sandbox
 /// off).
@@ -61,7 +72,7 @@ impl ProviderAdapter for AghanimAdapter {
         secrets: &[&str],
         tolerance: Tolerance,
     ) -> Result<Box<dyn SignatureVerifier>, VerifyError> {
-        Ok(Box::new(HexHmacVerifier::new(secrets, tolerance)?))
+        Ok(Box::new(HexHmacVerifier::new(HEADERS, secrets, tolerance)?))
     }
 
     fn parse(&self, _meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
@@ -115,9 +126,21 @@ impl ProviderAdapter for AghanimAdapter {
         body: &[u8],
     ) -> Result<Vec<(&'static str, String)>, VerifyError> {
         Ok(vec![
-            ("x-aghanim-signature", sign_hex_hmac(secret, timestamp, body)),
-            ("x-aghanim-signature-timestamp", timestamp.to_string()),
+            (HEADERS.signature, sign_hex_hmac(secret, timestamp, body)),
+            (HEADERS.timestamp, timestamp.to_string()),
         ])
+    }
+
+    fn signature_headers(&self) -> &'static [&'static str] {
+        SIGNATURE_HEADERS
+    }
+
+    fn recognizes(&self, headers: &dyn HeaderLookup) -> bool {
+        headers.header(HEADERS.signature).is_some()
+    }
+
+    fn signed_timestamp(&self, headers: &dyn HeaderLookup) -> Option<Result<i64, VerifyError>> {
+        header_timestamp(headers, HEADERS.timestamp_header())
     }
 
     fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {

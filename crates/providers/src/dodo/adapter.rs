@@ -4,15 +4,23 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{
-    HeaderLookup, StandardWebhooksVerifier, Tolerance, Verified, VerifyError, sign_standard_webhooks,
+    Header, HeaderLookup, Scheme, StandardWebhooksVerifier, Tolerance, Verified, VerifyError,
+    sign_standard_webhooks,
 };
 
 use super::{DodoApi as _, DodoClient, DodoPageQuery};
-use crate::adapter::{ProviderAdapter, SignatureVerifier};
+use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
 use crate::error::ParseError;
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
+
+/// The Standard Webhooks headers Dodo signs a delivery with.
+const SIGNATURE_HEADERS: &[&str] = &[
+    Header::WebhookId.name(),
+    Header::WebhookTimestamp.name(),
+    Header::WebhookSignature.name(),
+];
 
 /// Dodo Payments as the registry knows it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,6 +86,18 @@ impl ProviderAdapter for DodoAdapter {
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", signature),
         ])
+    }
+
+    fn signature_headers(&self) -> &'static [&'static str] {
+        SIGNATURE_HEADERS
+    }
+
+    fn signed_timestamp(&self, headers: &dyn HeaderLookup) -> Option<Result<i64, VerifyError>> {
+        header_timestamp(headers, Header::WebhookTimestamp)
+    }
+
+    fn scheme_label(&self, _scheme: Scheme) -> &'static str {
+        "Standard Webhooks"
     }
 
     fn probe<'a>(

@@ -3,12 +3,22 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
-use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError, WhopVerifier, sign_whop};
+use tollgate_verify::{
+    Header, HeaderLookup, Scheme, Tolerance, Verified, VerifyError, WhopVerifier, sign_whop,
+};
 
-use crate::adapter::{ProviderAdapter, SignatureVerifier};
+use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
 use crate::error::ParseError;
 use crate::setup::SetupGuide;
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
+
+/// The headers of both Whop formats: Standard Webhooks' three, and the legacy `X-Whop-Signature`.
+const SIGNATURE_HEADERS: &[&str] = &[
+    Header::WebhookId.name(),
+    Header::WebhookTimestamp.name(),
+    Header::WebhookSignature.name(),
+    Header::WhopSignature.name(),
+];
 
 /// Whop as the registry knows it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,6 +82,38 @@ impl ProviderAdapter for WhopAdapter {
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", sign_whop(secret, id, timestamp, body)),
         ])
+    }
+
+    fn signature_headers(&self) -> &'static [&'static str] {
+        SIGNATURE_HEADERS
+    }
+
+    /// The legacy `X-Whop-Signature` is Whop's alone (the current format's headers are Standard Webhooks').
+    fn recognizes(&self, headers: &dyn HeaderLookup) -> bool {
+        headers.header(Header::WhopSignature.name()).is_some()
+    }
+
+    /// `webhook-timestamp` when present, else the `t=` field of the legacy `X-Whop-Signature`.
+    fn signed_timestamp(&self, headers: &dyn HeaderLookup) -> Option<Result<i64, VerifyError>> {
+        if let Some(current) = header_timestamp(headers, Header::WebhookTimestamp) {
+            return Some(current);
+        }
+        let legacy = headers.header(Header::WhopSignature.name())?;
+        Some(
+            std::str::from_utf8(legacy)
+                .ok()
+                .and_then(|value| value.split(',').find_map(|part| part.trim().strip_prefix("t=")))
+                .and_then(|ts| ts.parse().ok())
+                .ok_or(VerifyError::MalformedHeader(Header::WhopSignature)),
+        )
+    }
+
+    fn scheme_label(&self, scheme: Scheme) -> &'static str {
+        match scheme {
+            Scheme::WhopCurrent => "Whop (current format)",
+            Scheme::WhopLegacy => "Whop (legacy X-Whop-Signature)",
+            _ => self.guide().title,
+        }
     }
 
     fn simulated_events(&self) -> &'static [&'static str] {

@@ -8,6 +8,7 @@ mod common;
 mod fixtures_shared;
 mod logs;
 mod registry_fake;
+mod signature_schemes;
 mod webhook_aghanim;
 mod webhook_dodo;
 mod webhook_malformed;

@@ -7,7 +7,7 @@ use tollgate_testkit::{
     WebhookFormat, now_unix,
 };
 use tollgate_verify::{
-    HexHmacVerifier, Scheme, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier,
+    HexHmacHeaders, HexHmacVerifier, Scheme, StandardWebhooksVerifier, Tolerance, VerifyError, WhopVerifier,
 };
 
 #[test]
@@ -122,7 +122,12 @@ fn fakes_emit_webhooks_their_secrets_verify() {
 
     let aghanim = FakeAghanim::start();
     aghanim.add_subscription("player_1", FakeAghanimSubscription::active("sub_1", "pass"));
-    let verifier = HexHmacVerifier::new([aghanim.webhook_secret()], Tolerance::Unlimited).unwrap();
+    let aghanim_headers = HexHmacHeaders {
+        signature: "x-aghanim-signature",
+        timestamp: "x-aghanim-signature-timestamp",
+    };
+    let verifier =
+        HexHmacVerifier::new(aghanim_headers, [aghanim.webhook_secret()], Tolerance::Unlimited).unwrap();
     let hook = aghanim
         .subscription_webhook("player_1", "sub_1", "subscription.renewed")
         .unwrap();

@@ -1,8 +1,10 @@
 //! Aghanim: the derived vector of providers.md §5.2, the caller-chosen tolerance and malformed headers.
 
 use tollgate_verify::{
-    Header, HexHmacVerifier, Scheme, SecretProblem, Tolerance, Verified, VerifyError, sign_hex_hmac,
+    HexHmacVerifier, Scheme, SecretProblem, Tolerance, Verified, VerifyError, sign_hex_hmac,
 };
+
+use crate::AGHANIM;
 
 const SECRET: &str = "aghanim_test_secret";
 const TS: i64 = 1_725_534_306;
@@ -18,7 +20,7 @@ fn headers(ts: &str, sig: &str) -> [(&'static str, String); 2] {
 
 #[expect(clippy::unwrap_used, reason = "test helper: the vector's secret is valid")]
 fn aghanim(tolerance: Tolerance) -> HexHmacVerifier {
-    HexHmacVerifier::new([SECRET], tolerance).unwrap()
+    HexHmacVerifier::new(AGHANIM, [SECRET], tolerance).unwrap()
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn changed_timestamp_body_or_signature_fails() {
         v.verify(&headers("1725534306", &wrong), BODY, TS),
         Err(VerifyError::NoMatchingSignature)
     );
-    let other_secret = HexHmacVerifier::new(["aghanim_test_secreT"], Tolerance::Unlimited).unwrap();
+    let other_secret = HexHmacVerifier::new(AGHANIM, ["aghanim_test_secreT"], Tolerance::Unlimited).unwrap();
     assert_eq!(
         other_secret.verify(&headers("1725534306", SIG), BODY, TS),
         Err(VerifyError::NoMatchingSignature)
@@ -86,7 +88,7 @@ fn changed_timestamp_body_or_signature_fails() {
 #[test]
 fn malformed_and_missing_headers_are_named() {
     let v = aghanim(Tolerance::DEFAULT);
-    let bad_sig = Err(VerifyError::MalformedHeader(Header::AghanimSignature));
+    let bad_sig = Err(VerifyError::MalformedHeader(AGHANIM.signature_header()));
     let sha256_prefixed = format!("sha256={SIG}");
     for sig in [
         "",
@@ -102,7 +104,7 @@ fn malformed_and_missing_headers_are_named() {
             "{sig:?}"
         );
     }
-    let bad_ts = Err(VerifyError::MalformedHeader(Header::AghanimTimestamp));
+    let bad_ts = Err(VerifyError::MalformedHeader(AGHANIM.timestamp_header()));
     for ts in [
         "",
         "abc",
@@ -118,11 +120,11 @@ fn malformed_and_missing_headers_are_named() {
     }
     assert_eq!(
         v.verify(&[("x-aghanim-signature-timestamp", "1725534306")], BODY, TS),
-        Err(VerifyError::MissingHeader(Header::AghanimSignature))
+        Err(VerifyError::MissingHeader(AGHANIM.signature_header()))
     );
     assert_eq!(
         v.verify(&[("x-aghanim-signature", SIG)], BODY, TS),
-        Err(VerifyError::MissingHeader(Header::AghanimTimestamp))
+        Err(VerifyError::MissingHeader(AGHANIM.timestamp_header()))
     );
 }
 
@@ -161,7 +163,7 @@ fn headers_match_in_any_letter_case_and_bodies_need_not_be_utf8() {
 
 #[test]
 fn rotation_and_secret_checks() {
-    let v = HexHmacVerifier::new(["new_secret", SECRET], Tolerance::DEFAULT).unwrap();
+    let v = HexHmacVerifier::new(AGHANIM, ["new_secret", SECRET], Tolerance::DEFAULT).unwrap();
     assert_eq!(
         v.verify(&headers("1725534306", SIG), BODY, TS)
             .unwrap()
@@ -169,7 +171,7 @@ fn rotation_and_secret_checks() {
         1
     );
     assert_eq!(
-        HexHmacVerifier::new([SECRET, ""], Tolerance::DEFAULT).map(|_| ()),
+        HexHmacVerifier::new(AGHANIM, [SECRET, ""], Tolerance::DEFAULT).map(|_| ()),
         Err(VerifyError::BadSecret(SecretProblem::Empty { index: 1 }))
     );
     let debug = format!("{v:?}");
@@ -178,4 +180,27 @@ fn rotation_and_secret_checks() {
         "HexHmacVerifier { secrets: 2, keys: \"[redacted]\", tolerance: Seconds(300) }"
     );
     assert!(!debug.contains("secret_"));
+}
+
+#[test]
+fn the_provider_names_the_headers_read_and_reported() {
+    let other = tollgate_verify::HexHmacHeaders {
+        signature: "x-other-signature",
+        timestamp: "x-other-timestamp",
+    };
+    let v = HexHmacVerifier::new(other, [SECRET], Tolerance::DEFAULT).unwrap();
+    assert_eq!(v.headers(), other);
+    let h = [("X-Other-Signature", SIG), ("X-Other-Timestamp", "1725534306")];
+    assert_eq!(v.verify(&h, BODY, TS).unwrap().scheme, Scheme::HexHmac);
+    // Another provider's names are not read.
+    assert_eq!(
+        v.verify(&headers("1725534306", SIG), BODY, TS),
+        Err(VerifyError::MissingHeader(
+            tollgate_verify::Header::HexHmacSignature("x-other-signature")
+        ))
+    );
+    assert_eq!(
+        VerifyError::MalformedHeader(other.timestamp_header()).to_string(),
+        "malformed header `x-other-timestamp`"
+    );
 }

@@ -8,6 +8,8 @@ use tollgate_verify::{
     sign_standard_webhooks, sign_whop, sign_whop_legacy,
 };
 
+use crate::AGHANIM;
+
 fn flip(bytes: &[u8], bit: usize) -> Vec<u8> {
     let mut flipped = bytes.to_vec();
     let bit = bit % (flipped.len() * 8);
@@ -131,7 +133,7 @@ proptest! {
     ) {
         let sig = sign_hex_hmac(&secret, ts, &body);
         let ts_raw = ts.to_string();
-        let v = HexHmacVerifier::new([&secret], Tolerance::Unlimited).unwrap();
+        let v = HexHmacVerifier::new(AGHANIM, [&secret], Tolerance::Unlimited).unwrap();
         let check = |ts: &[u8], sig: &[u8], body: &[u8]| {
             v.verify(&[("x-aghanim-signature", sig), ("x-aghanim-signature-timestamp", ts)], body, 0)
                 .map(|ok| ok.timestamp)
@@ -140,8 +142,8 @@ proptest! {
         if !body.is_empty() {
             prop_assert_eq!(check(ts_raw.as_bytes(), sig.as_bytes(), &flip(&body, bit)), Err(VerifyError::NoMatchingSignature));
         }
-        prop_assert!(tampered(check(&flip(ts_raw.as_bytes(), bit), sig.as_bytes(), &body), &[Header::AghanimTimestamp]));
-        prop_assert!(tampered(check(ts_raw.as_bytes(), &flip(sig.as_bytes(), bit), &body), &[Header::AghanimSignature]));
+        prop_assert!(tampered(check(&flip(ts_raw.as_bytes(), bit), sig.as_bytes(), &body), &[AGHANIM.timestamp_header()]));
+        prop_assert!(tampered(check(ts_raw.as_bytes(), &flip(sig.as_bytes(), bit), &body), &[AGHANIM.signature_header()]));
     }
 
     #[test]
@@ -157,7 +159,7 @@ proptest! {
         let headers: Vec<(&str, &[u8])> = names.iter().copied().zip(values.iter().map(Vec::as_slice)).collect();
         let standard = StandardWebhooksVerifier::new(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
         let whop = WhopVerifier::new(["ws_1234567890abcdef"]).unwrap();
-        let aghanim = HexHmacVerifier::new(["aghanim_test_secret"], Tolerance::DEFAULT).unwrap();
+        let aghanim = HexHmacVerifier::new(AGHANIM, ["aghanim_test_secret"], Tolerance::DEFAULT).unwrap();
         // Random bytes forge nothing: each verifier answers with an error and does not panic.
         prop_assert!(standard.verify(&headers, &body, now).is_err());
         prop_assert!(whop.verify(&headers, &body, now).is_err());

@@ -385,7 +385,7 @@ fn errors_display_without_secrets() {
         "missing header `webhook-id`"
     );
     assert_eq!(
-        VerifyError::MalformedHeader(Header::AghanimTimestamp).to_string(),
+        VerifyError::MalformedHeader(crate::AGHANIM.timestamp_header()).to_string(),
         "malformed header `x-aghanim-signature-timestamp`"
     );
     assert_eq!(

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::Provider;
-use tollgate_verify::{Header, Scheme, Tolerance, Verified, VerifyError};
+use tollgate_providers::Registry;
+use tollgate_verify::{Header, Tolerance, Verified, VerifyError};
 
 use crate::app::tolerance;
 use crate::cli::guide::guide;
@@ -124,13 +125,9 @@ impl Checker {
     }
 
     fn describe(&self, verified: &Verified<'_>, body: &[u8], now: i64) -> Vec<String> {
-        let scheme = match verified.scheme {
-            Scheme::StandardWebhooks => "Standard Webhooks",
-            Scheme::WhopCurrent => "Whop (current format)",
-            Scheme::WhopLegacy => "Whop (legacy X-Whop-Signature)",
-            Scheme::HexHmac => "Aghanim",
-            _ => "other",
-        };
+        let scheme = Registry::shared()
+            .get(self.provider)
+            .map_or("other", |adapter| adapter.scheme_label(verified.scheme));
         let mut lines = vec![format!("scheme: {scheme}")];
         if let Some(id) = verified.webhook_id {
             lines.push(format!("webhook id: {id}"));
@@ -313,16 +310,18 @@ impl Checker {
 fn malformed_header(header: Header, headers: &Headers) -> Verdict {
     let expected = match header {
         Header::WebhookId => "a non-empty id such as msg_...",
-        Header::WebhookTimestamp | Header::AghanimTimestamp => "Unix seconds, digits only, e.g. 1727606400",
+        Header::WebhookTimestamp | Header::HexHmacTimestamp(_) => {
+            "Unix seconds, digits only, e.g. 1727606400"
+        }
         Header::WebhookSignature => "space-separated `v1,<base64>` entries",
         Header::WhopSignature => "`t=<unix seconds>,v1=<64 hex digits>`",
-        Header::AghanimSignature => "64 lower-case hex digits",
+        Header::HexHmacSignature(_) => "64 lower-case hex digits",
         _ => "the provider's documented format",
     };
     let value = find(headers, header.name()).unwrap_or_default();
     let found = match header {
         // Signatures are not printed; their length is enough to spot truncation.
-        Header::WebhookSignature | Header::WhopSignature | Header::AghanimSignature => {
+        Header::WebhookSignature | Header::WhopSignature | Header::HexHmacSignature(_) => {
             format!("a value of {} characters", value.chars().count())
         }
         _ => format!("{value:?}"),
@@ -344,29 +343,23 @@ fn find<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The signed timestamp, from whichever scheme's header is present.
+/// The signed timestamp, from whichever scheme's header is present: the first registered provider whose scheme
+/// carries a timestamp in these headers reads it.
 fn signed_timestamp(headers: &Headers) -> Option<i64> {
-    if let Some(ts) = find(headers, "webhook-timestamp") {
-        return ts.trim().parse().ok();
-    }
-    if let Some(sig) = find(headers, "x-whop-signature") {
-        return sig
-            .split(',')
-            .find_map(|part| part.trim().strip_prefix("t="))
-            .and_then(|ts| ts.parse().ok());
-    }
-    find(headers, "x-aghanim-signature-timestamp").and_then(|ts| ts.trim().parse().ok())
+    Registry::shared()
+        .adapters()
+        .find_map(|adapter| adapter.signed_timestamp(headers))
+        .and_then(Result::ok)
 }
 
-/// Which provider's signature headers these are, when that is clear.
+/// Which provider's signature headers these are, when that is clear: a provider that recognizes them as its own
+/// (the last registered one, should several).
 fn looks_like(headers: &Headers) -> Option<Provider> {
-    if find(headers, "x-aghanim-signature").is_some() {
-        Some(Provider::Aghanim)
-    } else if find(headers, "x-whop-signature").is_some() {
-        Some(Provider::Whop)
-    } else {
-        None
-    }
+    Registry::shared()
+        .adapters()
+        .filter(|adapter| adapter.recognizes(headers))
+        .last()
+        .map(|adapter| adapter.provider())
 }
 
 fn event_type(body: &[u8]) -> Option<String> {
@@ -443,10 +436,33 @@ mod tests {
             signed_timestamp(&h("X-Whop-Signature", "t=1700000001,v1=ab")),
             Some(1_700_000_001)
         );
-        assert_eq!(
-            signed_timestamp(&h("X-Aghanim-Signature-Timestamp", "1700000002")),
-            Some(1_700_000_002)
-        );
         assert_eq!(signed_timestamp(&h("x", "y")), None);
+        // Whatever headers a registered provider signs with, the signed time is read back from them.
+        for adapter in Registry::shared().adapters() {
+            let guide = adapter.guide();
+            let signed = adapter
+                .sign(guide.example_secret, "msg_1", 1_700_000_002, b"{}")
+                .unwrap();
+            let headers: Headers = signed
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect();
+            assert_eq!(signed_timestamp(&headers), Some(1_700_000_002), "{}", guide.title);
+        }
+    }
+
+    #[test]
+    fn headers_only_one_provider_sends_name_it() {
+        let h = |n: &str| vec![(n.to_owned(), "v".to_owned())];
+        assert_eq!(looks_like(&h("X-Whop-Signature")), Some(Provider::Whop));
+        assert_eq!(looks_like(&h("webhook-signature")), None);
+        for adapter in Registry::shared().adapters() {
+            let signed = adapter
+                .sign(adapter.guide().example_secret, "msg_1", 1_700_000_002, b"{}")
+                .unwrap();
+            if let Some((name, _)) = signed.iter().find(|(name, _)| !name.starts_with("webhook-")) {
+                assert_eq!(looks_like(&h(name)), Some(adapter.provider()), "{name}");
+            }
+        }
     }
 }
