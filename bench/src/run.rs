@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use reqwest::{Client, Url};
-use tollgate_testkit::{FakeAghanim, FakeDodo, FakeProvider as _, FakeWhop};
+use tollgate_providers::aghanim::fake::FakeAghanim;
+use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
 
 use crate::bodies::{RunIds, Secrets};
 use crate::error::BenchError;

@@ -148,6 +148,17 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
         let _ = scheme;
         self.guide().title
     }
+
+    // -- tollgate dev fakes --
+
+    /// This provider's fake for `tollgate dev` (cargo feature `fake`): started on loopback with `seed`'s API key
+    /// and a webhook secret made of its bytes in the provider's own shape, not yet seeded. `None` (the default):
+    /// the provider has no dev fake.
+    #[cfg(feature = "fake")]
+    fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
+        let _ = seed;
+        None
+    }
 }
 
 /// One provider's verifier, built from its adapter and its secrets. Ingest, `tollgate doctor` and

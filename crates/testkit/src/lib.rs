@@ -1,15 +1,15 @@
 #![doc = include_str!("../README.md")]
 
-mod aghanim;
+mod dev;
 mod dodo;
 mod server;
 mod signing;
 mod whop;
 
-pub use aghanim::{AghanimEvent, FakeAghanim, FakeAghanimSubscription};
+pub use dev::{DemoKey, DemoProduct, DemoSubject, DevDemo, DevFake, DevSeed};
 pub use dodo::{FakeDodo, FakeGrant, FakeLicenseKey, FakeSubscription};
-pub use server::{FakeServer, Fault, RecordedRequest};
-pub use signing::{SignedWebhook, WebhookBuilder, WebhookFormat, now_unix};
+pub use server::{FakeServer, Fault, Handler, HttpRequest, HttpResponse, RecordedRequest, lock};
+pub use signing::{SignedWebhook, WebhookBuilder, WebhookFormat, next_id, now_unix};
 pub use whop::{FakeMembership, FakeWhop};
 
 /// What every fake offers a test: its base URL, fault injection and the requests it received.

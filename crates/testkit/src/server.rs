@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Locks a mutex, recovering the data if a panicking test poisoned it.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -54,16 +54,19 @@ pub struct RecordedRequest {
 
 /// One parsed request, as handlers see it.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpRequest {
-    pub(crate) method: String,
-    pub(crate) segments: Vec<String>,
-    pub(crate) query: Vec<(String, String)>,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+pub struct HttpRequest {
+    pub method: String,
+    /// The decoded, non-empty path segments (`/a//b/` is `["a", "b"]`).
+    pub segments: Vec<String>,
+    /// The decoded query pairs, in order (`+` is a space).
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl HttpRequest {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    /// A header value by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -71,37 +74,42 @@ impl HttpRequest {
     }
 
     /// Whether `Authorization: Bearer <key>` carries exactly `key`.
-    pub(crate) fn has_bearer(&self, key: &str) -> bool {
+    pub fn has_bearer(&self, key: &str) -> bool {
         self.header("authorization")
             .and_then(|value| value.strip_prefix("Bearer "))
             .is_some_and(|presented| presented == key)
     }
 
-    pub(crate) fn query(&self, key: &str) -> Option<&str> {
+    /// The first query value named `key`.
+    pub fn query(&self, key: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(name, _)| name == key)
             .map(|(_, value)| value.as_str())
     }
 
-    pub(crate) fn json(&self) -> Option<Value> {
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
     }
 
-    pub(crate) fn path(&self) -> Vec<&str> {
+    /// The path segments as `&str`, to match on.
+    pub fn path(&self) -> Vec<&str> {
         self.segments.iter().map(String::as_str).collect()
     }
 }
 
+/// A handler's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HttpResponse {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl HttpResponse {
-    pub(crate) fn json(status: u16, body: &Value) -> HttpResponse {
+    /// `status` with `body` as `application/json`.
+    pub fn json(status: u16, body: &Value) -> HttpResponse {
         HttpResponse {
             status,
             headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
@@ -109,7 +117,8 @@ impl HttpResponse {
         }
     }
 
-    pub(crate) fn empty(status: u16) -> HttpResponse {
+    /// `status` with no body.
+    pub fn empty(status: u16) -> HttpResponse {
         HttpResponse {
             status,
             headers: Vec::new(),
@@ -118,7 +127,8 @@ impl HttpResponse {
     }
 }
 
-pub(crate) type Handler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
+/// A fake's routes: one request in, one answer out (faults are applied around it by the server).
+pub type Handler = Arc<dyn Fn(&HttpRequest) -> HttpResponse + Send + Sync>;
 
 #[derive(Debug, Default)]
 struct Control {
@@ -147,11 +157,15 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
+    /// Starts serving `handler` on `127.0.0.1:0`, on its own thread and runtime.
+    ///
+    /// # Panics
+    /// Only when loopback cannot be bound or the thread or runtime cannot start: no fake can serve then.
     #[expect(
         clippy::expect_used,
         reason = "a fake that cannot bind loopback or start a runtime cannot serve the test at all"
     )]
-    pub(crate) fn start(handler: Handler) -> FakeServer {
+    pub fn start(handler: Handler) -> FakeServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)

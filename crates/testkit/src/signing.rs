@@ -49,8 +49,14 @@ pub enum WebhookFormat {
     WhopLegacy,
     /// Dodo: Standard Webhooks with a `whsec_<base64>` secret.
     Dodo,
-    /// Aghanim: `X-Aghanim-Signature` + `X-Aghanim-Signature-Timestamp`.
-    Aghanim,
+    /// A hex HMAC-SHA256 over `<timestamp>.<body>` in one header and the timestamp in another, under the header
+    /// names the provider documents (the caller gives them).
+    HexHmac {
+        /// The header carrying the lowercase hex signature.
+        signature: &'static str,
+        /// The header carrying the Unix-seconds timestamp.
+        timestamp: &'static str,
+    },
 }
 
 /// Builds a [`SignedWebhook`]. The id defaults to a fresh `msg_...` and the timestamp to now.
@@ -118,12 +124,15 @@ impl WebhookBuilder {
                 ),
                 json,
             ],
-            WebhookFormat::Aghanim => vec![
+            WebhookFormat::HexHmac {
+                signature,
+                timestamp: timestamp_header,
+            } => vec![
                 (
-                    "X-Aghanim-Signature".to_owned(),
+                    signature.to_owned(),
                     sign_hex_hmac(&self.secret, timestamp, &self.body),
                 ),
-                ("X-Aghanim-Signature-Timestamp".to_owned(), ts),
+                (timestamp_header.to_owned(), ts),
                 json,
             ],
         };
@@ -158,7 +167,7 @@ pub(crate) fn iso(unix: i64) -> String {
 }
 
 /// A process-unique id with a provider-style prefix (`msg_...`, `whevt_...`).
-pub(crate) fn next_id(prefix: &str) -> String {
+pub fn next_id(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}_tk{:x}{n:06}", now_unix())

@@ -15,6 +15,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use actix_web::http::StatusCode;
+use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
 use crate::harness::app::*;
@@ -142,10 +143,13 @@ async fn nothing_secret_is_logged_child() {
     );
     assert_eq!(send_hook(WebhookFormat::Dodo, dodo).await, StatusCode::OK);
     let aghanim = srv.sign(
-        WebhookFormat::Aghanim,
+        FakeAghanim::WEBHOOK_FORMAT,
         fixture("aghanim/subscription.activated.json"),
     );
-    assert_eq!(send_hook(WebhookFormat::Aghanim, aghanim).await, StatusCode::OK);
+    assert_eq!(
+        send_hook(FakeAghanim::WEBHOOK_FORMAT, aghanim).await,
+        StatusCode::OK
+    );
     // Refused: wrong secret, tampered, not JSON; stored failed.
     let wrong = WebhookBuilder::new(WebhookFormat::WhopCurrent, "ws_wrong_secret_value", whop.clone())
         .timestamp(srv.now().timestamp())

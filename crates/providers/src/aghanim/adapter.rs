@@ -182,4 +182,9 @@ impl ProviderAdapter for AghanimAdapter {
     ) -> Option<Value> {
         super::simulate::body(event, now, external_id, subject, unique)
     }
+
+    #[cfg(feature = "fake")]
+    fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
+        Some(Box::new(super::fake_dev::DevAghanim::start(seed)))
+    }
 }

@@ -2,6 +2,10 @@
 
 mod adapter;
 mod api;
+#[cfg(feature = "fake")]
+pub mod fake;
+#[cfg(feature = "fake")]
+mod fake_dev;
 mod items;
 mod options;
 mod reconcile;

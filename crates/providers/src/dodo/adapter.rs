@@ -131,4 +131,9 @@ impl ProviderAdapter for DodoAdapter {
     ) -> Option<Value> {
         super::simulate::body(event, now, external_id, subject)
     }
+
+    #[cfg(feature = "fake")]
+    fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
+        Some(Box::new(super::fake_dev::DevDodo::start(seed)))
+    }
 }

@@ -2,6 +2,8 @@
 
 mod adapter;
 mod api;
+#[cfg(feature = "fake")]
+mod fake_dev;
 mod model;
 pub mod sample;
 mod simulate;

@@ -130,4 +130,9 @@ impl ProviderAdapter for WhopAdapter {
     ) -> Option<Value> {
         super::simulate::body(event, now, external_id, subject, unique)
     }
+
+    #[cfg(feature = "fake")]
+    fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
+        Some(Box::new(super::fake_dev::DevWhop::start(seed)))
+    }
 }

@@ -4,6 +4,8 @@
 mod adapter;
 mod api;
 pub mod binding;
+#[cfg(feature = "fake")]
+mod fake_dev;
 mod membership;
 pub mod sample;
 mod simulate;

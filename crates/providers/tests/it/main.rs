@@ -5,6 +5,7 @@ mod client_dodo_aghanim;
 mod client_faults;
 mod client_whop;
 mod common;
+mod fake_aghanim;
 mod fixtures_shared;
 mod logs;
 mod registry_fake;

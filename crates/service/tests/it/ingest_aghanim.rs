@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tollgate_policy::{PolicySet, Provider};
+use tollgate_providers::aghanim::fake::{AghanimEvent, FakeAghanim};
 use tollgate_providers::aghanim::{AghanimAdapter, AghanimOptions, SANDBOX_NOTE};
 use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, RefusalCode};
 use tollgate_service::clock::ManualClock;
@@ -23,7 +24,7 @@ use tollgate_service::ingest::{
 use tollgate_service::query::Query;
 use tollgate_store::test_support::{TestDb, for_each_backend};
 use tollgate_store::{InboxFilter, InboxStatus};
-use tollgate_testkit::{AghanimEvent, SignedWebhook, WebhookBuilder, WebhookFormat};
+use tollgate_testkit::{SignedWebhook, WebhookBuilder};
 use tollgate_verify::Tolerance;
 
 const SECRET: &str = "aghanim_service_test_secret";
@@ -56,7 +57,7 @@ fn query(db: &TestDb) -> Query {
 }
 
 fn sign(event: &AghanimEvent) -> SignedWebhook {
-    WebhookBuilder::json(WebhookFormat::Aghanim, SECRET, &event.body())
+    WebhookBuilder::json(FakeAghanim::WEBHOOK_FORMAT, SECRET, &event.body())
         .timestamp(event.event_time)
         .sign()
 }

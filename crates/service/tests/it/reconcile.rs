@@ -10,13 +10,13 @@ use std::sync::Arc;
 use chrono::{SubsecRound as _, TimeDelta};
 use tollgate_policy::{Decision, DenyCode, Lifecycle, Provider};
 use tollgate_providers::aghanim::AghanimListing;
+use tollgate_providers::aghanim::fake::{FakeAghanim, FakeAghanimSubscription};
 use tollgate_service::clock::Clock as _;
 use tollgate_service::reconcile::{PassOutcome, ReconcileApis, Repair, RepairKind};
 use tollgate_service::view::StoredExtras;
 use tollgate_store::Actor;
 use tollgate_testkit::{
-    FakeAghanim, FakeAghanimSubscription, FakeDodo, FakeGrant, FakeMembership, FakeProvider as _,
-    FakeSubscription, FakeWhop, now_unix,
+    FakeDodo, FakeGrant, FakeMembership, FakeProvider as _, FakeSubscription, FakeWhop, now_unix,
 };
 
 use harness::{

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use tollgate_policy::Provider;
 use tollgate_providers::aghanim::AghanimListing;
+use tollgate_providers::aghanim::fake::{FakeAghanim, FakeAghanimSubscription};
 use tollgate_providers::dodo::{
     DodoActivation, DodoApi, DodoDeactivation, DodoGrant, DodoGrantQuery, DodoInstance, DodoInstanceQuery,
     DodoPageQuery, DodoSubscription, DodoValidation,
@@ -19,9 +20,7 @@ use tollgate_providers::dodo::{
 use tollgate_providers::{ApiError, ApiFuture, CallContext, UnreachableCause};
 use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler, RepairKind};
 use tollgate_store::{Actor, Device, EntitlementId, NewAudit, NewDevice, Store};
-use tollgate_testkit::{
-    FakeAghanim, FakeAghanimSubscription, FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider as _,
-};
+use tollgate_testkit::{FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider as _};
 
 use harness::{aghanim_client, both, clock, dodo_client, entitlement, reconciler, seed};
 

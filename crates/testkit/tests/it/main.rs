@@ -2,5 +2,5 @@
 
 mod connections;
 mod fakes;
-mod fakes_aghanim_dodo;
+mod fakes_dodo;
 mod signing;

@@ -1,7 +1,8 @@
-//! `tollgate dev`: one command, a complete local world to try Tollgate in: fake Whop, Dodo and Aghanim on loopback
-//! (from the testkit, in this process), generated secrets and tokens, and the real server (the same `configure` as
-//! `serve`) on a SQLite file in `--dir`. Demo license keys are seeded into the fakes; the banner (or `--json`) says
-//! how to use them. Every provider `api_base` is a loopback fake, so no request can reach a real provider.
+//! `tollgate dev`: one command, a complete local world to try Tollgate in: every registered provider's fake on
+//! loopback (each adapter's `dev_fake`, in this process), generated secrets and tokens, and the real server (the
+//! same `configure` as `serve`) on a SQLite file in `--dir`. Demo license keys are seeded into the fakes; the
+//! banner (or `--json`) says how to use them. Every provider `api_base` is a loopback fake, so no request can
+//! reach a real provider.
 //!
 //! Built only with the cargo feature `dev` (on by default).
 
@@ -21,7 +22,6 @@ use crate::cli::CliError;
 use crate::cli::loopback::{is_loopback_addr, is_loopback_url, live_provider_apis};
 use crate::settings::{ConfigFile, Settings};
 use crate::startup::StartupError;
-pub use world::{DemoKeys, KEYS};
 use world::{Secrets, World};
 
 /// The file in `--dir` that marks a directory `tollgate dev` made (and may therefore empty).
@@ -45,7 +45,7 @@ pub struct DevArgs {
 pub fn run(args: &DevArgs) -> Result<(), CliError> {
     let listen = loopback_listen(&args.listen)?;
     let dir = prepare_dir(&args.dir)?;
-    let world = Arc::new(World::start(Secrets::generate()?));
+    let world = Arc::new(World::start(Secrets::generate()?)?);
     let database = dir.join("tollgate.db");
     let config_path = dir.join("tollgate.toml");
     write_private(&config_path, &world.config_toml(&listen.to_string(), &database)?)?;
@@ -55,8 +55,9 @@ pub fn run(args: &DevArgs) -> Result<(), CliError> {
 
     log::warn!(
         dir = dir.display().to_string().as_str();
-        "DEV: tollgate dev runs with fake Whop, Dodo and Aghanim on loopback and generated secrets, data in {}; \
+        "DEV: tollgate dev runs with fake {} on loopback and generated secrets, data in {}; \
          never use it for real licenses",
+        world.names(),
         dir.display()
     );
     let on_listening = {
@@ -80,7 +81,7 @@ pub fn run(args: &DevArgs) -> Result<(), CliError> {
             if json {
                 output::print_json(&report)
             } else {
-                output::print_banner(&report, &dir);
+                output::print_banner(&report, &world, &dir);
                 Ok(())
             }
         }

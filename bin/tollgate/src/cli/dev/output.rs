@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::Serialize;
+use serde::ser::{SerializeMap as _, Serializer};
 use tollgate_policy::Provider;
+use tollgate_providers::Registry;
 use tollgate_service::lease::Jwks;
 
-use super::world::{
-    ACTIVE_MEMBERSHIP, AGHANIM_PLAYER, AGHANIM_SUBSCRIPTION, DEFAULT_MAX_DEVICES, DODO_ACTIVATIONS, DemoKeys,
-    KEYS, World,
-};
+use super::world::{DemoKeys, World};
 use crate::app::AppState;
 use crate::startup::StartupError;
 
@@ -26,12 +25,18 @@ pub struct FakeInfo {
     pub webhook_secret: String,
 }
 
-/// The fakes, as `--json` shows them.
-#[derive(Debug, Serialize)]
-pub struct Providers {
-    pub whop: FakeInfo,
-    pub dodo: FakeInfo,
-    pub aghanim: FakeInfo,
+/// The fakes, as `--json` shows them: an object keyed by wire name, in registry order.
+#[derive(Debug)]
+pub struct Providers(pub Vec<(Provider, FakeInfo)>);
+
+impl Serialize for Providers {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (provider, info) in &self.0 {
+            map.serialize_entry(provider.as_str(), info)?;
+        }
+        map.end()
+    }
 }
 
 /// The `--json` line.
@@ -47,21 +52,24 @@ pub struct Report {
 
 impl Report {
     pub fn new(addr: SocketAddr, world: &World, jwks: Jwks) -> Report {
-        let fake = |provider| FakeInfo {
-            api_base: world.api_base(provider),
-            webhook_secret: world.webhook_secret(provider).to_owned(),
-        };
+        let providers = world
+            .fakes
+            .iter()
+            .map(|f| {
+                let info = FakeInfo {
+                    api_base: f.fake.server().base_url(),
+                    webhook_secret: f.fake.webhook_secret().to_owned(),
+                };
+                (f.provider, info)
+            })
+            .collect();
         Report {
             server_url: format!("http://{addr}"),
             admin_token: world.secrets.admin_token.clone(),
             service_token: world.secrets.service_token.clone(),
             jwks,
-            keys: KEYS,
-            providers: Providers {
-                whop: fake(Provider::Whop),
-                dodo: fake(Provider::Dodo),
-                aghanim: fake(Provider::Aghanim),
-            },
+            keys: DemoKeys(world.keys().map(|(_, key)| key.clone()).collect()),
+            providers: Providers(providers),
         }
     }
 }
@@ -76,26 +84,34 @@ pub fn jwks(state: &AppState) -> Result<Jwks, StartupError> {
     Ok(licensing.leases().jwks())
 }
 
-/// Deliver the Aghanim player's `subscription.activated` through the real ingest path (signature, parser, store),
-/// so the service API has an entitlement to answer for the player: Aghanim has no license keys to activate.
+/// Deliver each fake's demo subject through the real ingest path (signature, parser, store), so the service API
+/// has an entitlement to answer for it: a provider without license keys to activate is tried this way.
 pub fn seed_through_webhooks(world: &World, state: &AppState) {
-    let Some(hook) =
-        world
-            .aghanim
-            .subscription_webhook(AGHANIM_PLAYER, AGHANIM_SUBSCRIPTION, "subscription.activated")
-    else {
-        log::warn!("DEV: the demo Aghanim subscription is missing from the fake; nothing seeded");
-        return;
-    };
-    match state
-        .ingest()
-        .ingest(Provider::Aghanim, &hook.header_pairs(), &hook.body)
-    {
-        Ok(outcome) => log::info!(
-            status = outcome.as_str();
-            "DEV: seeded the Aghanim player {AGHANIM_PLAYER} through a signed subscription.activated webhook"
-        ),
-        Err(e) => log::warn!("DEV: the demo Aghanim webhook was not stored: {e}"),
+    for fake in &world.fakes {
+        let Some(subject) = fake.demo.subject else {
+            continue;
+        };
+        let name = fake.fake.name();
+        let Some(hook) = fake.fake.subject_webhook() else {
+            log::warn!(
+                "DEV: the demo {name} {} is missing from the fake; nothing seeded",
+                subject.record
+            );
+            continue;
+        };
+        match state
+            .ingest()
+            .ingest(fake.provider, &hook.header_pairs(), &hook.body)
+        {
+            Ok(outcome) => log::info!(
+                status = outcome.as_str();
+                "DEV: seeded the {name} {} {} through a signed {} webhook",
+                subject.noun,
+                subject.id,
+                subject.event
+            ),
+            Err(e) => log::warn!("DEV: the demo {name} webhook was not stored: {e}"),
+        }
     }
 }
 
@@ -141,26 +157,25 @@ pub fn activate_curl(server: &str, key: &str, hwid: &str, device_name: &str) -> 
     )
 }
 
-/// The human banner, flushed.
-pub fn print_banner(report: &Report, dir: &Path) {
+/// The human banner, flushed. Every provider line comes from the world's fakes, in registry order; the examples
+/// use the first demo key (and its provider) and the first demo subject.
+pub fn print_banner(report: &Report, world: &World, dir: &Path) {
     let server = &report.server_url;
     let admin = &report.admin_token;
     let config = dir.join("tollgate.toml");
     let jwks = dir.join("jwks.json");
     let tollgate = format!("{} --config {}", program(), sh(&config.display().to_string()));
-    let k = &report.keys;
-    let fakes = [
-        ("whop", &report.providers.whop),
-        ("dodo", &report.providers.dodo),
-        ("aghanim", &report.providers.aghanim),
-    ];
+    let first = world.keys().next();
     let mut out = String::new();
     let mut line = |text: String| {
         out.push_str(&text);
         out.push('\n');
     };
     line("==============================================================================".to_owned());
-    line(" TOLLGATE DEV: a local world with fake Whop, Dodo and Aghanim on loopback.".to_owned());
+    line(format!(
+        " TOLLGATE DEV: a local world with fake {} on loopback.",
+        world.names()
+    ));
     line(" Generated secrets, nothing reaches a real provider. Never use it for real licenses.".to_owned());
     line("==============================================================================".to_owned());
     line(format!(
@@ -174,84 +189,74 @@ pub fn print_banner(report: &Report, dir: &Path) {
         config.display(),
         jwks.display()
     ));
-    for (name, fake) in fakes {
+    for (provider, fake) in &report.providers.0 {
         line(format!(
-            "fake {name:<9} {}   webhook secret {}",
-            fake.api_base, fake.webhook_secret
+            "fake {:<9} {}   webhook secret {}",
+            provider.as_str(),
+            fake.api_base,
+            fake.webhook_secret
         ));
     }
     line(String::new());
     line("Demo license keys".to_owned());
-    line(format!(
-        "  {}  active Whop membership, up to {DEFAULT_MAX_DEVICES} devices",
-        k.active
-    ));
-    line(format!(
-        "  {}  canceled Whop membership: 403 LICENSE_INACTIVE",
-        k.canceled
-    ));
-    line(format!(
-        "  {}  node-locked Whop membership (1 device): a second device gets 409 DEVICE_MISMATCH",
-        k.node_locked
-    ));
-    line(format!(
-        "  {}  active Dodo license key, up to {DODO_ACTIVATIONS} activations",
-        k.dodo
-    ));
+    for (_, key) in world.keys() {
+        line(format!("  {}  {}", key.key, key.note));
+    }
     line(String::new());
-    line("Activate a key with curl (answers 200 with \"code\":\"VALID\" and a signed lease):".to_owned());
-    line(format!(
-        "  {}",
-        activate_curl(server, k.active, "dev-laptop-1", "My laptop")
-    ));
-    line("Validate it, as the app does at each launch:".to_owned());
-    let validate = format!("{{\"license_key\":{},\"hwid\":\"dev-laptop-1\"}}", js(k.active));
-    line(format!(
-        "  curl -s -X POST {server}/api/license/validate -H 'Content-Type: application/json' -d {}",
-        sh(&validate)
-    ));
-    line(format!(
-        "Ask as a backend or game server (service token), e.g. the Aghanim player {AGHANIM_PLAYER}:"
-    ));
-    line(format!(
-        "  curl -s -H 'Authorization: Bearer {}' '{server}/api/entitlements?provider=aghanim&subject={AGHANIM_PLAYER}'",
-        report.service_token
-    ));
+    if let Some((_, key)) = first {
+        line("Activate a key with curl (answers 200 with \"code\":\"VALID\" and a signed lease):".to_owned());
+        line(format!(
+            "  {}",
+            activate_curl(server, key.key, "dev-laptop-1", "My laptop")
+        ));
+        line("Validate it, as the app does at each launch:".to_owned());
+        let validate = format!("{{\"license_key\":{},\"hwid\":\"dev-laptop-1\"}}", js(key.key));
+        line(format!(
+            "  curl -s -X POST {server}/api/license/validate -H 'Content-Type: application/json' -d {}",
+            sh(&validate)
+        ));
+    }
+    if let Some((fake, subject)) = world.subject() {
+        line(format!(
+            "Ask as a backend or game server (service token), e.g. the {} {} {}:",
+            fake.fake.name(),
+            subject.noun,
+            subject.id
+        ));
+        line(format!(
+            "  curl -s -H 'Authorization: Bearer {}' '{server}/api/entitlements?provider={}&subject={}'",
+            report.service_token, fake.provider, subject.id
+        ));
+    }
     line(String::new());
-    line("With the JavaScript SDK (clients/js; `npm install ./clients/js` in your project):".to_owned());
-    line("  import { readFileSync } from \"node:fs\";".to_owned());
-    line("  import { TollgateClient } from \"tollgate-client\";".to_owned());
-    line(format!(
-        "  const client = new TollgateClient({{ serverUrl: \"{server}\", appId: \"{APP_ID}\", jwks: readFileSync({}, \"utf8\") }});",
-        js(&jwks.display().to_string())
-    ));
-    line(format!("  console.log(await client.activate(\"{}\"));", k.active));
-    line("With the Python SDK (clients/python; `pip install ./clients/python`):".to_owned());
-    line("  from tollgate_client import TollgateClient".to_owned());
-    line(format!(
-        "  client = TollgateClient(server_url=\"{server}\", app_id=\"{APP_ID}\", jwks=open({}).read())",
-        js(&jwks.display().to_string())
-    ));
-    line(format!("  print(client.activate(\"{}\"))", k.active));
-    line("With the Rust demo app (type the key at its prompt):".to_owned());
-    line(format!(
-        "  cargo run -p tollgate-client --example demo -- --server {server} --jwks {} --state-dir {}",
-        sh(&jwks.display().to_string()),
-        sh(&dir.join("demo-app").display().to_string())
-    ));
-    line(String::new());
-    line("Take a fake provider down (it answers 503 until {\"down\": false}):".to_owned());
-    line(format!(
-        "  curl -s -X POST {server}/dev/providers/whop/outage -H 'Authorization: Bearer {admin}' \
-         -H 'Content-Type: application/json' -d '{{\"down\": true}}'"
-    ));
+    if let Some((_, key)) = first {
+        sdk_examples(&mut line, server, &jwks, dir, key.key);
+        line(String::new());
+    }
+    if let Some(fake) = world.fakes.first() {
+        line("Take a fake provider down (it answers 503 until {\"down\": false}):".to_owned());
+        line(format!(
+            "  curl -s -X POST {server}/dev/providers/{}/outage -H 'Authorization: Bearer {admin}' \
+             -H 'Content-Type: application/json' -d '{{\"down\": true}}'",
+            fake.provider
+        ));
+    }
     line("Any tollgate command works against this world with its config:".to_owned());
-    line(format!(
-        "  {tollgate} entitlements show whop {ACTIVE_MEMBERSHIP}      (after the activation above)"
-    ));
-    line(format!(
-        "  {tollgate} simulate webhook --provider whop --event membership.activated"
-    ));
+    if let Some((provider, key)) = first {
+        if let Some(external_id) = key.external_id {
+            line(format!(
+                "  {tollgate} entitlements show {provider} {external_id}      (after the activation above)"
+            ));
+        }
+        let event = Registry::shared()
+            .get(provider)
+            .and_then(|adapter| adapter.simulated_events().first());
+        if let Some(event) = event {
+            line(format!(
+                "  {tollgate} simulate webhook --provider {provider} --event {event}"
+            ));
+        }
+    }
     line(String::new());
     line(format!(
         "The API: {server}/openapi.json (docs/api.md). Stop with Ctrl-C."
@@ -259,4 +264,29 @@ pub fn print_banner(report: &Report, dir: &Path) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+}
+
+/// The SDK and demo-app examples, activating `key`.
+fn sdk_examples(line: &mut impl FnMut(String), server: &str, jwks: &Path, dir: &Path, key: &str) {
+    line("With the JavaScript SDK (clients/js; `npm install ./clients/js` in your project):".to_owned());
+    line("  import { readFileSync } from \"node:fs\";".to_owned());
+    line("  import { TollgateClient } from \"tollgate-client\";".to_owned());
+    line(format!(
+        "  const client = new TollgateClient({{ serverUrl: \"{server}\", appId: \"{APP_ID}\", jwks: readFileSync({}, \"utf8\") }});",
+        js(&jwks.display().to_string())
+    ));
+    line(format!("  console.log(await client.activate(\"{key}\"));"));
+    line("With the Python SDK (clients/python; `pip install ./clients/python`):".to_owned());
+    line("  from tollgate_client import TollgateClient".to_owned());
+    line(format!(
+        "  client = TollgateClient(server_url=\"{server}\", app_id=\"{APP_ID}\", jwks=open({}).read())",
+        js(&jwks.display().to_string())
+    ));
+    line(format!("  print(client.activate(\"{key}\"))"));
+    line("With the Rust demo app (type the key at its prompt):".to_owned());
+    line(format!(
+        "  cargo run -p tollgate-client --example demo -- --server {server} --jwks {} --state-dir {}",
+        sh(&jwks.display().to_string()),
+        sh(&dir.join("demo-app").display().to_string())
+    ));
 }

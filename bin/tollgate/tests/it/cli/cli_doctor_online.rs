@@ -1,6 +1,7 @@
 //! `tollgate doctor`'s Whop items, and `doctor --online`: one read call to the (fake) Whop that shows the key, its
 //! permission, the company id and the version work, and any deprecation notice.
 
+use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
 
 use crate::cli::cli_support::Sandbox;
@@ -113,17 +114,14 @@ fn the_sandbox_is_named() {
 #[test]
 fn online_probes_dodo_and_aghanim_with_one_read_each() {
     let dodo = tollgate_testkit::FakeDodo::start();
-    let aghanim = tollgate_testkit::FakeAghanim::start();
+    let aghanim = FakeAghanim::start();
     let mut sandbox = Sandbox::new()
         .with(
             "TOLLGATE_PROVIDERS__DODO__API_KEY",
             tollgate_testkit::FakeDodo::API_KEY,
         )
         .with("TOLLGATE_PROVIDERS__DODO__API_BASE", &dodo.base_url())
-        .with(
-            "TOLLGATE_PROVIDERS__AGHANIM__API_KEY",
-            tollgate_testkit::FakeAghanim::API_KEY,
-        )
+        .with("TOLLGATE_PROVIDERS__AGHANIM__API_KEY", FakeAghanim::API_KEY)
         .with("TOLLGATE_PROVIDERS__AGHANIM__API_BASE", &aghanim.base_url());
     let report = sandbox.ok(&["doctor", "--json", "--online"]).json();
     assert_eq!(check(&report, "online.dodo")["status"], "done", "{report:#}");

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
+use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_providers::aghanim::sample::AghanimSubscription;
 use tollgate_providers::dodo::sample::DodoGrant;
 use tollgate_providers::whop::sample::WhopMembership;
@@ -259,7 +260,7 @@ fn every_answer_matches_the_served_document() {
     deliver(
         &mut c,
         "aghanim",
-        WebhookFormat::Aghanim,
+        FakeAghanim::WEBHOOK_FORMAT,
         &secret("aghanim"),
         &aghanim,
     );

@@ -194,7 +194,7 @@ pub fn secret_of(format: WebhookFormat) -> &'static str {
     match format {
         WebhookFormat::WhopCurrent | WebhookFormat::WhopLegacy => WHOP_SECRET,
         WebhookFormat::Dodo => DODO_SECRET,
-        WebhookFormat::Aghanim => AGHANIM_SECRET,
+        WebhookFormat::HexHmac { .. } => AGHANIM_SECRET,
     }
 }
 
@@ -202,7 +202,7 @@ pub fn path_of(format: WebhookFormat) -> &'static str {
     match format {
         WebhookFormat::WhopCurrent | WebhookFormat::WhopLegacy => "/api/webhooks/whop",
         WebhookFormat::Dodo => "/api/webhooks/dodo",
-        WebhookFormat::Aghanim => "/api/webhooks/aghanim",
+        WebhookFormat::HexHmac { .. } => "/api/webhooks/aghanim",
     }
 }
 

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{FakeAghanim, FakeDodo, FakeWhop};
+use tollgate_providers::aghanim::fake::FakeAghanim;
+use tollgate_testkit::{FakeDodo, FakeWhop};
 
 use crate::harness::database::TestDb;
 

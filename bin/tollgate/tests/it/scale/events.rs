@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use tollgate_policy::{EntitlementState, Provider, ProviderEvent};
+use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_providers::{DeliveryMeta, Outcome, parse_webhook};
-use tollgate_testkit::{FakeAghanim, FakeDodo, FakeWhop, SignedWebhook, WebhookBuilder, WebhookFormat};
+use tollgate_testkit::{FakeDodo, FakeWhop, SignedWebhook, WebhookBuilder, WebhookFormat};
 
 /// Events per entitlement.
 pub const EVENTS_PER_ENTITLEMENT: usize = 5;
@@ -43,7 +44,7 @@ impl Event {
         let (format, secret) = match self.provider {
             Provider::Whop => (WebhookFormat::WhopCurrent, FakeWhop::WEBHOOK_SECRET),
             Provider::Dodo => (WebhookFormat::Dodo, FakeDodo::WEBHOOK_SECRET),
-            Provider::Aghanim => (WebhookFormat::Aghanim, FakeAghanim::WEBHOOK_SECRET),
+            Provider::Aghanim => (FakeAghanim::WEBHOOK_FORMAT, FakeAghanim::WEBHOOK_SECRET),
             other => unreachable!("no scale events for {other}"),
         };
         WebhookBuilder::new(format, secret, self.body.clone())

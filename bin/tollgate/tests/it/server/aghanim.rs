@@ -4,7 +4,8 @@
 
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
-use tollgate_testkit::{AghanimEvent, SignedWebhook, WebhookBuilder, WebhookFormat};
+use tollgate_providers::aghanim::fake::{AghanimEvent, FakeAghanim};
+use tollgate_testkit::{SignedWebhook, WebhookBuilder};
 
 use crate::harness::app::{AGHANIM_SECRET, app, both, deliver, entitlements, fixture, get, inbox};
 
@@ -12,7 +13,7 @@ const ITEMS: (&str, &str) = ("TOLLGATE_PROVIDERS__AGHANIM__ITEM_SKUS", "pro_unlo
 const PLAYER: &str = "2D2R-OP3C";
 
 fn sign(event: &AghanimEvent) -> SignedWebhook {
-    WebhookBuilder::json(WebhookFormat::Aghanim, AGHANIM_SECRET, &event.body())
+    WebhookBuilder::json(FakeAghanim::WEBHOOK_FORMAT, AGHANIM_SECRET, &event.body())
         .timestamp(event.event_time)
         .sign()
 }
@@ -33,7 +34,7 @@ async fn item_add_of_a_listed_sku_grants_and_item_remove_revokes() {
         let t = srv.now().timestamp();
         let reply = deliver(
             &app,
-            WebhookFormat::Aghanim,
+            FakeAghanim::WEBHOOK_FORMAT,
             &sign(&items("item.add", &[("pro_unlock", 1)], t)),
         )
         .await;
@@ -41,11 +42,13 @@ async fn item_add_of_a_listed_sku_grants_and_item_remove_revokes() {
         assert_eq!(reply.json(), json!({"status": "ok"}));
         // Answered after the commit: the service API already lists it, next to the player's subscription.
         let subscription = srv.sign(
-            WebhookFormat::Aghanim,
+            FakeAghanim::WEBHOOK_FORMAT,
             fixture("aghanim/subscription.activated.json"),
         );
         assert_eq!(
-            deliver(&app, WebhookFormat::Aghanim, &subscription).await.status,
+            deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &subscription)
+                .await
+                .status,
             StatusCode::OK
         );
         let list = entitlements(&app, "aghanim", PLAYER).await;
@@ -70,7 +73,7 @@ async fn item_add_of_a_listed_sku_grants_and_item_remove_revokes() {
         assert!(list.iter().any(|e| e["external_id"] == "sub_kMnoPqRsTuV"));
 
         let refund = items("item.remove", &[("pro_unlock", 1)], t + 60);
-        let reply = deliver(&app, WebhookFormat::Aghanim, &sign(&refund)).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &sign(&refund)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let list = entitlements(&app, "aghanim", PLAYER).await;
         let item = list.iter().find(|e| e["kind"] == "item").unwrap();
@@ -89,7 +92,7 @@ async fn unlisted_items_and_request_response_types_get_a_4xx_and_store_nothing()
         let app = app(&srv.state).await;
         let t = srv.now().timestamp();
         let unlisted = items("item.add", &[("pro_unlock", 1), ("gems_500", 1)], t);
-        let reply = deliver(&app, WebhookFormat::Aghanim, &sign(&unlisted)).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &sign(&unlisted)).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
         assert_eq!(reply.code(), "UNSUPPORTED_ITEM");
         let message = reply.json()["message"].as_str().unwrap().to_owned();
@@ -103,15 +106,15 @@ async fn unlisted_items_and_request_response_types_get_a_4xx_and_store_nothing()
             "never Aghanim's auto-refund code"
         );
 
-        let verify = srv.sign(WebhookFormat::Aghanim, fixture("aghanim/player.verify.json"));
-        let reply = deliver(&app, WebhookFormat::Aghanim, &verify).await;
+        let verify = srv.sign(FakeAghanim::WEBHOOK_FORMAT, fixture("aghanim/player.verify.json"));
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &verify).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
         assert_eq!(reply.code(), "UNSUPPORTED_EVENT");
         assert_ne!(reply.text(), r#"{"status":"ok"}"#);
 
         let mut broken = items("item.add", &[("pro_unlock", 1)], t);
         broken.event_data = json!({"items": [{"sku": "pro_unlock"}]});
-        let reply = deliver(&app, WebhookFormat::Aghanim, &sign(&broken)).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &sign(&broken)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
         assert_eq!(reply.code(), "INVALID_ITEM_EVENT");
 
@@ -124,7 +127,7 @@ async fn unlisted_items_and_request_response_types_get_a_4xx_and_store_nothing()
 
         // A type Tollgate does not know is still stored and answered 2xx.
         let future = AghanimEvent::new("player.teleported", json!({"player_id": PLAYER}));
-        let reply = deliver(&app, WebhookFormat::Aghanim, &sign(&future)).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &sign(&future)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         assert_eq!(inbox(&app, "provider=aghanim").await.len(), 1);
 
@@ -145,8 +148,8 @@ async fn sandbox_events_are_stored_marked_and_grant_nothing_by_default() {
         let mut body: Value =
             serde_json::from_slice(&fixture("aghanim/subscription.activated.json")).unwrap();
         body["sandbox"] = json!(true);
-        let hook = srv.sign(WebhookFormat::Aghanim, body.to_string());
-        let reply = deliver(&app, WebhookFormat::Aghanim, &hook).await;
+        let hook = srv.sign(FakeAghanim::WEBHOOK_FORMAT, body.to_string());
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &hook).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let stored = inbox(&app, "provider=aghanim").await;
         assert_eq!(stored.len(), 1);
@@ -160,7 +163,7 @@ async fn sandbox_events_are_stored_marked_and_grant_nothing_by_default() {
             stored[0]
         );
         let item = items("item.add", &[("pro_unlock", 1)], t).sandbox(true);
-        let reply = deliver(&app, WebhookFormat::Aghanim, &sign(&item)).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &sign(&item)).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
         assert_eq!(reply.code(), "SANDBOX_NOT_ACCEPTED");
         assert_eq!(entitlements(&app, "aghanim", PLAYER).await.len(), 0);
@@ -174,7 +177,7 @@ async fn with_accept_sandbox_sandbox_events_apply() {
     both(&[ITEMS, sandbox], async |srv| {
         let app = app(&srv.state).await;
         let item = items("item.add", &[("dlc_1", 1)], srv.now().timestamp()).sandbox(true);
-        let reply = deliver(&app, WebhookFormat::Aghanim, &sign(&item)).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &sign(&item)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let list = entitlements(&app, "aghanim", PLAYER).await;
         assert_eq!(list.len(), 1);

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use serde_json::{Value, json};
+use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
 use crate::harness::app::*;
@@ -123,10 +124,10 @@ async fn an_aghanim_subscription_is_applied_with_its_features() {
         srv.clock.set(at("2024-01-06T00:00:00Z"));
         let app = app(&srv.state).await;
         let hook = srv.sign(
-            WebhookFormat::Aghanim,
+            FakeAghanim::WEBHOOK_FORMAT,
             fixture("aghanim/subscription.activated.json"),
         );
-        let reply = deliver(&app, WebhookFormat::Aghanim, &hook).await;
+        let reply = deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &hook).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let list = entitlements(&app, "aghanim", "2D2R-OP3C").await;
         assert_eq!(
@@ -182,7 +183,7 @@ async fn bad_signatures_are_refused_and_change_nothing() {
         .sign();
         let aghanim_tampered = srv
             .sign(
-                WebhookFormat::Aghanim,
+                FakeAghanim::WEBHOOK_FORMAT,
                 fixture("aghanim/subscription.activated.json"),
             )
             .with_body(fixture("aghanim/subscription.deactivated.json"));
@@ -197,7 +198,11 @@ async fn bad_signatures_are_refused_and_change_nothing() {
                 &legacy_tampered,
             ),
             ("wrong dodo secret", WebhookFormat::Dodo, &dodo_wrong),
-            ("tampered aghanim body", WebhookFormat::Aghanim, &aghanim_tampered),
+            (
+                "tampered aghanim body",
+                FakeAghanim::WEBHOOK_FORMAT,
+                &aghanim_tampered,
+            ),
         ] {
             let reply = deliver(&app, format, hook).await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}");
@@ -241,7 +246,7 @@ async fn oversized_non_json_and_unknown_events() {
 
         for (format, name, event_type) in [
             (
-                WebhookFormat::Aghanim,
+                FakeAghanim::WEBHOOK_FORMAT,
                 "aghanim/unknown.event_type.json",
                 "subscription.paused_for_holiday",
             ),

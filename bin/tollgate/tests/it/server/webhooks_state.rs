@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
+use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_testkit::WebhookFormat;
 
 use crate::harness::app::*;
@@ -152,11 +153,11 @@ async fn revocations_remove_access_with_the_exact_code() {
         // Aghanim: subscription.deactivated.
         srv.clock.set(at("2024-01-06T00:00:00Z"));
         let hook = srv.sign(
-            WebhookFormat::Aghanim,
+            FakeAghanim::WEBHOOK_FORMAT,
             fixture("aghanim/subscription.activated.json"),
         );
         assert_eq!(
-            deliver(&app, WebhookFormat::Aghanim, &hook).await.status,
+            deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &hook).await.status,
             StatusCode::OK
         );
         assert_eq!(
@@ -164,11 +165,11 @@ async fn revocations_remove_access_with_the_exact_code() {
             true
         );
         let hook = srv.sign(
-            WebhookFormat::Aghanim,
+            FakeAghanim::WEBHOOK_FORMAT,
             fixture("aghanim/subscription.deactivated.json"),
         );
         assert_eq!(
-            deliver(&app, WebhookFormat::Aghanim, &hook).await.status,
+            deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &hook).await.status,
             StatusCode::OK
         );
         assert_eq!(
@@ -264,9 +265,9 @@ async fn the_remaining_shared_fixtures_aghanim_renewal_and_a_pending_dodo_grant(
             "aghanim/subscription.activated.json",
             "aghanim/subscription.updated.json",
         ] {
-            let hook = srv.sign(WebhookFormat::Aghanim, fixture(name));
+            let hook = srv.sign(FakeAghanim::WEBHOOK_FORMAT, fixture(name));
             assert_eq!(
-                deliver(&app, WebhookFormat::Aghanim, &hook).await.status,
+                deliver(&app, FakeAghanim::WEBHOOK_FORMAT, &hook).await.status,
                 StatusCode::OK,
                 "{name}"
             );

@@ -1,15 +1,20 @@
-//! A fake Aghanim: the S2S `GET /s2s/v1/players/{player_id}/subscriptions` (paged with `limit`, default 10, and
-//! `offset`; filtered by `effective`), and signed webhooks: `subscription.*`, `item.add`/`item.remove`, and any
-//! other envelope (`player.verify`, sandbox events, a reused `idempotency_key`) through [`AghanimEvent`].
+//! A fake Aghanim (cargo feature `fake`): the S2S `GET /s2s/v1/players/{player_id}/subscriptions` (paged with
+//! `limit`, default 10, and `offset`; filtered by `effective`), and signed webhooks: `subscription.*`,
+//! `item.add`/`item.remove`, and any other envelope (`player.verify`, sandbox events, a reused `idempotency_key`)
+//! through [`AghanimEvent`].
+//!
+//! It follows Aghanim's docs, never this crate's own code: it serves on the testkit's fake-server machinery and
+//! signs with the testkit's builder (over `tollgate-verify`'s signing functions), and shares nothing with the
+//! adapter's parser, client or signer.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-
-use crate::FakeProvider;
-use crate::server::{FakeServer, HttpRequest, HttpResponse, lock};
-use crate::signing::{SignedWebhook, WebhookBuilder, WebhookFormat, next_id, now_unix};
+use tollgate_testkit::{
+    FakeProvider, FakeServer, HttpRequest, HttpResponse, SignedWebhook, WebhookBuilder, WebhookFormat, lock,
+    next_id, now_unix,
+};
 
 /// A player's subscription. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +174,12 @@ pub struct FakeAghanim {
 impl FakeAghanim {
     pub const API_KEY: &'static str = "aghanim_fake_s2s_key_0001";
     pub const WEBHOOK_SECRET: &'static str = "aghanim_fake_webhook_secret_0001";
+    /// How Aghanim signs (docs `webhooks/overview`): a hex HMAC-SHA256 over `<timestamp>.<body>` in
+    /// `X-Aghanim-Signature`, the timestamp in `X-Aghanim-Signature-Timestamp`.
+    pub const WEBHOOK_FORMAT: WebhookFormat = WebhookFormat::HexHmac {
+        signature: "X-Aghanim-Signature",
+        timestamp: "X-Aghanim-Signature-Timestamp",
+    };
 
     pub fn start() -> FakeAghanim {
         FakeAghanim::start_with(FakeAghanim::API_KEY, FakeAghanim::WEBHOOK_SECRET)
@@ -247,7 +258,7 @@ impl FakeAghanim {
 
     /// Sign an envelope as Aghanim does: `X-Aghanim-Signature` over `<event_time>.<body>`.
     pub fn sign(&self, event: &AghanimEvent) -> SignedWebhook {
-        WebhookBuilder::json(WebhookFormat::Aghanim, &self.webhook_secret, &event.body())
+        WebhookBuilder::json(FakeAghanim::WEBHOOK_FORMAT, &self.webhook_secret, &event.body())
             .timestamp(event.event_time)
             .sign()
     }

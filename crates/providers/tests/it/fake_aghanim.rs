@@ -1,13 +1,12 @@
-//! The Aghanim and Dodo fakes as their docs describe them: Aghanim's subscription list paged with `limit` (default 10)
-//! and `offset`, its item and request/response envelopes; Dodo's license key instances, its 422 codes and the 404
-//! validate mode.
+//! The Aghanim fake (feature `fake`) as Aghanim's docs describe it: the subscription list paged with `limit`
+//! (default 10) and `offset`, the item and request/response envelopes, and webhooks its secret verifies.
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed request fails the test")]
 
 use serde_json::{Value, json};
-use tollgate_testkit::{
-    AghanimEvent, FakeAghanim, FakeAghanimSubscription, FakeDodo, FakeLicenseKey, FakeProvider,
-};
+use tollgate_providers::aghanim::fake::{AghanimEvent, FakeAghanim, FakeAghanimSubscription};
+use tollgate_testkit::{FakeProvider, now_unix};
+use tollgate_verify::{HexHmacHeaders, HexHmacVerifier, Scheme, Tolerance};
 
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.unwrap();
@@ -97,58 +96,26 @@ fn aghanim_envelopes_follow_the_docs() {
     );
 }
 
-#[tokio::test]
-async fn dodo_instances_422_codes_and_validate_404() {
-    let dodo = FakeDodo::start();
-    dodo.add_license_key(FakeLicenseKey::new("lic_1", "KEY-1", None));
-    let instance = dodo.add_instance("KEY-1", "Laptop").unwrap();
-    let client = reqwest::Client::new();
-    let base = dodo.base_url();
+#[test]
+fn the_fake_emits_webhooks_its_secret_verifies() {
+    let now = now_unix();
 
-    let (status, list) = send(
-        client
-            .get(format!("{base}/license_key_instances?license_key_id=lic_1"))
-            .bearer_auth(FakeDodo::API_KEY),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        list["items"][0].as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["business_id", "created_at", "id", "license_key_id", "name"]
-    );
-    let (status, _) = send(client.get(format!("{base}/license_key_instances?license_key_id=lic_1"))).await;
-    assert_eq!(status, 401);
-    let (status, renamed) = send(
-        client
-            .patch(format!("{base}/license_key_instances/{instance}"))
-            .bearer_auth(FakeDodo::API_KEY)
-            .json(&json!({"name": "Studio"})),
-    )
-    .await;
-    assert_eq!((status, renamed["name"].clone()), (200, json!("Studio")));
-
-    dodo.refuse_activations_as_invalid(true);
-    let (status, error) = send(
-        client
-            .post(format!("{base}/licenses/activate"))
-            .json(&json!({"license_key": "KEY-1", "name": "pc"})),
-    )
-    .await;
-    assert_eq!(
-        (status, error["code"].clone()),
-        (422, json!("INVALID_REQUEST_BODY"))
-    );
-
-    let validate = |key: &str| {
-        send(
-            client
-                .post(format!("{base}/licenses/validate"))
-                .json(&json!({"license_key": key})),
-        )
+    let aghanim = FakeAghanim::start();
+    aghanim.add_subscription("player_1", FakeAghanimSubscription::active("sub_1", "pass"));
+    let aghanim_headers = HexHmacHeaders {
+        signature: "x-aghanim-signature",
+        timestamp: "x-aghanim-signature-timestamp",
     };
-    assert_eq!(validate("NOPE").await, (200, json!({"valid": false})));
-    dodo.validate_unknown_as_404(true);
-    let (status, error) = validate("NOPE").await;
-    assert_eq!((status, error["code"].clone()), (404, json!("NOT_FOUND")));
-    assert_eq!(validate("KEY-1").await, (200, json!({"valid": true})));
+    let verifier =
+        HexHmacVerifier::new(aghanim_headers, [aghanim.webhook_secret()], Tolerance::Unlimited).unwrap();
+    let hook = aghanim
+        .subscription_webhook("player_1", "sub_1", "subscription.renewed")
+        .unwrap();
+    let headers = hook.header_pairs();
+    let verified = verifier.verify(&headers, &hook.body, now).unwrap();
+    assert_eq!(verified.scheme, Scheme::HexHmac);
+    let body: serde_json::Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(body["event_type"], "subscription.renewed");
+    assert_eq!(body["event_data"]["player_id"], "player_1");
+    assert_eq!(body["event_data"]["id"], "sub_1");
 }
