@@ -14,6 +14,7 @@ use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// A signature scheme with its secrets, ready to verify deliveries.
@@ -107,6 +108,20 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
     ) -> Option<Value> {
         let _ = (event, now, external_id, subject, unique);
         None
+    }
+
+    // -- webhook routes and texts --
+
+    /// How the provider's webhook route, `POST /api/webhooks/<wire name>`, is documented, and the signature headers
+    /// its deliveries carry. By default: [`WebhookDoc::unknown`] (no headers are handed to its verifier).
+    fn webhook_doc(&self) -> WebhookDoc {
+        WebhookDoc::unknown()
+    }
+
+    /// How messages, help texts and the OpenAPI document name the provider, its ids and its subjects. By default:
+    /// [`Naming::unknown`].
+    fn naming(&self) -> Naming {
+        Naming::unknown(self.provider())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// The player id of the online probe: read-only, and no game's player.
@@ -122,5 +123,15 @@ impl ProviderAdapter for AghanimAdapter {
         unique: &str,
     ) -> Option<Value> {
         super::simulate::body(event, now, external_id, subject, unique)
+    }
+
+    // -- webhook routes and texts --
+
+    fn webhook_doc(&self) -> WebhookDoc {
+        super::texts::webhook_doc()
+    }
+
+    fn naming(&self) -> Naming {
+        super::texts::NAMING
     }
 }

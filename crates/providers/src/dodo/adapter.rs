@@ -12,6 +12,7 @@ use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::ParseError;
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// Dodo Payments as the registry knows it.
@@ -110,5 +111,15 @@ impl ProviderAdapter for DodoAdapter {
         _unique: &str,
     ) -> Option<Value> {
         super::simulate::body(event, now, external_id, subject)
+    }
+
+    // -- webhook routes and texts --
+
+    fn webhook_doc(&self) -> WebhookDoc {
+        super::texts::webhook_doc()
+    }
+
+    fn naming(&self) -> Naming {
+        super::texts::NAMING
     }
 }

@@ -5,6 +5,7 @@ mod api;
 mod model;
 pub mod sample;
 mod simulate;
+mod texts;
 pub(crate) mod webhook;
 
 pub use adapter::DodoAdapter;

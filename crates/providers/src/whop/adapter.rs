@@ -8,6 +8,7 @@ use tollgate_verify::{HeaderLookup, Tolerance, Verified, VerifyError, WhopVerifi
 use crate::adapter::{ProviderAdapter, SignatureVerifier};
 use crate::error::ParseError;
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
 
 /// Whop as the registry knows it.
@@ -87,5 +88,15 @@ impl ProviderAdapter for WhopAdapter {
         unique: &str,
     ) -> Option<Value> {
         super::simulate::body(event, now, external_id, subject, unique)
+    }
+
+    // -- webhook routes and texts --
+
+    fn webhook_doc(&self) -> WebhookDoc {
+        super::texts::webhook_doc()
+    }
+
+    fn naming(&self) -> Naming {
+        super::texts::NAMING
     }
 }

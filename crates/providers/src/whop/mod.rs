@@ -7,6 +7,7 @@ pub mod binding;
 mod membership;
 pub mod sample;
 mod simulate;
+mod texts;
 pub(crate) mod webhook;
 
 pub use adapter::WhopAdapter;
