@@ -14,6 +14,7 @@ use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffect};
 
 /// A signature scheme with its secrets, ready to verify deliveries.
@@ -120,12 +121,6 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
 
     // -- signature schemes --
 
-    /// The lower-case names of the request headers this provider's signature scheme reads: the ones webhook ingest
-    /// hands to its verifier (none, by default).
-    fn signature_headers(&self) -> &'static [&'static str] {
-        &[]
-    }
-
     /// Whether `headers` are unmistakably this provider's: they carry a signature header that no other provider's
     /// scheme sends. `false` (the default) for a scheme whose headers others share. `tollgate verify-webhook` uses
     /// it to say which provider a delivery checked as another one's comes from.
@@ -158,6 +153,20 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
     fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
         let _ = seed;
         None
+    }
+
+    // -- webhook routes and texts --
+
+    /// How the provider's webhook route, `POST /api/webhooks/<wire name>`, is documented, and the signature headers
+    /// its deliveries carry. By default: [`WebhookDoc::unknown`] (no headers are handed to its verifier).
+    fn webhook_doc(&self) -> WebhookDoc {
+        WebhookDoc::unknown()
+    }
+
+    /// How messages, help texts and the OpenAPI document name the provider, its ids and its subjects. By default:
+    /// [`Naming::unknown`].
+    fn naming(&self) -> Naming {
+        Naming::unknown(self.provider())
     }
 }
 

@@ -9,6 +9,7 @@ mod payload;
 mod reconcile;
 mod registry;
 mod setup;
+mod texts;
 mod time;
 mod webhook;
 pub mod whop;
@@ -20,6 +21,7 @@ pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, Ret
 pub use reconcile::{SnapshotItem, SubjectListing};
 pub use registry::Registry;
 pub use setup::SetupGuide;
+pub use texts::{HeaderDoc, Naming, WebhookDoc};
 pub use webhook::{
     DeliveryMeta, EntitlementChange, Extras, ITEM_KIND, LicenseKey, Outcome, ParsedWebhook, Refusal,
     RefusalCode, WebhookEffect, parse_webhook,

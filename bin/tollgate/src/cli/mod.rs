@@ -8,6 +8,7 @@ pub mod doctor;
 mod entitlements;
 mod error;
 mod guide;
+mod help_texts;
 mod inbox;
 mod inbox_import;
 mod keys;
@@ -28,11 +29,12 @@ pub use error::{CliError, EXIT_FAILED, EXIT_USAGE};
 
 use crate::settings::{ConfigFile, Settings};
 
-/// Tollgate: a self-hosted licensing and entitlement backend for Whop, Dodo Payments and Aghanim.
+// Tollgate: a self-hosted licensing and entitlement backend for the registered providers (`about` names them).
 #[derive(Debug, Parser)]
 #[command(
     name = "tollgate",
     version,
+    about = help_texts::about(),
     after_help = "Configuration layers: the embedded defaults, then tollgate.toml in the working directory (or \
                   --config PATH), then TOLLGATE_<SECTION>__<KEY> environment variables (see \
                   docs/configuration.md).\n\nExamples:\n  tollgate serve\n  tollgate doctor\n  \
@@ -118,21 +120,10 @@ pub enum Command {
     )]
     Openapi,
 
-    /// Run a complete local world to try Tollgate: fake Whop, Dodo and Aghanim, demo license keys, generated
-    /// secrets, and the server on a SQLite file.
+    // Run a complete local world to try Tollgate: a fake of each provider, demo license keys, generated secrets, and
+    // the server on a SQLite file (the help texts name the providers).
     #[cfg(feature = "dev")]
-    #[command(
-        after_help = "Needs no configuration (it reads neither tollgate.toml nor TOLLGATE_ variables): the fakes run \
-                      in this process on 127.0.0.1, every provider api_base points at them, and no request can reach \
-                      a real provider. The banner prints the server URL, the admin and service tokens, the demo keys \
-                      and the exact commands to activate one with curl, with the JS and Python SDKs and with the Rust \
-                      demo app. `POST /dev/providers/{whop|dodo|aghanim}/outage` with the admin token and \
-                      {\"down\": true} makes a fake answer 503 until {\"down\": false}. GET /healthz says \
-                      \"mode\":\"dev\". Stops on Ctrl-C or SIGTERM.\n\nExamples:\n  tollgate dev\n  tollgate \
-                      dev --listen 127.0.0.1:0 --dir /tmp/tg-dev --json\n  curl -s -X POST \
-                      http://127.0.0.1:8080/api/license/activate -H 'Content-Type: application/json' -d \
-                      '{\"license_key\":\"TGDEV-ACTV-7Q2M-K9XD\",\"hwid\":\"dev-laptop-1\"}'"
-    )]
+    #[command(about = help_texts::dev(), after_help = help_texts::dev_details())]
     Dev(dev::DevArgs),
 }
 
@@ -188,8 +179,8 @@ pub struct InboxListArgs {
     /// Only this status: received, processed, ignored or failed.
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
-    /// Only this provider: whop, dodo or aghanim.
-    #[arg(long, value_name = "PROVIDER")]
+    // Only this provider (the help names the providers).
+    #[arg(long, value_name = "PROVIDER", help = help_texts::only_provider())]
     pub provider: Option<Provider>,
     /// At most this many rows.
     #[arg(long, default_value_t = 50, value_name = "N")]
@@ -239,21 +230,21 @@ pub struct InboxImportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum EntitlementsCommand {
-    /// Show the entitlement(s) of an external id (membership, grant or subscription id) or of a subject (customer
-    /// or player id).
+    // Show the entitlement(s) of an external id or of a subject (the help texts name the providers' ids).
     #[command(
-        after_help = "Examples:\n  tollgate entitlements show whop mem_7Hq2LwZp0aXkR1\n  tollgate \
-                            entitlements show aghanim 2D2R-OP3C --json"
+        about = help_texts::entitlements_show(),
+        after_help = help_texts::entitlements_show_examples()
     )]
     Show(EntitlementsShowArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct EntitlementsShowArgs {
-    /// whop, dodo or aghanim.
+    // The provider (the help names the providers).
+    #[arg(help = help_texts::provider())]
     pub provider: Provider,
-    /// The provider's id for the entitlement (`mem_...`, `entg_...`, `sub_...`), or the subject (Whop user id, Dodo
-    /// customer id, Aghanim player id).
+    // The provider's id for the entitlement, or the subject (the help names each provider's).
+    #[arg(help = help_texts::entitlements_show_id())]
     pub id: String,
     /// Print JSON.
     #[arg(long)]
@@ -262,8 +253,8 @@ pub struct EntitlementsShowArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyWebhookArgs {
-    /// whop, dodo or aghanim.
-    #[arg(long)]
+    // The provider (the help names the providers).
+    #[arg(long, help = help_texts::provider())]
     pub provider: Provider,
     /// A file of `Name: value` header lines.
     #[arg(long, value_name = "FILE")]
@@ -279,18 +270,14 @@ pub struct VerifyWebhookArgs {
 #[derive(Debug, Subcommand)]
 pub enum SimulateCommand {
     /// Build a realistic webhook, sign it with the configured secret and POST it to the server.
-    #[command(after_help = "Events: whop membership.activated | membership.deactivated | \
-                            membership.cancel_at_period_end_changed; dodo entitlement_grant.delivered | \
-                            entitlement_grant.revoked; aghanim subscription.activated | \
-                            subscription.deactivated.\n\nExample:\n  tollgate simulate webhook --provider whop \
-                            --event membership.activated\n  tollgate entitlements show whop mem_7Hq2LwZp0aXkR1")]
+    #[command(after_help = help_texts::simulate_webhook_events())]
     Webhook(SimulateWebhookArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct SimulateWebhookArgs {
-    /// whop, dodo or aghanim.
-    #[arg(long)]
+    // The provider (the help names the providers).
+    #[arg(long, help = help_texts::provider())]
     pub provider: Provider,
     /// The event type (see below).
     #[arg(long, value_name = "TYPE")]
@@ -298,11 +285,11 @@ pub struct SimulateWebhookArgs {
     /// The server's base URL (default http://{listen}); the webhook path is appended.
     #[arg(long, value_name = "URL")]
     pub to: Option<String>,
-    /// The provider's id for the entitlement (default: the template's membership, grant or subscription id).
-    #[arg(long, value_name = "ID")]
+    // The provider's id for the entitlement (the help names each provider's).
+    #[arg(long, value_name = "ID", help = help_texts::simulate_external_id())]
     pub external_id: Option<String>,
-    /// The customer (Whop user, Dodo customer, Aghanim player) id (default: the template's).
-    #[arg(long, value_name = "ID")]
+    // The customer id (the help names each provider's).
+    #[arg(long, value_name = "ID", help = help_texts::simulate_subject())]
     pub subject: Option<String>,
     /// Print the signed headers and body instead of sending them.
     #[arg(long)]

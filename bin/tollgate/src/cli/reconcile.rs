@@ -17,8 +17,8 @@ use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
-    /// Only this provider: whop, dodo or aghanim (default: every provider with an API key).
-    #[arg(long, value_name = "PROVIDER")]
+    // Only this provider (the help names the providers).
+    #[arg(long, value_name = "PROVIDER", help = crate::cli::help_texts::reconcile_provider())]
     pub provider: Option<Provider>,
     /// Print the report as JSON.
     #[arg(long)]

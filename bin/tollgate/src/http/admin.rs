@@ -14,37 +14,50 @@ use crate::http::auth::AdminAuth;
 use crate::http::entitlements::SubjectQuery;
 use crate::http::error::ApiError;
 use crate::http::openapi::{Api, storage};
+use crate::http::provider_names::{id_prefixes_markdown, unknown_provider, wire_names_markdown};
 
 /// Every admin route (all under `/admin`, all with the admin token).
 pub fn routes(api: &mut Api) {
-    api.add(__path_entitlements_of_subject, entitlements_of_subject)
+    let of_subject = api
+        .add(__path_entitlements_of_subject, entitlements_of_subject)
+        .admin()
+        .errors(|| vec![SubjectQuery::subject_required(), storage()]);
+    SubjectQuery::describe(of_subject);
+    api.add(__path_entitlement, entitlement)
+        .admin()
+        .errors(|| {
+            vec![
+                unknown_provider(),
+                ApiError::not_found("no whop entitlement with external id `mem_unknown`"),
+                storage(),
+            ]
+        })
+        .param("provider", |p| p.description(Some(Provider::names_list())))
+        .param("external_id", |p| {
+            p.description(Some(format!("The provider's id: {}", id_prefixes_markdown())))
+        });
+    api.add(__path_inbox, inbox)
         .admin()
         .errors(|| {
             vec![
                 ApiError::invalid_request(
-                    "`subject` is required: the Whop user id, Dodo customer id or Aghanim player_id",
+                    "unknown `status`: expected one of received, processed, ignored, failed",
                 ),
                 storage(),
             ]
+        })
+        .param("provider", |p| {
+            p.description(Some(format!("Only this provider: {}.", wire_names_markdown())))
         });
-    api.add(__path_entitlement, entitlement).admin().errors(|| {
-        vec![
-            unknown_provider(),
-            ApiError::not_found("no whop entitlement with external id `mem_unknown`"),
-            storage(),
-        ]
-    });
-    api.add(__path_inbox, inbox).admin().errors(|| {
-        vec![
-            ApiError::invalid_request(
-                "unknown `status`: expected one of received, processed, ignored, failed",
-            ),
-            storage(),
-        ]
-    });
     api.add(__path_replay_failed, replay_failed)
         .admin()
-        .errors(|| vec![unknown_provider(), storage()]);
+        .errors(|| vec![unknown_provider(), storage()])
+        .param("provider", |p| {
+            p.description(Some(format!(
+                "Only this provider's failed deliveries: {}.",
+                wire_names_markdown()
+            )))
+        });
     api.add(__path_inbox_event, inbox_event).admin().errors(|| {
         vec![
             ApiError::invalid_request("invalid value in the request path"),
@@ -64,16 +77,12 @@ pub fn routes(api: &mut Api) {
     crate::http::reconcile::admin_routes(api);
 }
 
-fn unknown_provider() -> ApiError {
-    ApiError::invalid_request("unknown provider: expected one of whop, dodo, aghanim")
-}
-
 fn parse_provider(name: &str) -> Result<Provider, ApiError> {
     name.parse().map_err(|_| unknown_provider())
 }
 
-/// One entitlement by its provider id (membership, grant or subscription id), with its policy, devices and audit
-/// trail.
+/// One entitlement by its provider id (e.g. a membership or subscription id), with its policy, devices and audit
+/// trail. The parameters' descriptions name the providers: `routes` sets them from the registry.
 #[utoipa::path(
     get,
     path = "/admin/entitlements/{provider}/{external_id}",
@@ -81,8 +90,8 @@ fn parse_provider(name: &str) -> Result<Provider, ApiError> {
     operation_id = "admin_entitlement",
     summary = "One entitlement with devices and audit trail",
     params(
-        ("provider" = Provider, Path, description = "whop, dodo or aghanim"),
-        ("external_id" = String, Path, description = "The provider's id: `mem_...` (Whop), `entg_...` or `lic_...` (Dodo), `sub_...` (Aghanim)", example = "mem_7Hq2LwZp0aXkR1"),
+        ("provider" = Provider, Path),
+        ("external_id" = String, Path, example = "mem_7Hq2LwZp0aXkR1"),
     ),
     responses((status = 200, description = "The entitlement", body = EntitlementDetail))
 )]
@@ -138,7 +147,7 @@ pub struct EntitlementDetails {
 struct InboxQuery {
     /// Only this status: `received`, `processed`, `ignored` or `failed`.
     status: Option<String>,
-    /// Only this provider: `whop`, `dodo` or `aghanim`.
+    // Only this provider (its description lists the providers: `routes` sets it).
     provider: Option<String>,
     /// Only events with a greater id (the previous page's `next_after`).
     after: Option<i64>,
@@ -302,7 +311,7 @@ async fn replay(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ReplayFailedQuery {
-    /// Only this provider's failed deliveries: `whop`, `dodo` or `aghanim`.
+    // Only this provider's failed deliveries (its description lists the providers: `routes` sets it).
     provider: Option<String>,
 }
 

@@ -14,6 +14,7 @@ pub mod health;
 pub mod license;
 pub mod metrics;
 pub mod openapi;
+pub mod provider_names;
 pub mod rate_limit;
 pub mod reconcile;
 pub mod request;

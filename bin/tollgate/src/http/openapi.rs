@@ -23,7 +23,7 @@ use tollgate_service::reconcile::ReconcileError;
 use utoipa::OpenApi as _;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{HttpMethod, Operation, Paths};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterBuilder, Paths};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
@@ -140,13 +140,52 @@ impl<'a> Api<'a> {
                 collected.paths.merge(doc.paths());
                 doc.schemas(&mut collected.schemas);
                 let method = P::methods().into_iter().next();
-                let operation = match (collected.paths.paths.get_mut(&path), method) {
-                    (Some(item), Some(method)) => operation_mut(item, &method),
-                    _ => None,
-                };
-                Op { operation }.errors(|| vec![ApiError::internal()])
+                collected.operation(&path, method)
             }
         }
+    }
+
+    /// Add `handler` at `method` and `path` with an operation built at run time, for the routes the provider
+    /// registry makes (one per provider, documented from its adapter's facts). `document` gives the operation and
+    /// the schemas it refers to; it runs only while documenting. Every answer may be `500 INTERNAL_ERROR`;
+    /// [`Op::errors`] adds the others.
+    pub fn add_built<F, Args>(
+        &mut self,
+        method: HttpMethod,
+        path: String,
+        document: impl FnOnce() -> (Operation, Vec<(String, RefOr<Schema>)>),
+        handler: F,
+    ) -> Op<'_>
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        match &mut self.target {
+            Target::Serve(cfg) => {
+                cfg.route(&path, web::method(actix_method(&method)).to(handler));
+                Op { operation: None }
+            }
+            Target::Document(collected) => {
+                let (operation, schemas) = document();
+                collected
+                    .paths
+                    .add_path_operation(&path, vec![method.clone()], operation);
+                collected.schemas.extend(schemas);
+                collected.operation(&path, Some(method))
+            }
+        }
+    }
+}
+
+impl Collected {
+    /// The operation just collected at `path` and `method`, with the `500` every route may answer.
+    fn operation(&mut self, path: &str, method: Option<HttpMethod>) -> Op<'_> {
+        let operation = match (self.paths.paths.get_mut(path), method) {
+            (Some(item), Some(method)) => operation_mut(item, &method),
+            _ => None,
+        };
+        Op { operation }.errors(|| vec![ApiError::internal()])
     }
 }
 
@@ -179,6 +218,39 @@ impl Op<'_> {
         Op {
             operation: Some(operation),
         }
+    }
+
+    /// Describes the parameter `name` at run time (`describe` runs only while documenting): for a description or
+    /// example built from the provider registry, which a doc comment or attribute cannot hold.
+    pub fn param(mut self, name: &str, describe: impl FnOnce(ParameterBuilder) -> ParameterBuilder) -> Self {
+        let parameter = self
+            .operation
+            .as_deref_mut()
+            .and_then(|operation| operation.parameters.as_mut())
+            .and_then(|parameters| {
+                parameters.iter_mut().find_map(|p| match p {
+                    RefOr::T(p) if p.name == name => Some(p),
+                    _ => None,
+                })
+            });
+        if let Some(parameter) = parameter {
+            *parameter = describe(ParameterBuilder::from(parameter.clone())).build();
+        }
+        self
+    }
+
+    /// Sets the example of the `status` answer's JSON body at run time (`example` runs only while documenting):
+    /// for an example built from the provider registry.
+    pub fn response_example(mut self, status: u16, example: impl FnOnce() -> serde_json::Value) -> Self {
+        if let Some(RefOr::T(response)) = self
+            .operation
+            .as_deref_mut()
+            .and_then(|operation| operation.responses.responses.get_mut(&status.to_string()))
+            && let Some(RefOr::T(content)) = response.content.get_mut("application/json")
+        {
+            content.example = Some(example());
+        }
+        self
     }
 
     /// Needs the admin token: `Authorization: Bearer <admin.token>`.
@@ -390,12 +462,18 @@ pub fn storage() -> ApiError {
     ApiError::storage_unavailable()
 }
 
-const DESCRIPTION: &str = "\
-Tollgate's HTTP API: what an app calls to activate and revalidate a license (`/api/license/*`, \
-`/.well-known/jwks.json`), where Whop, Dodo Payments and Aghanim deliver their signed webhooks (`/api/webhooks/*`), \
-what a backend or game server asks (`/api/entitlements`, service token), the admin API (`/admin/...`, admin token) \
-and the health, readiness and metrics endpoints.
+/// The document's description, before the table of error codes: it names the registered providers.
+fn description() -> String {
+    format!(
+        "Tollgate's HTTP API: what an app calls to activate and revalidate a license (`/api/license/*`, \
+         `/.well-known/jwks.json`), where {} deliver their signed webhooks (`/api/webhooks/*`), what a backend or \
+         game server asks (`/api/entitlements`, service token), the admin API (`/admin/...`, admin token) and the \
+         health, readiness and metrics endpoints.\n\n{DESCRIPTION_REST}",
+        crate::http::provider_names::titles()
+    )
+}
 
+const DESCRIPTION_REST: &str = "\
 This document is generated from the server's code and served by every Tollgate at `GET /openapi.json`. Not in it, \
 by design: the browser console under `/console` (HTML pages for people, not an API), and the `/dev/...` routes that \
 only `tollgate dev` serves (its fake providers' outage switch, described in docs/configuration.md).
@@ -429,7 +507,7 @@ pub fn build() -> OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let codes = error_codes();
-    doc.info.description = Some(format!("{DESCRIPTION}\n\n{}", code_table(&codes)));
+    doc.info.description = Some(format!("{}\n\n{}", description(), code_table(&codes)));
     let mut collected = Collected::default();
     crate::http::api_routes(&mut Api {
         target: Target::Document(&mut collected),

@@ -1,4 +1,4 @@
-//! `POST /admin/reconcile[?provider=whop|dodo|aghanim]` (admin token): run a reconciliation now and answer its
+//! `POST /admin/reconcile[?provider=<provider>]` (admin token): run a reconciliation now and answer its
 //! report (the same JSON `tollgate reconcile` prints). The periodic run is started by `serve`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,23 +9,32 @@ use crate::app::AppState;
 use crate::http::auth::AdminAuth;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::openapi::{Api, storage};
+use crate::http::provider_names::{unknown_provider, wire_names_markdown};
 use crate::http::request::request_id;
 
 /// The admin route (with the admin token).
 pub fn admin_routes(api: &mut Api) {
-    api.add(__path_reconcile, reconcile).admin().errors(|| {
-        vec![
-            ApiError::invalid_request("unknown provider: expected one of whop, dodo, aghanim"),
-            from_reconcile_error(ReconcileError::NotConfigured(tollgate_policy::Provider::Whop)),
-            storage(),
-        ]
-    });
+    api.add(__path_reconcile, reconcile)
+        .admin()
+        .errors(|| {
+            vec![
+                unknown_provider(),
+                from_reconcile_error(ReconcileError::NotConfigured(tollgate_policy::Provider::Whop)),
+                storage(),
+            ]
+        })
+        .param("provider", |p| {
+            p.description(Some(format!(
+                "Only this provider: {} (default: every provider with an API key).",
+                wire_names_markdown()
+            )))
+        });
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ReconcileQuery {
-    /// Only this provider: `whop`, `dodo` or `aghanim` (default: every provider with an API key).
+    // Only this provider (its description lists the providers: `admin_routes` sets it).
     provider: Option<String>,
 }
 
@@ -69,11 +78,7 @@ async fn reconcile(
         .provider
         .as_deref()
         .filter(|p| !p.is_empty())
-        .map(|name| {
-            name.parse().map_err(|_| {
-                ApiError::invalid_request("unknown provider: expected one of whop, dodo, aghanim")
-            })
-        })
+        .map(|name| name.parse().map_err(|_| unknown_provider()))
         .transpose()?;
     let report = state
         .reconciler()

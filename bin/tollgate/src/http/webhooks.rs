@@ -1,11 +1,20 @@
-//! `POST /api/webhooks/{whop,dodo,aghanim}`: raw body under a size limit, then verify and parse on the worker
-//! (`Ingest::prepare`, CPU only), and store through the group committer, which answers once the delivery's
-//! transaction has committed.
+//! `POST /api/webhooks/<provider>`, one route per registered provider: raw body under a size limit, then verify
+//! and parse on the worker (`Ingest::prepare`, CPU only), and store through the group committer, which answers once
+//! the delivery's transaction has committed. Each route's OpenAPI operation is built from its adapter's
+//! [`WebhookDoc`].
+
+use std::sync::LazyLock;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
 use tollgate_policy::Provider;
-use tollgate_providers::CallContext;
+use tollgate_providers::{CallContext, HeaderDoc, Registry, WebhookDoc};
 use tollgate_service::ingest::{IngestError, IngestOutcome};
+use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::app::AppState;
 use crate::http::body::{BodyError, read_body};
@@ -13,25 +22,35 @@ use crate::http::error::ApiError;
 use crate::http::openapi::{Api, storage};
 use crate::http::request::request_id;
 
-/// The signature headers any provider uses; only these are handed to the verifier.
-const SIGNATURE_HEADERS: [&str; 6] = [
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-whop-signature",
-    "x-aghanim-signature",
-    "x-aghanim-signature-timestamp",
-];
+/// The signature headers the registered providers use (each name once); only these are handed to the verifier.
+static SIGNATURE_HEADERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut names: Vec<&'static str> = Vec::new();
+    for adapter in Registry::shared().adapters() {
+        for header in adapter.webhook_doc().headers {
+            if !names.contains(&header.name) {
+                names.push(header.name);
+            }
+        }
+    }
+    names
+});
 
 pub use crate::http::body::BODY_TIMEOUT;
 
+/// One route per registered provider, `POST /api/webhooks/<wire name>`, documented from its adapter's facts.
 pub fn routes(api: &mut Api) {
-    api.add(__path_whop, whop)
-        .errors(|| webhook_errors(Provider::Whop));
-    api.add(__path_dodo, dodo)
-        .errors(|| webhook_errors(Provider::Dodo));
-    api.add(__path_aghanim, aghanim)
-        .errors(|| webhook_errors(Provider::Aghanim));
+    for adapter in Registry::shared().adapters() {
+        let provider = adapter.provider();
+        api.add_built(
+            HttpMethod::Post,
+            format!("/api/webhooks/{provider}"),
+            || (operation(provider, adapter.webhook_doc()), schemas()),
+            move |state: web::Data<AppState>, req: HttpRequest, body: web::Payload| {
+                receive(provider, state, req, body)
+            },
+        )
+        .errors(|| webhook_errors(provider));
+    }
 }
 
 /// What a webhook delivery can be refused with.
@@ -54,77 +73,64 @@ pub struct WebhookAccepted {
     status: &'static str,
 }
 
-/// A Whop delivery, current (Standard Webhooks, `webhook-*` headers keyed with the raw `ws_` secret) or legacy
-/// (`X-Whop-Signature`). Stored once under its dedupe key; a redelivery answers `200` and changes nothing.
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/whop",
-    tag = "webhooks",
-    operation_id = "webhook_whop",
-    summary = "Receive a Whop webhook",
-    params(
-        ("webhook-id" = Option<String>, Header, description = "Current format: the message id"),
-        ("webhook-timestamp" = Option<String>, Header, description = "Current format: Unix seconds, within `signature_tolerance`"),
-        ("webhook-signature" = Option<String>, Header, description = "Current format: `v1,<base64 HMAC-SHA256>`"),
-        ("x-whop-signature" = Option<String>, Header, description = "Legacy format: `t=<unix>,v1=<hex HMAC-SHA256>`"),
-    ),
-    request_body(content = Object, content_type = "application/json", description = "Whop's payload, byte for byte as signed (the signature covers the exact bytes)",
-        example = json!({"id": "msg_2wL0", "api_version": "v1", "timestamp": "2026-11-22T16:40:31.000Z", "type": "membership.activated", "data": {"id": "mem_7Hq2LwZp0aXkR1", "status": "active"}})),
-    responses((status = 200, description = "Stored (or already stored) and acted on", body = WebhookAccepted, example = json!({"status": "ok"})))
-)]
-async fn whop(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    receive(Provider::Whop, state, req, body).await
+/// The schemas a webhook operation refers to.
+fn schemas() -> Vec<(String, RefOr<Schema>)> {
+    let mut schemas = vec![(WebhookAccepted::name().into_owned(), WebhookAccepted::schema())];
+    WebhookAccepted::schemas(&mut schemas);
+    schemas
 }
 
-/// A Dodo Payments delivery (Standard Webhooks, `whsec_` secret).
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/dodo",
-    tag = "webhooks",
-    operation_id = "webhook_dodo",
-    summary = "Receive a Dodo Payments webhook",
-    params(
-        ("webhook-id" = String, Header, description = "The message id"),
-        ("webhook-timestamp" = String, Header, description = "Unix seconds, within `signature_tolerance`"),
-        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`, keyed with the base64 part of the `whsec_` secret"),
-    ),
-    request_body(content = Object, content_type = "application/json", description = "Dodo's payload, byte for byte as signed",
-        example = json!({"business_id": "bus_1", "type": "entitlement_grant.delivered", "timestamp": "2026-11-22T16:40:31Z", "data": {"id": "entg_8sKd02LmQp", "status": "delivered"}})),
-    responses((status = 200, description = "Stored (or already stored) and acted on", body = WebhookAccepted, example = json!({"status": "ok"})))
-)]
-async fn dodo(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    receive(Provider::Dodo, state, req, body).await
+/// The operation of `provider`'s webhook route: a delivery stored once under its dedupe key; a redelivery
+/// answers `200` and changes nothing.
+fn operation(provider: Provider, doc: WebhookDoc) -> Operation {
+    let body = ContentBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+        .example(Some(doc.example))
+        .build();
+    let accepted = ContentBuilder::new()
+        .schema(Some(RefOr::Ref(Ref::from_schema_name(WebhookAccepted::name()))))
+        .example(Some(json!({"status": "ok"})))
+        .build();
+    OperationBuilder::new()
+        .tag("webhooks")
+        .summary(Some(doc.summary))
+        .operation_id(Some(format!("webhook_{provider}")))
+        .parameters(Some(doc.headers.iter().map(header_parameter)))
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .description(Some(doc.body_description))
+                .content("application/json", body)
+                .required(Some(Required::True))
+                .build(),
+        ))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Stored (or already stored) and acted on")
+                .content("application/json", accepted)
+                .build(),
+        )
+        .build()
 }
 
-/// An Aghanim delivery (`X-Aghanim-Signature`: HMAC-SHA256 of `<timestamp>.<body>`).
-#[utoipa::path(
-    post,
-    path = "/api/webhooks/aghanim",
-    tag = "webhooks",
-    operation_id = "webhook_aghanim",
-    summary = "Receive an Aghanim webhook",
-    params(
-        ("x-aghanim-signature" = String, Header, description = "Hex HMAC-SHA256 of `<timestamp>.<body>`"),
-        ("x-aghanim-signature-timestamp" = String, Header, description = "Unix seconds (may be the event time: no tolerance by default)"),
-    ),
-    request_body(content = Object, content_type = "application/json", description = "Aghanim's payload, byte for byte as signed",
-        example = json!({"event_type": "subscription.activated", "event_id": "whevt_1", "event_time": 1763829631, "event_data": {"id": "sub_kMnoPqRsTuV", "player_id": "2D2R-OP3C", "status": "active"}})),
-    responses((status = 200, description = "Stored (or already stored) and acted on", body = WebhookAccepted, example = json!({"status": "ok"})))
-)]
-async fn aghanim(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    receive(Provider::Aghanim, state, req, body).await
+/// A signature header as a string parameter (nullable when not every delivery carries it).
+fn header_parameter(header: &HeaderDoc) -> utoipa::openapi::path::Parameter {
+    let schema_type = if header.required {
+        SchemaType::from(Type::String)
+    } else {
+        SchemaType::from_iter([Type::String, Type::Null])
+    };
+    ParameterBuilder::new()
+        .name(header.name)
+        .parameter_in(ParameterIn::Header)
+        .description(Some(header.description))
+        .required(if header.required {
+            Required::True
+        } else {
+            Required::False
+        })
+        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+        .build()
 }
 
 async fn receive(

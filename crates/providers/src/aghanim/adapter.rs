@@ -18,6 +18,7 @@ use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffect};
 
 /// The player id of the online probe: read-only, and no game's player.
@@ -28,9 +29,6 @@ const HEADERS: HexHmacHeaders = HexHmacHeaders {
     signature: "x-aghanim-signature",
     timestamp: "x-aghanim-signature-timestamp",
 };
-
-/// The headers Aghanim signs a delivery with.
-const SIGNATURE_HEADERS: &[&str] = &[HEADERS.signature, HEADERS.timestamp];
 
 /// Aghanim as the registry knows it, with the operator's item and sandbox choices (default: no item SKUs, sandbox
 /// off).
@@ -131,10 +129,6 @@ impl ProviderAdapter for AghanimAdapter {
         ])
     }
 
-    fn signature_headers(&self) -> &'static [&'static str] {
-        SIGNATURE_HEADERS
-    }
-
     fn recognizes(&self, headers: &dyn HeaderLookup) -> bool {
         headers.header(HEADERS.signature).is_some()
     }
@@ -186,5 +180,15 @@ impl ProviderAdapter for AghanimAdapter {
     #[cfg(feature = "fake")]
     fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
         Some(Box::new(super::fake_dev::DevAghanim::start(seed)))
+    }
+
+    // -- webhook routes and texts --
+
+    fn webhook_doc(&self) -> WebhookDoc {
+        super::texts::webhook_doc()
+    }
+
+    fn naming(&self) -> Naming {
+        super::texts::NAMING
     }
 }

@@ -11,6 +11,7 @@ mod options;
 mod reconcile;
 pub mod sample;
 mod simulate;
+mod texts;
 pub(crate) mod webhook;
 
 pub use adapter::AghanimAdapter;

@@ -13,14 +13,8 @@ use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
 use crate::error::ParseError;
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
-
-/// The Standard Webhooks headers Dodo signs a delivery with.
-const SIGNATURE_HEADERS: &[&str] = &[
-    Header::WebhookId.name(),
-    Header::WebhookTimestamp.name(),
-    Header::WebhookSignature.name(),
-];
 
 /// Dodo Payments as the registry knows it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,10 +82,6 @@ impl ProviderAdapter for DodoAdapter {
         ])
     }
 
-    fn signature_headers(&self) -> &'static [&'static str] {
-        SIGNATURE_HEADERS
-    }
-
     fn signed_timestamp(&self, headers: &dyn HeaderLookup) -> Option<Result<i64, VerifyError>> {
         header_timestamp(headers, Header::WebhookTimestamp)
     }
@@ -135,5 +125,15 @@ impl ProviderAdapter for DodoAdapter {
     #[cfg(feature = "fake")]
     fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
         Some(Box::new(super::fake_dev::DevDodo::start(seed)))
+    }
+
+    // -- webhook routes and texts --
+
+    fn webhook_doc(&self) -> WebhookDoc {
+        super::texts::webhook_doc()
+    }
+
+    fn naming(&self) -> Naming {
+        super::texts::NAMING
     }
 }

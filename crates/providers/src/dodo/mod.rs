@@ -7,6 +7,7 @@ mod fake_dev;
 mod model;
 pub mod sample;
 mod simulate;
+mod texts;
 pub(crate) mod webhook;
 
 pub use adapter::DodoAdapter;

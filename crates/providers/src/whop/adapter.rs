@@ -10,15 +10,8 @@ use tollgate_verify::{
 use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
 use crate::error::ParseError;
 use crate::setup::SetupGuide;
+use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
-
-/// The headers of both Whop formats: Standard Webhooks' three, and the legacy `X-Whop-Signature`.
-const SIGNATURE_HEADERS: &[&str] = &[
-    Header::WebhookId.name(),
-    Header::WebhookTimestamp.name(),
-    Header::WebhookSignature.name(),
-    Header::WhopSignature.name(),
-];
 
 /// Whop as the registry knows it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -84,10 +77,6 @@ impl ProviderAdapter for WhopAdapter {
         ])
     }
 
-    fn signature_headers(&self) -> &'static [&'static str] {
-        SIGNATURE_HEADERS
-    }
-
     /// The legacy `X-Whop-Signature` is Whop's alone (the current format's headers are Standard Webhooks').
     fn recognizes(&self, headers: &dyn HeaderLookup) -> bool {
         headers.header(Header::WhopSignature.name()).is_some()
@@ -134,5 +123,15 @@ impl ProviderAdapter for WhopAdapter {
     #[cfg(feature = "fake")]
     fn dev_fake(&self, seed: &tollgate_testkit::DevSeed) -> Option<Box<dyn tollgate_testkit::DevFake>> {
         Some(Box::new(super::fake_dev::DevWhop::start(seed)))
+    }
+
+    // -- webhook routes and texts --
+
+    fn webhook_doc(&self) -> WebhookDoc {
+        super::texts::webhook_doc()
+    }
+
+    fn naming(&self) -> Naming {
+        super::texts::NAMING
     }
 }

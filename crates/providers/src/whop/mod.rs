@@ -9,6 +9,7 @@ mod fake_dev;
 mod membership;
 pub mod sample;
 mod simulate;
+mod texts;
 pub(crate) mod webhook;
 
 pub use adapter::WhopAdapter;
