@@ -3,16 +3,15 @@
 //! [`ProviderAdapter`]; the [`Registry`](crate::Registry) holds them, keyed by [`Provider`].
 
 use std::fmt;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
 use tollgate_verify::{Header, HeaderLookup, Scheme, Tolerance, Verified, VerifyError};
 
+use crate::apis::{ApiSettings, ProviderApi};
 use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
-use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
 use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffect};
@@ -79,13 +78,14 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
         body: &[u8],
     ) -> Result<Vec<(&'static str, String)>, VerifyError>;
 
-    /// The provider's reconcile listing, over an API client built from `config`, when it is listed one subject at
-    /// a time (`None`, the default: it is not, and the service reconciles it with its own pass, if any).
+    /// The provider's API, built from its section's `settings`, for the license flows and reconciliation
+    /// ([`ProviderApis`](crate::ProviderApis)). `None` (the default): Tollgate calls no API of this provider, or
+    /// none under these settings (an API that needs a key it was not given).
     ///
     /// # Errors
     /// The client cannot be built ([`ApiError::Config`]).
-    fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {
-        let _ = config;
+    fn api(&self, settings: &ApiSettings) -> Option<Result<ProviderApi, ApiError>> {
+        let _ = settings;
         None
     }
 

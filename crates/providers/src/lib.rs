@@ -2,6 +2,7 @@
 
 mod adapter;
 pub mod aghanim;
+mod apis;
 pub mod dodo;
 mod error;
 mod http;
@@ -16,6 +17,7 @@ pub mod whop;
 
 pub use adapter::{ProviderAdapter, ProviderVerifier, SignatureVerifier};
 pub use aghanim::ItemDelivery;
+pub use apis::{ApiSettings, ProviderApi, ProviderApis};
 pub use error::{ApiError, ParseError, UnreachableCause};
 pub use http::{ApiFuture, ApiKey, CallContext, ClientConfig, ProviderNotice, RetryPolicy, is_loopback_base};
 pub use reconcile::{SnapshotItem, SubjectListing};

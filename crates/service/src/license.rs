@@ -25,9 +25,9 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound as _, TimeDelta, Utc};
 use serde::Deserialize;
 use tollgate_policy::{Decision, EntitlementAccess, Policy, PolicySet, Provider};
-use tollgate_providers::CallContext;
 use tollgate_providers::dodo::DodoApi;
 use tollgate_providers::whop::WhopApi;
+use tollgate_providers::{CallContext, ProviderApis};
 use tollgate_store::{
     Actor, AuditEntry, Device, DeviceId, Entitlement, EntitlementId, HwidHash, NewAudit, Store, StoreError,
     WriteError,
@@ -46,23 +46,6 @@ pub use types::{
 
 /// The audit action of every denial ([`Licensing::denials`] lists them).
 pub const DENIAL_ACTION: &str = "license.denied";
-
-/// The provider API clients the license flows use. `None`: that provider is not configured, and its known
-/// entitlements are answered from local state alone.
-#[derive(Clone, Default)]
-pub struct LicenseProviders {
-    pub whop: Option<Arc<dyn WhopApi>>,
-    pub dodo: Option<Arc<dyn DodoApi>>,
-}
-
-impl fmt::Debug for LicenseProviders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LicenseProviders")
-            .field("whop", &self.whop.is_some())
-            .field("dodo", &self.dodo.is_some())
-            .finish()
-    }
-}
 
 /// Whether Tollgate mirrors a Whop license's device binding into the membership's metadata (see `license/whop.rs`).
 /// Tollgate's own database enforces the devices either way.
@@ -123,7 +106,7 @@ pub struct Licensing {
 struct Inner {
     store: Store,
     policies: Arc<PolicySet>,
-    providers: LicenseProviders,
+    apis: ProviderApis,
     leases: LeaseSigner,
     clock: Arc<dyn Clock>,
     options: LicensingOptions,
@@ -133,7 +116,7 @@ struct Inner {
 impl fmt::Debug for Licensing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Licensing")
-            .field("providers", &self.inner.providers)
+            .field("apis", &self.inner.apis)
             .field("options", &self.inner.options)
             .field("reuse", &self.inner.reuse)
             .finish_non_exhaustive()
@@ -221,7 +204,7 @@ impl Licensing {
     pub fn new(
         store: Store,
         policies: Arc<PolicySet>,
-        providers: LicenseProviders,
+        apis: ProviderApis,
         leases: LeaseSigner,
         clock: Arc<dyn Clock>,
         options: LicensingOptions,
@@ -230,7 +213,7 @@ impl Licensing {
             inner: Arc::new(Inner {
                 store,
                 policies,
-                providers,
+                apis,
                 leases,
                 clock,
                 reuse: LeaseCache::new(options.reuse_for, options.reuse_entries),
@@ -374,13 +357,19 @@ impl Licensing {
         policy_for(&self.inner.policies, entitlement)
     }
 
-    /// Whether the provider of an entitlement is configured for API calls.
+    /// Whether the provider of an entitlement is configured for license API calls.
     fn has_api(&self, provider: Provider) -> bool {
-        match provider {
-            Provider::Whop => self.inner.providers.whop.is_some(),
-            Provider::Dodo => self.inner.providers.dodo.is_some(),
-            _ => false,
-        }
+        self.inner.apis.license_api(provider).is_some()
+    }
+
+    /// Whop's API, when it is configured.
+    fn whop_api(&self) -> Option<Arc<dyn WhopApi>> {
+        self.inner.apis.memberships(Provider::Whop)
+    }
+
+    /// Dodo's API, when it is configured.
+    fn dodo_api(&self) -> Option<Arc<dyn DodoApi>> {
+        self.inner.apis.license_keys(Provider::Dodo)
     }
 
     /// Run blocking store work off the async runtime.

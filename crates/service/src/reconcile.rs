@@ -1,34 +1,33 @@
 //! Reconciliation: so that a missed webhook never leaves access wrong.
 //!
-//! A run pages through each configured provider's listing (Whop memberships; Dodo entitlement grants and
-//! subscriptions; for a provider listed per subject, the items of the subjects Tollgate knows, `subjects.rs`) and
-//! compares every item with the store.
+//! A run pages through each configured provider's listing, by the shape of its API (memberships listed
+//! account-wide, `memberships.rs`; entitlement grants and subscriptions, then the devices against the license keys'
+//! instances, `license_keys.rs` and `instances.rs`; for a provider listed per subject, the items of the subjects
+//! Tollgate knows, `subjects.rs`) and compares every item with the store.
 //! Where they differ, the item becomes a snapshot event (`snapshot_event(observed_at)`) folded by the same
 //! `tollgate_policy::apply` that webhooks go through, in one transaction with one audit row. One database lock per
 //! provider (`reconcile:<provider>`) makes it safe on several instances at once. See the crate README,
 //! "Reconciliation", for the decisions.
 
-mod dodo;
-mod dodo_instances;
 mod error;
+mod instances;
+mod license_keys;
+mod memberships;
 mod pass;
 mod repair;
 mod report;
 mod subjects;
-mod whop;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tollgate_policy::Provider;
-use tollgate_providers::SubjectListing;
-use tollgate_providers::dodo::DodoApi;
-use tollgate_providers::whop::WhopApi;
+use tollgate_providers::{ProviderApi, ProviderApis};
 use tollgate_store::{Store, StoreError};
 
 pub use error::ReconcileError;
@@ -36,46 +35,6 @@ pub use report::{PassOutcome, ProviderReport, ReconcileReport, Repair, RepairKin
 
 use crate::clock::Clock;
 use pass::Pass;
-
-/// Every provider in the order a run visits and reports them.
-const PROVIDERS: [Provider; 3] = Provider::ALL;
-
-/// The provider API clients to reconcile with. A provider without a client is not reconciled.
-#[derive(Clone, Default)]
-pub struct ReconcileApis {
-    pub whop: Option<Arc<dyn WhopApi>>,
-    pub dodo: Option<Arc<dyn DodoApi>>,
-    /// The providers listed per subject (`reconcile/subjects.rs`), by provider.
-    pub listings: BTreeMap<Provider, Arc<dyn SubjectListing>>,
-}
-
-impl ReconcileApis {
-    /// Whether `provider` has a client.
-    pub fn has(&self, provider: Provider) -> bool {
-        match provider {
-            Provider::Whop => self.whop.is_some(),
-            Provider::Dodo => self.dodo.is_some(),
-            other => self.listings.contains_key(&other),
-        }
-    }
-
-    /// These clients and `listing` (replacing a listing of the same provider).
-    #[must_use]
-    pub fn with_listing(mut self, listing: Arc<dyn SubjectListing>) -> ReconcileApis {
-        self.listings.insert(listing.provider(), listing);
-        self
-    }
-}
-
-impl fmt::Debug for ReconcileApis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReconcileApis")
-            .field("whop", &self.whop.is_some())
-            .field("dodo", &self.dodo.is_some())
-            .field("listings", &self.listings.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
 
 /// How a [`Reconciler`] runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +74,8 @@ pub struct Reconciler {
 
 struct Inner {
     store: Store,
-    apis: ReconcileApis,
+    /// The APIs called with an API key (listing needs one).
+    apis: ProviderApis,
     clock: Arc<dyn Clock>,
     options: ReconcileOptions,
     last_report: watch::Sender<Option<Arc<ReconcileReport>>>,
@@ -137,12 +97,14 @@ impl fmt::Debug for Reconciler {
 }
 
 impl Reconciler {
-    pub fn new(store: Store, apis: ReconcileApis, clock: Arc<dyn Clock>, options: ReconcileOptions) -> Self {
+    /// A reconciler over those of `apis` that call with an API key (a provider listed without one is not
+    /// reconciled).
+    pub fn new(store: Store, apis: ProviderApis, clock: Arc<dyn Clock>, options: ReconcileOptions) -> Self {
         let (last_report, _) = watch::channel(None);
         Reconciler {
             inner: Arc::new(Inner {
                 store,
-                apis,
+                apis: apis.authenticated(),
                 clock,
                 options,
                 last_report,
@@ -153,10 +115,7 @@ impl Reconciler {
 
     /// The providers this reconciler has clients for, in run order.
     pub fn providers(&self) -> Vec<Provider> {
-        PROVIDERS
-            .into_iter()
-            .filter(|p| self.inner.apis.has(*p))
-            .collect()
+        self.inner.apis.providers().collect()
     }
 
     /// The report of every finished run, newest first seen: for the admin API's status and for tests.
@@ -185,24 +144,26 @@ impl Reconciler {
     /// client) fails the run, after every pass has stopped and released its lock.
     pub async fn run_once(&self, provider: Option<Provider>) -> Result<ReconcileReport, ReconcileError> {
         let selected: Vec<Provider> = match provider {
-            Some(p) if !self.inner.apis.has(p) => return Err(ReconcileError::NotConfigured(p)),
+            Some(p) if self.inner.apis.get(p).is_none() => return Err(ReconcileError::NotConfigured(p)),
             Some(p) => vec![p],
             None => self.providers(),
         };
         let started = Instant::now();
         let started_at = self.inner.clock.now();
-        let wanted = |p: Provider| selected.contains(&p);
-        let [first, second, third] = PROVIDERS;
-        let passes = tokio::join!(
-            self.locked_pass(first, wanted(first)),
-            self.locked_pass(second, wanted(second)),
-            self.locked_pass(third, wanted(third)),
-        );
+        // Every pass at once, each in its own task; dropping this future (shutdown) aborts them all.
+        let mut passes = JoinSet::new();
+        for (order, provider) in selected.into_iter().enumerate() {
+            let this = self.clone();
+            passes.spawn(async move { (order, this.locked_pass(provider).await) });
+        }
+        let mut finished = Vec::new();
+        while let Some(joined) = passes.join_next().await {
+            finished.push(joined.map_err(|e| ReconcileError::Task(e.to_string()))?);
+        }
+        finished.sort_by_key(|(order, _)| *order);
         let mut providers = Vec::new();
-        for result in <[_; 3]>::from(passes) {
-            if let Some(report) = result? {
-                providers.push(report);
-            }
+        for (_, result) in finished {
+            providers.push(result?);
         }
         let report = ReconcileReport {
             started_at,
@@ -254,7 +215,7 @@ impl Reconciler {
 
     /// Give up every provider lock this instance may hold (after an abandoned run).
     async fn release_all(&self) {
-        for provider in PROVIDERS {
+        for provider in self.providers() {
             let name = lock_name(provider);
             let holder = self.inner.options.holder.clone();
             if let Err(error) = self.db(move |s| s.release_lock(&name, &holder)).await {
@@ -263,38 +224,30 @@ impl Reconciler {
         }
     }
 
-    /// One provider's pass under its lock; `None` when not `wanted`.
-    async fn locked_pass(
-        &self,
-        provider: Provider,
-        wanted: bool,
-    ) -> Result<Option<ProviderReport>, ReconcileError> {
-        if !wanted {
-            return Ok(None);
-        }
+    /// One provider's pass under its lock.
+    async fn locked_pass(&self, provider: Provider) -> Result<ProviderReport, ReconcileError> {
         let name = lock_name(provider);
         if !self.acquire(&name).await? {
             let lock = name.clone();
             let held_by = self.db(move |s| s.find_lock(&lock)).await?.map(|l| l.holder);
             log::info!(provider = provider.as_str(), held_by = held_by.as_deref().unwrap_or("-");
                 "reconciliation skipped: another instance holds the lock");
-            return Ok(Some(ProviderReport::held(provider, held_by)));
+            return Ok(ProviderReport::held(provider, held_by));
         }
         let mut pass = Pass::new(self, provider, name.clone());
-        let result = match provider {
-            Provider::Whop => whop::run(&mut pass).await,
-            Provider::Dodo => dodo::run(&mut pass).await,
-            other => match self.inner.apis.listings.get(&other).cloned() {
-                Some(listing) => subjects::run(&mut pass, listing.as_ref()).await,
-                // A provider without a listing has no client either, so it is never run.
-                None => Ok(()),
-            },
+        // The pass follows the shape of the provider's API.
+        let result = match self.inner.apis.get(provider).cloned() {
+            Some(ProviderApi::Memberships(api)) => memberships::run(&mut pass, api).await,
+            Some(ProviderApi::LicenseKeys(api)) => license_keys::run(&mut pass, api.as_ref()).await,
+            Some(ProviderApi::Subjects(listing)) => subjects::run(&mut pass, listing.as_ref()).await,
+            // Never selected: only providers with an API run.
+            None => Ok(()),
         };
         let holder = self.inner.options.holder.clone();
         let released = self.db(move |s| s.release_lock(&name, &holder)).await;
         result?;
         released?;
-        Ok(Some(pass.finish()))
+        Ok(pass.finish())
     }
 
     /// Take or renew a lock for this instance.

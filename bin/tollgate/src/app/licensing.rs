@@ -4,46 +4,21 @@
 //! unreachable or not migrated yet (the server still starts and `/readyz` reports it), again on the first license
 //! request. Loading is race-safe across instances (`LeaseSigner::load_or_create`).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use tollgate_policy::{HumanDuration, PolicySet, Provider};
-use tollgate_providers::dodo::DodoClient;
-use tollgate_providers::whop::{WhopClient, WhopOptions};
-use tollgate_providers::{ApiKey, ClientConfig, Registry, SubjectListing};
+use tollgate_policy::{HumanDuration, PolicySet};
+use tollgate_providers::whop::WhopOptions;
+use tollgate_providers::{ApiKey, ApiSettings, ClientConfig, ProviderApis, Registry};
 use tollgate_service::clock::Clock;
 use tollgate_service::lease::{LeaseError, LeaseSigner, longest_lease};
-use tollgate_service::license::{LicenseProviders, Licensing, LicensingOptions, WhopBinding};
-use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler};
+use tollgate_service::license::{Licensing, LicensingOptions, WhopBinding};
+use tollgate_service::reconcile::{ReconcileOptions, Reconciler};
 use tollgate_store::Store;
 
 use crate::settings::{ProviderSettings, Settings};
 use crate::startup::StartupError;
-
-/// The provider API clients this server may call, each built when its provider is configured for it.
-#[derive(Clone, Default)]
-pub struct ProviderClients {
-    /// When `providers.whop.api_key` is set.
-    pub whop: Option<Arc<WhopClient>>,
-    /// When Dodo has an API key or a webhook secret: its license endpoints need no key, but a vendor who does not
-    /// use Dodo must not have every unknown key sent there.
-    pub dodo: Option<Arc<DodoClient>>,
-    /// The reconcile listings of the providers listed one subject at a time, each built when its `api_key` is set
-    /// (reconciliation only: such a provider has no license endpoints).
-    pub listings: BTreeMap<Provider, Arc<dyn SubjectListing>>,
-}
-
-impl std::fmt::Debug for ProviderClients {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderClients")
-            .field("whop", &self.whop.is_some())
-            .field("dodo", &self.dodo.is_some())
-            .field("listings", &self.listings.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
 
 fn duration(value: HumanDuration) -> Duration {
     Duration::from_secs(u64::try_from(value.as_secs()).unwrap_or(1))
@@ -61,13 +36,21 @@ pub fn client_config(settings: &ProviderSettings) -> ClientConfig {
     config
 }
 
+/// One provider's API settings: its client configuration, pinned version, account id and whether it takes
+/// webhooks. Its adapter builds its API from them.
+pub fn api_settings(settings: &ProviderSettings) -> ApiSettings {
+    let account = settings.company_id.trim();
+    ApiSettings {
+        client: client_config(settings),
+        api_version: settings.api_version.trim().to_owned(),
+        account_id: (!account.is_empty()).then(|| account.to_owned()),
+        webhooks_enabled: settings.webhooks_enabled(),
+    }
+}
+
 /// Whop's own client settings: the pinned version and the company id.
 pub fn whop_options(settings: &ProviderSettings) -> WhopOptions {
-    let company = settings.company_id.trim();
-    WhopOptions {
-        api_version: settings.api_version.trim().to_owned(),
-        company_id: (!company.is_empty()).then(|| company.to_owned()),
-    }
+    WhopOptions::from_settings(&api_settings(settings))
 }
 
 fn startup_error(e: tollgate_providers::ApiError) -> StartupError {
@@ -77,83 +60,16 @@ fn startup_error(e: tollgate_providers::ApiError) -> StartupError {
     ))
 }
 
-impl ProviderClients {
-    /// The providers a client is built for, in [`Provider::ALL`] order.
-    pub fn built(&self) -> Vec<Provider> {
-        [
-            (Provider::Whop, self.whop.is_some()),
-            (Provider::Dodo, self.dodo.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(provider, built)| built.then_some(provider))
-        .chain(self.listings.keys().copied())
-        .collect()
-    }
-
-    pub fn from_settings(settings: &Settings) -> Result<ProviderClients, StartupError> {
-        let providers = &settings.providers;
-        let whop = providers
-            .whop
-            .api_key
-            .is_set()
-            .then(|| {
-                WhopClient::new(&client_config(&providers.whop), whop_options(&providers.whop)).map(Arc::new)
-            })
-            .transpose()
-            .map_err(startup_error)?;
-        let dodo = (providers.dodo.api_key.is_set() || providers.dodo.webhooks_enabled())
-            .then(|| DodoClient::new(&client_config(&providers.dodo)).map(Arc::new))
-            .transpose()
-            .map_err(startup_error)?;
-        let mut listings = BTreeMap::new();
-        for adapter in Registry::shared().adapters() {
-            let provider = adapter.provider();
-            let section = providers.get(provider);
-            if !section.api_key.is_set() {
-                continue;
-            }
-            if let Some(listing) = adapter.subject_listing(&client_config(section)) {
-                listings.insert(provider, listing.map_err(startup_error)?);
-            }
-        }
-        Ok(ProviderClients { whop, dodo, listings })
-    }
-
-    /// The clients reconciliation uses: each provider whose API key is set (listing needs it, Dodo's too).
-    pub fn reconcile_apis(&self, settings: &Settings) -> ReconcileApis {
-        let keyed = |provider: Provider| settings.providers.get(provider).api_key.is_set();
-        let apis = ReconcileApis {
-            whop: self
-                .whop
-                .clone()
-                .filter(|_| keyed(Provider::Whop))
-                .map(|c| c as Arc<dyn tollgate_providers::whop::WhopApi>),
-            dodo: self
-                .dodo
-                .clone()
-                .filter(|_| keyed(Provider::Dodo))
-                .map(|c| c as Arc<dyn tollgate_providers::dodo::DodoApi>),
-            ..ReconcileApis::default()
-        };
-        self.listings
-            .iter()
-            .filter(|(provider, _)| keyed(**provider))
-            .fold(apis, |apis, (_, listing)| apis.with_listing(listing.clone()))
-    }
-
-    /// The clients the license flows use.
-    pub fn license_providers(&self) -> LicenseProviders {
-        LicenseProviders {
-            whop: self
-                .whop
-                .clone()
-                .map(|c| c as Arc<dyn tollgate_providers::whop::WhopApi>),
-            dodo: self
-                .dodo
-                .clone()
-                .map(|c| c as Arc<dyn tollgate_providers::dodo::DodoApi>),
-        }
-    }
+/// The provider APIs this server may call: each registered adapter builds its own from its section, when that
+/// section calls for it (an API key; for Dodo, a webhook secret is enough).
+///
+/// # Errors
+/// A client that cannot be built.
+pub fn provider_apis(settings: &Settings) -> Result<ProviderApis, StartupError> {
+    ProviderApis::build(Registry::shared(), |provider| {
+        api_settings(settings.providers.get(provider))
+    })
+    .map_err(startup_error)
 }
 
 /// The license use cases, once their keys are loaded.
@@ -161,7 +77,7 @@ pub struct LicensingSlot {
     cell: OnceLock<Licensing>,
     store: Store,
     policies: Arc<PolicySet>,
-    providers: LicenseProviders,
+    apis: ProviderApis,
     issuer: String,
     max_lifetime: TimeDelta,
     clock: Arc<dyn Clock>,
@@ -173,7 +89,7 @@ impl std::fmt::Debug for LicensingSlot {
         f.debug_struct("LicensingSlot")
             .field("loaded", &self.cell.get().is_some())
             .field("issuer", &self.issuer)
-            .field("providers", &self.providers)
+            .field("apis", &self.apis)
             .finish_non_exhaustive()
     }
 }
@@ -184,7 +100,7 @@ impl LicensingSlot {
     pub fn new(
         store: Store,
         settings: &Settings,
-        clients: &ProviderClients,
+        apis: &ProviderApis,
         clock: Arc<dyn Clock>,
     ) -> LicensingSlot {
         let policies = Arc::new(settings.policy.clone());
@@ -193,7 +109,7 @@ impl LicensingSlot {
             store,
             max_lifetime: longest_lease(&policies),
             policies,
-            providers: clients.license_providers(),
+            apis: apis.clone(),
             issuer: settings.lease.issuer.trim().to_owned(),
             clock,
             options: LicensingOptions {
@@ -228,7 +144,7 @@ impl LicensingSlot {
         let licensing = Licensing::new(
             self.store.clone(),
             self.policies.clone(),
-            self.providers.clone(),
+            self.apis.clone(),
             leases,
             self.clock.clone(),
             self.options.clone(),
@@ -253,10 +169,10 @@ pub fn instance_name() -> String {
 pub fn reconciler(
     store: Store,
     settings: &Settings,
-    clients: &ProviderClients,
+    apis: &ProviderApis,
     clock: Arc<dyn Clock>,
 ) -> Reconciler {
     let mut options = ReconcileOptions::new(instance_name());
     options.mirror_whop_bindings = settings.lease.whop_binding != WhopBinding::Local;
-    Reconciler::new(store, clients.reconcile_apis(settings), clock, options)
+    Reconciler::new(store, apis.clone(), clock, options)
 }

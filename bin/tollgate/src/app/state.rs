@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use tollgate_providers::ProviderApis;
 use tollgate_service::clock::Clock;
 use tollgate_service::ingest::{Committer, Ingest, IngestError};
 use tollgate_service::query::Query;
 use tollgate_service::reconcile::Reconciler;
 use tollgate_store::Store;
 
-use super::licensing::{self, LicensingSlot, ProviderClients};
+use super::licensing::{self, LicensingSlot};
 use super::{commit_settings, webhook_secrets};
 use crate::http::auth::TokenCheck;
 use crate::http::metrics::Metrics;
@@ -47,7 +48,7 @@ pub struct AppState {
     clock: Arc<dyn Clock>,
     admin_token: Arc<TokenCheck>,
     service_token: Arc<TokenCheck>,
-    clients: ProviderClients,
+    apis: ProviderApis,
     licensing: Arc<LicensingSlot>,
     /// Shared with the pruning task `serve` spawns.
     pub(super) rate_limits: Arc<RateLimits>,
@@ -73,10 +74,10 @@ impl AppState {
             .map(Arc::new)
             .map_err(StartupError::Io)?;
         let query = Query::new(store.clone(), Arc::new(settings.policy.clone()), clock.clone());
-        let clients = ProviderClients::from_settings(&settings)?;
-        let licensing = LicensingSlot::new(store.clone(), &settings, &clients, clock.clone());
+        let apis = licensing::provider_apis(&settings)?;
+        let licensing = LicensingSlot::new(store.clone(), &settings, &apis, clock.clone());
         let rate_limits = RateLimits::new(&settings.rate_limit);
-        let reconciler = licensing::reconciler(store.clone(), &settings, &clients, clock.clone());
+        let reconciler = licensing::reconciler(store.clone(), &settings, &apis, clock.clone());
         let console = crate::http::console::ConsoleState::new(&store, &settings, &query, &ingest, &clock);
         let token = |value: &str, api, key, env| {
             TokenCheck::new(value, api, key, env)
@@ -103,7 +104,7 @@ impl AppState {
             settings,
             metrics: Metrics::new(),
             clock,
-            clients,
+            apis,
             licensing: Arc::new(licensing),
             rate_limits: Arc::new(rate_limits),
             reconciler,
@@ -165,9 +166,9 @@ impl AppState {
         &self.service_token
     }
 
-    /// The provider API clients (license flows, reconciliation).
-    pub fn clients(&self) -> &ProviderClients {
-        &self.clients
+    /// The provider APIs (license flows, reconciliation).
+    pub fn apis(&self) -> &ProviderApis {
+        &self.apis
     }
 
     /// The license use cases (`get()` once the lease keys are loaded, `load()` to load them: blocking).

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use tollgate_policy::Provider;
 
-use crate::app::licensing::ProviderClients;
+use crate::app::licensing::provider_apis;
 use crate::settings::Settings;
 use crate::startup::StartupError;
 
@@ -37,12 +37,11 @@ fn is_loopback_ip(ip: IpAddr) -> bool {
 }
 
 /// The providers whose API the server built from `settings` would call at a non-loopback `api_base`, with that
-/// base: each provider it builds a client for (`ProviderClients::from_settings` decides, exactly as `serve` does).
+/// base: each provider it builds an API for (`provider_apis` decides, exactly as `serve` does).
 pub fn live_provider_apis(settings: &Settings) -> Result<Vec<(Provider, String)>, StartupError> {
-    let clients = ProviderClients::from_settings(settings)?;
-    Ok(clients
-        .built()
-        .into_iter()
+    let apis = provider_apis(settings)?;
+    Ok(apis
+        .providers()
         .map(|provider| (provider, settings.providers.get(provider).api_base.clone()))
         .filter(|(_, base)| !is_loopback_url(base))
         .collect())

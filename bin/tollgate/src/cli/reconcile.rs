@@ -9,7 +9,7 @@ use tollgate_policy::Provider;
 use tollgate_service::clock::SystemClock;
 use tollgate_service::reconcile::{PassOutcome, ReconcileError, ReconcileReport};
 
-use crate::app::licensing::{ProviderClients, reconciler};
+use crate::app::licensing::{provider_apis, reconciler};
 use crate::cli::CliError;
 use crate::cli::migrate::open_migrated;
 use crate::http::reconcile::from_reconcile_error;
@@ -27,8 +27,8 @@ pub struct ReconcileArgs {
 
 pub fn run(settings: &Settings, args: &ReconcileArgs) -> Result<(), CliError> {
     let store = open_migrated(settings)?;
-    let clients = ProviderClients::from_settings(settings)?;
-    let reconciler = reconciler(store, settings, &clients, Arc::new(SystemClock));
+    let apis = provider_apis(settings)?;
+    let reconciler = reconciler(store, settings, &apis, Arc::new(SystemClock));
     if args.provider.is_none() && reconciler.providers().is_empty() {
         return Err(CliError::Usage(
             "no provider has an API key, so there is nothing to reconcile: set providers.<provider>.api_key \

@@ -14,9 +14,9 @@ use super::{
     AghanimApi as _, AghanimClient, AghanimListing, AghanimOptions, SANDBOX_NOTE, SubscriptionQuery,
 };
 use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
+use crate::apis::{ApiSettings, ProviderApi};
 use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
-use crate::reconcile::SubjectListing;
 use crate::setup::SetupGuide;
 use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, Outcome, ParsedWebhook, Refusal, WebhookEffect};
@@ -137,10 +137,12 @@ impl ProviderAdapter for AghanimAdapter {
         header_timestamp(headers, HEADERS.timestamp_header())
     }
 
-    fn subject_listing(&self, config: &ClientConfig) -> Option<Result<Arc<dyn SubjectListing>, ApiError>> {
+    /// Listed per player for reconciliation, with an API key only (Aghanim's S2S API needs it).
+    fn api(&self, settings: &ApiSettings) -> Option<Result<ProviderApi, ApiError>> {
+        settings.client.api_key.as_ref()?;
         Some(
-            AghanimClient::new(config)
-                .map(|client| Arc::new(AghanimListing::new(Arc::new(client))) as Arc<dyn SubjectListing>),
+            AghanimClient::new(&settings.client)
+                .map(|client| ProviderApi::Subjects(Arc::new(AghanimListing::new(Arc::new(client))))),
         )
     }
 

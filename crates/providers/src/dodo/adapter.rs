@@ -1,5 +1,7 @@
 //! Dodo's adapter: its verifier (Standard Webhooks) and parser.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
@@ -10,7 +12,8 @@ use tollgate_verify::{
 
 use super::{DodoApi as _, DodoClient, DodoPageQuery};
 use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
-use crate::error::ParseError;
+use crate::apis::{ApiSettings, ProviderApi};
+use crate::error::{ApiError, ParseError};
 use crate::http::{ApiFuture, CallContext, ClientConfig};
 use crate::setup::SetupGuide;
 use crate::texts::{Naming, WebhookDoc};
@@ -48,6 +51,15 @@ impl ProviderAdapter for DodoAdapter {
 
     fn parse(&self, meta: &DeliveryMeta, value: &Value, _body: &[u8]) -> Result<ParsedWebhook, ParseError> {
         super::webhook::parse(meta, value)
+    }
+
+    /// Built when the section has an API key or takes webhooks: its license endpoints need no key, but a vendor
+    /// who does not use Dodo must not have every unknown key sent there.
+    fn api(&self, settings: &ApiSettings) -> Option<Result<ProviderApi, ApiError>> {
+        if settings.client.api_key.is_none() && !settings.webhooks_enabled {
+            return None;
+        }
+        Some(DodoClient::new(&settings.client).map(|client| ProviderApi::LicenseKeys(Arc::new(client))))
     }
 
     fn guide(&self) -> SetupGuide {

@@ -1,5 +1,7 @@
 //! Whop's adapter: its verifier (current Standard Webhooks format and legacy `X-Whop-Signature`) and parser.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tollgate_policy::Provider;
@@ -7,8 +9,10 @@ use tollgate_verify::{
     Header, HeaderLookup, Scheme, Tolerance, Verified, VerifyError, WhopVerifier, sign_whop,
 };
 
+use super::{WhopClient, WhopOptions};
 use crate::adapter::{ProviderAdapter, SignatureVerifier, header_timestamp};
-use crate::error::ParseError;
+use crate::apis::{ApiSettings, ProviderApi};
+use crate::error::{ApiError, ParseError};
 use crate::setup::SetupGuide;
 use crate::texts::{Naming, WebhookDoc};
 use crate::webhook::{DeliveryMeta, ParsedWebhook};
@@ -43,6 +47,15 @@ impl ProviderAdapter for WhopAdapter {
 
     fn parse(&self, meta: &DeliveryMeta, value: &Value, body: &[u8]) -> Result<ParsedWebhook, ParseError> {
         super::webhook::parse(meta, value, body)
+    }
+
+    /// Built when the section has an API key (every Current-API call needs one).
+    fn api(&self, settings: &ApiSettings) -> Option<Result<ProviderApi, ApiError>> {
+        settings.client.api_key.as_ref()?;
+        Some(
+            WhopClient::new(&settings.client, WhopOptions::from_settings(settings))
+                .map(|client| ProviderApi::Memberships(Arc::new(client))),
+        )
     }
 
     fn guide(&self) -> SetupGuide {

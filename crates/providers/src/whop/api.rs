@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use tollgate_policy::Provider;
 
 use super::membership::WhopMembership;
+use crate::apis::ApiSettings;
 use crate::error::ApiError;
 use crate::http::{ApiFuture, CallContext, ClientConfig, HttpCore, ProviderNotice, Reply, Request, rejected};
 
@@ -33,6 +34,27 @@ impl Default for WhopOptions {
         WhopOptions {
             api_version: DEFAULT_API_VERSION.to_owned(),
             company_id: None,
+        }
+    }
+}
+
+impl WhopOptions {
+    /// The options of a `[providers.whop]` section: its `api_version` (the default when empty) and its
+    /// `company_id`.
+    pub fn from_settings(settings: &ApiSettings) -> WhopOptions {
+        let version = settings.api_version.trim();
+        WhopOptions {
+            api_version: if version.is_empty() {
+                DEFAULT_API_VERSION.to_owned()
+            } else {
+                version.to_owned()
+            },
+            company_id: settings
+                .account_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
         }
     }
 }

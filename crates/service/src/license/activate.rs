@@ -364,7 +364,7 @@ impl Licensing {
 
     /// `POST /licenses/activate` at Dodo, mapped to the license codes.
     async fn dodo_activate(&self, ctx: &CallContext, a: &Activation) -> Result<DodoInstance, LicenseError> {
-        let Some(dodo) = self.inner.providers.dodo.clone() else {
+        let Some(dodo) = self.dodo_api() else {
             return Err(LicenseError::ProviderUnavailable);
         };
         let name = a
@@ -401,7 +401,7 @@ impl Licensing {
         license_key: &str,
         instance_id: &str,
     ) {
-        let Some(dodo) = self.inner.providers.dodo.clone() else {
+        let Some(dodo) = self.dodo_api() else {
             return;
         };
         if let Err(err) = dodo.deactivate_license(ctx, license_key, instance_id).await {

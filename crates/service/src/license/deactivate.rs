@@ -220,10 +220,8 @@ impl Licensing {
     ) -> Result<ProviderRelease, LicenseError> {
         match entitlement.state.provider {
             Provider::Dodo => {
-                let (Some(dodo), Some(instance)) = (
-                    self.inner.providers.dodo.clone(),
-                    device.provider_instance_id.as_deref(),
-                ) else {
+                let (Some(dodo), Some(instance)) = (self.dodo_api(), device.provider_instance_id.as_deref())
+                else {
                     return Ok(ProviderRelease::NotNeeded);
                 };
                 let Some(key) = license_key else {

@@ -220,7 +220,7 @@ impl Licensing {
                 Ok(())
             }
             Provider::Dodo => {
-                let Some(dodo) = self.inner.providers.dodo.clone() else {
+                let Some(dodo) = self.dodo_api() else {
                     return Ok(());
                 };
                 let validation = match dodo

@@ -43,7 +43,7 @@ impl Licensing {
         license_key: &str,
         activated: bool,
     ) -> Result<Option<WhopMembership>, LicenseError> {
-        let Some(whop) = self.inner.providers.whop.clone() else {
+        let Some(whop) = self.whop_api() else {
             return Err(LicenseError::ProviderUnavailable);
         };
         let found = whop
@@ -162,7 +162,7 @@ impl Licensing {
         ctx: &CallContext,
         membership_id: &str,
     ) -> Result<bool, LicenseError> {
-        let Some(whop) = self.inner.providers.whop.clone() else {
+        let Some(whop) = self.whop_api() else {
             return Ok(false);
         };
         let id = membership_id.to_owned();
@@ -203,7 +203,7 @@ impl Licensing {
         }
         Some(WhopMirror {
             store: self.store().clone(),
-            whop: self.inner.providers.whop.clone()?,
+            whop: self.whop_api()?,
             clock: self.inner.clock.clone(),
         })
     }

@@ -12,12 +12,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
-use tollgate_providers::CallContext;
+use tollgate_providers::{CallContext, ProviderApis};
 use tollgate_service::clock::Clock as _;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
 use tollgate_service::license::{
-    DeactivateRequest, LicenseError, LicenseGrant, LicenseProviders, Licensing, LicensingOptions,
-    ValidateRequest,
+    DeactivateRequest, LicenseError, LicenseGrant, Licensing, LicensingOptions, ValidateRequest,
 };
 use tollgate_store::{Actor, EntitlementChange, EntitlementId, NewAudit, NewInboxEvent};
 use tollgate_testkit::{FakeMembership, FakeProvider as _};
@@ -363,7 +362,7 @@ fn without_a_provider_api_a_lease_is_not_reused_past_its_refresh_after() {
         let local = Licensing::new(
             env.store().clone(),
             env.policies.clone(),
-            LicenseProviders::default(),
+            ProviderApis::new(),
             leases,
             env.clock.clone(),
             reuse_for(300),

@@ -11,8 +11,9 @@ use chrono::{SubsecRound as _, TimeDelta};
 use tollgate_policy::{Decision, DenyCode, Lifecycle, Provider};
 use tollgate_providers::aghanim::AghanimListing;
 use tollgate_providers::aghanim::fake::{FakeAghanim, FakeAghanimSubscription};
+use tollgate_providers::{ProviderApi, ProviderApis};
 use tollgate_service::clock::Clock as _;
-use tollgate_service::reconcile::{PassOutcome, ReconcileApis, Repair, RepairKind};
+use tollgate_service::reconcile::{PassOutcome, Repair, RepairKind};
 use tollgate_service::view::StoredExtras;
 use tollgate_store::Actor;
 use tollgate_testkit::{
@@ -23,11 +24,11 @@ use harness::{
     aghanim_client, audit, both, clock, decision, dodo_client, entitlement, reconciler, seed, whop_client,
 };
 
-pub(crate) fn whop_apis(whop: &FakeWhop) -> ReconcileApis {
-    ReconcileApis {
-        whop: Some(whop_client(whop.base_url(), FakeWhop::API_KEY)),
-        ..ReconcileApis::default()
-    }
+pub(crate) fn whop_apis(whop: &FakeWhop) -> ProviderApis {
+    ProviderApis::new().with(
+        Provider::Whop,
+        ProviderApi::Memberships(whop_client(whop.base_url(), FakeWhop::API_KEY)),
+    )
 }
 
 #[test]
@@ -196,10 +197,10 @@ fn a_dodo_grant_revoked_and_a_subscription_cancelled_without_webhooks_are_repair
             &dodo.subscription_webhook("sub_1", "subscription.active").unwrap(),
         );
         let clock = clock();
-        let apis = ReconcileApis {
-            dodo: Some(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
-            ..ReconcileApis::default()
-        };
+        let apis = ProviderApis::new().with(
+            Provider::Dodo,
+            ProviderApi::LicenseKeys(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
+        );
         // No configured entitlement ids: `ent_1` is derived from the stored grants.
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
 
@@ -264,10 +265,13 @@ fn a_deactivated_aghanim_subscription_of_a_known_player_is_repaired() {
             );
         }
         let clock = clock();
-        let apis = ReconcileApis::default().with_listing(Arc::new(AghanimListing::new(aghanim_client(
-            aghanim.base_url(),
-            FakeAghanim::API_KEY,
-        ))));
+        let apis = ProviderApis::new().with(
+            Provider::Aghanim,
+            ProviderApi::Subjects(Arc::new(AghanimListing::new(aghanim_client(
+                aghanim.base_url(),
+                FakeAghanim::API_KEY,
+            )))),
+        );
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
         let report = reconciler.run_once(None).await.unwrap();
         let pass = report.provider(Provider::Aghanim).unwrap();

@@ -17,8 +17,8 @@ use tollgate_providers::dodo::{
     DodoActivation, DodoApi, DodoDeactivation, DodoGrant, DodoGrantQuery, DodoInstance, DodoInstanceQuery,
     DodoPageQuery, DodoSubscription, DodoValidation,
 };
-use tollgate_providers::{ApiError, ApiFuture, CallContext, UnreachableCause};
-use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler, RepairKind};
+use tollgate_providers::{ApiError, ApiFuture, CallContext, ProviderApi, ProviderApis, UnreachableCause};
+use tollgate_service::reconcile::{ReconcileOptions, Reconciler, RepairKind};
 use tollgate_store::{Actor, Device, EntitlementId, NewAudit, NewDevice, Store};
 use tollgate_testkit::{FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider as _};
 
@@ -42,10 +42,13 @@ fn more_than_ten_aghanim_subscriptions_are_read_page_by_page() {
                 .subscription_webhook("P1", "asub_00", "subscription.activated")
                 .unwrap(),
         );
-        let apis = ReconcileApis::default().with_listing(Arc::new(AghanimListing::new(aghanim_client(
-            aghanim.base_url(),
-            FakeAghanim::API_KEY,
-        ))));
+        let apis = ProviderApis::new().with(
+            Provider::Aghanim,
+            ProviderApi::Subjects(Arc::new(AghanimListing::new(aghanim_client(
+                aghanim.base_url(),
+                FakeAghanim::API_KEY,
+            )))),
+        );
         // The harness pages by 2: six full pages, then a short (empty) one ends the listing.
         let report = reconciler(db.store.clone(), apis.clone(), clock(), "instance-a")
             .run_once(Some(Provider::Aghanim))
@@ -163,10 +166,10 @@ fn dodo_devices_are_freed_renamed_and_unknown_instances_reported() {
         // A device activated after the listing began is not judged, though Dodo does not list its instance.
         let racing = admit(&db.store, &grant.id, "hw-5", "New", "lki_not_yet_listed", -5);
 
-        let apis = ReconcileApis {
-            dodo: Some(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
-            ..ReconcileApis::default()
-        };
+        let apis = ProviderApis::new().with(
+            Provider::Dodo,
+            ProviderApi::LicenseKeys(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
+        );
         let reconciler = reconciler(db.store.clone(), apis, clock(), "instance-a");
         let report = reconciler.run_once(Some(Provider::Dodo)).await.unwrap();
         let pass = report.provider(Provider::Dodo).unwrap();
@@ -335,13 +338,13 @@ fn dodo_devices_are_left_alone_when_dodo_cannot_list_the_instances() {
             .unwrap();
         // Dodo no longer has this instance, but Tollgate cannot hear it say so.
         admit(&db.store, &placeholder.id, "hw-1", "Laptop", "lki_gone", 60);
-        let apis = ReconcileApis {
-            dodo: Some(Arc::new(InstancesDown(dodo_client(
+        let apis = ProviderApis::new().with(
+            Provider::Dodo,
+            ProviderApi::LicenseKeys(Arc::new(InstancesDown(dodo_client(
                 dodo.base_url(),
                 FakeDodo::API_KEY,
             )))),
-            ..ReconcileApis::default()
-        };
+        );
         let report = reconciler(db.store.clone(), apis, clock(), "instance-a")
             .run_once(Some(Provider::Dodo))
             .await

@@ -16,9 +16,9 @@ use tollgate_policy::{Lifecycle, Provider};
 use tollgate_providers::whop::{
     MembershipRef, WhopApi, WhopListQuery, WhopMembership, WhopMembershipPage, WhopProbe,
 };
-use tollgate_providers::{ApiFuture, CallContext};
+use tollgate_providers::{ApiFuture, CallContext, ProviderApi, ProviderApis};
 use tollgate_service::clock::Clock as _;
-use tollgate_service::reconcile::{PassOutcome, ReconcileApis, ReconcileError, Reconciler};
+use tollgate_service::reconcile::{PassOutcome, ReconcileError, Reconciler};
 use tollgate_testkit::{FakeDodo, FakeGrant, FakeMembership, FakeProvider as _, FakeWhop, Fault};
 
 use crate::reconcile::whop_apis;
@@ -45,10 +45,7 @@ fn two_instances_at_once_run_each_provider_once_and_the_other_reports_it_held() 
         };
         let a = reconciler(
             db.store.clone(),
-            ReconcileApis {
-                whop: Some(Arc::new(gated)),
-                ..ReconcileApis::default()
-            },
+            ProviderApis::new().with(Provider::Whop, ProviderApi::Memberships(Arc::new(gated))),
             clock.clone(),
             "instance-a",
         );
@@ -146,11 +143,15 @@ fn an_unreachable_provider_is_reported_and_the_others_still_reconcile() {
         seed(&db.store, Provider::Dodo, &delivered);
         assert!(dodo.revoke_grant("entg_1", "subscription_cancelled"));
         let clock = clock();
-        let apis = ReconcileApis {
-            whop: Some(whop_client(closed_port_url(), FakeWhop::API_KEY)),
-            dodo: Some(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
-            ..ReconcileApis::default()
-        };
+        let apis = ProviderApis::new()
+            .with(
+                Provider::Whop,
+                ProviderApi::Memberships(whop_client(closed_port_url(), FakeWhop::API_KEY)),
+            )
+            .with(
+                Provider::Dodo,
+                ProviderApi::LicenseKeys(dodo_client(dodo.base_url(), FakeDodo::API_KEY)),
+            );
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
 
         let report = reconciler.run_once(None).await.unwrap();
@@ -264,10 +265,7 @@ fn an_interrupted_whop_pass_resumes_from_its_saved_cursor() {
                 move || whop.fail_next(Fault::Drop, 1)
             }),
         };
-        let apis = ReconcileApis {
-            whop: Some(Arc::new(hooked)),
-            ..ReconcileApis::default()
-        };
+        let apis = ProviderApis::new().with(Provider::Whop, ProviderApi::Memberships(Arc::new(hooked)));
         let clock = clock();
         let reconciler = reconciler(db.store.clone(), apis, clock.clone(), "instance-a");
         let queries = || whop.requests().into_iter().map(|r| r.query).collect::<Vec<_>>();

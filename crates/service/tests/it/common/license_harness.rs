@@ -18,15 +18,15 @@ use std::time::Duration;
 use super::backends;
 use backends::{MAX_CONNECTIONS, fake_client_config};
 use chrono::{DateTime, SubsecRound as _, Utc};
-use tollgate_policy::PolicySet;
+use tollgate_policy::{PolicySet, Provider};
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::{WhopClient, WhopOptions};
-use tollgate_providers::{CallContext, ClientConfig};
+use tollgate_providers::{CallContext, ClientConfig, ProviderApi, ProviderApis};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
 use tollgate_service::license::{
-    ActivateRequest, DeactivateRequest, Deactivated, LicenseError, LicenseGrant, LicenseProviders, Licensing,
-    LicensingOptions, ValidateRequest,
+    ActivateRequest, DeactivateRequest, Deactivated, LicenseError, LicenseGrant, Licensing, LicensingOptions,
+    ValidateRequest,
 };
 use tollgate_store::Store;
 pub use tollgate_store::test_support::TestDb;
@@ -95,18 +95,23 @@ impl Env {
         let dodo = FakeDodo::start();
         let clock = clock_at(now());
         let policies = policies(policy_toml);
-        let providers = LicenseProviders {
-            whop: Some(Arc::new(
-                WhopClient::new(
-                    &client_config(whop.base_url(), FakeWhop::API_KEY),
-                    WhopOptions::default(),
-                )
-                .unwrap(),
-            )),
-            dodo: Some(Arc::new(
-                DodoClient::new(&client_config(dodo.base_url(), FakeDodo::API_KEY)).unwrap(),
-            )),
-        };
+        let providers = ProviderApis::new()
+            .with(
+                Provider::Whop,
+                ProviderApi::Memberships(Arc::new(
+                    WhopClient::new(
+                        &client_config(whop.base_url(), FakeWhop::API_KEY),
+                        WhopOptions::default(),
+                    )
+                    .unwrap(),
+                )),
+            )
+            .with(
+                Provider::Dodo,
+                ProviderApi::LicenseKeys(Arc::new(
+                    DodoClient::new(&client_config(dodo.base_url(), FakeDodo::API_KEY)).unwrap(),
+                )),
+            );
         let leases =
             LeaseSigner::load_or_create(&db.store, "tollgate", longest_lease(&policies), clock.clone())
                 .unwrap();

@@ -23,9 +23,9 @@ use tollgate_policy::{Decision, PolicySet, Provider, decide_entitlement};
 use tollgate_providers::aghanim::AghanimClient;
 use tollgate_providers::dodo::DodoClient;
 use tollgate_providers::whop::{WhopClient, WhopOptions};
-use tollgate_providers::{ClientConfig, DeliveryMeta, Outcome, parse_webhook};
+use tollgate_providers::{ClientConfig, DeliveryMeta, Outcome, ProviderApis, parse_webhook};
 use tollgate_service::clock::ManualClock;
-use tollgate_service::reconcile::{ReconcileApis, ReconcileOptions, Reconciler};
+use tollgate_service::reconcile::{ReconcileOptions, Reconciler};
 use tollgate_service::view::{StoredExtras, policy_for};
 use tollgate_store::{Actor, AuditEntry, Entitlement, EntitlementChange, Store};
 use tollgate_testkit::SignedWebhook;
@@ -72,7 +72,7 @@ pub fn options(holder: &str) -> ReconcileOptions {
     }
 }
 
-pub fn reconciler(store: Store, apis: ReconcileApis, clock: Arc<ManualClock>, holder: &str) -> Reconciler {
+pub fn reconciler(store: Store, apis: ProviderApis, clock: Arc<ManualClock>, holder: &str) -> Reconciler {
     Reconciler::new(store, apis, clock, options(holder))
 }
 

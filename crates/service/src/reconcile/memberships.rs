@@ -1,4 +1,4 @@
-//! The Whop pass: every membership of the configured company (`GET /api/v1/memberships?company_id=...`, which Whop
+//! The memberships pass (Whop's shape): every membership of the configured company (`GET /api/v1/memberships?company_id=...`, which Whop
 //! needs with an API key), cursor page by cursor page (`first`/`after`); then the device bindings whose last write
 //! to Whop failed are written again (`whop_mirror.rs`). Without `providers.whop.company_id` the pass is skipped (and
 //! `tollgate doctor` lists it as pending), never a failing call every 15 minutes.
@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use tollgate_policy::Provider;
 use tollgate_providers::whop::{WhopApi, WhopListQuery, WhopMembership};
 
 use super::ReconcileError;
@@ -22,10 +21,7 @@ use crate::whop_mirror::WhopMirror;
 /// Pending bindings repaired per pass at most (each costs two Whop calls).
 const MIRROR_REPAIRS_PER_PASS: u32 = 100;
 
-pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
-    let Some(api) = pass.reconciler.inner.apis.whop.clone() else {
-        return Ok(());
-    };
+pub(super) async fn run(pass: &mut Pass<'_>, api: Arc<dyn WhopApi>) -> Result<(), ReconcileError> {
     if api.company_id().is_none() {
         log::info!(
             provider = "whop";
@@ -42,9 +38,10 @@ pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
 }
 
 async fn list_memberships(pass: &mut Pass<'_>, api: &Arc<dyn WhopApi>) -> Result<(), ReconcileError> {
+    let provider = pass.provider();
     let saved = pass
         .reconciler
-        .db(|s| s.find_cursor(Provider::Whop))
+        .db(move |s| s.find_cursor(provider))
         .await?
         .filter(|cursor| !cursor.is_empty());
     let mut resuming = saved.is_some();
@@ -111,7 +108,7 @@ async fn repair_mirrors(pass: &mut Pass<'_>, whop: Arc<dyn WhopApi>) -> Result<(
         let Some(entitlement) = pass.reconciler.db(move |s| s.find_entitlement_by_id(&id)).await? else {
             continue;
         };
-        if entitlement.state.provider != Provider::Whop {
+        if entitlement.state.provider != pass.provider() {
             continue;
         }
         match mirror.rewrite(&pass.ctx, &entitlement).await {
@@ -127,9 +124,9 @@ async fn repair_mirrors(pass: &mut Pass<'_>, whop: Arc<dyn WhopApi>) -> Result<(
 }
 
 async fn save_cursor(pass: &Pass<'_>, cursor: String) -> Result<(), ReconcileError> {
-    let now = pass.now();
+    let (provider, now) = (pass.provider(), pass.now());
     pass.reconciler
-        .db(move |s| s.set_cursor(Provider::Whop, &cursor, now))
+        .db(move |s| s.set_cursor(provider, &cursor, now))
         .await
 }
 

@@ -1,6 +1,6 @@
-//! The Dodo pass: the grants of every known entitlement (`GET /entitlements/{id}/grants`), then every subscription
+//! The license-keys pass (Dodo's shape): the grants of every known entitlement (`GET /entitlements/{id}/grants`), then every subscription
 //! (`GET /subscriptions`), page number by page number; then the devices against Dodo's license key instances
-//! (`dodo_instances.rs`).
+//! (`instances.rs`).
 //!
 //! The entitlements listed are the configured `dodo_entitlement_ids` plus the `ent_...` products of stored Dodo
 //! grants. No cursor is kept: page numbers shift as items are added, so a saved page is no reliable resume point,
@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use tollgate_policy::Provider;
 use tollgate_providers::dodo::{DodoApi, DodoGrantQuery, DodoPageQuery};
 
 use super::ReconcileError;
@@ -20,11 +19,9 @@ const MAX_PAGE: u32 = 100;
 /// The prefix of a Dodo entitlement id (a product is `pdt_...`).
 const ENTITLEMENT_PREFIX: &str = "ent_";
 
-pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
-    let Some(api) = pass.reconciler.inner.apis.dodo.clone() else {
-        return Ok(());
-    };
-    let stored = pass.reconciler.db(|s| s.list_products(Provider::Dodo)).await?;
+pub(super) async fn run(pass: &mut Pass<'_>, api: &dyn DodoApi) -> Result<(), ReconcileError> {
+    let provider = pass.provider();
+    let stored = pass.reconciler.db(move |s| s.list_products(provider)).await?;
     let entitlements: BTreeSet<String> = pass
         .reconciler
         .inner
@@ -35,14 +32,14 @@ pub(super) async fn run(pass: &mut Pass<'_>) -> Result<(), ReconcileError> {
         .chain(stored.into_iter().filter(|p| p.starts_with(ENTITLEMENT_PREFIX)))
         .collect();
     for entitlement in &entitlements {
-        if grants(pass, api.as_ref(), entitlement).await? == Flow::Stop {
+        if grants(pass, api, entitlement).await? == Flow::Stop {
             return Ok(());
         }
     }
-    if subscriptions(pass, api.as_ref()).await? == Flow::Stop {
+    if subscriptions(pass, api).await? == Flow::Stop {
         return Ok(());
     }
-    super::dodo_instances::run(pass, api.as_ref()).await
+    super::instances::run(pass, api).await
 }
 
 fn page(pass: &Pass<'_>, page_number: u32) -> DodoPageQuery {

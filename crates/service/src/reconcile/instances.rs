@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 
-use tollgate_policy::Provider;
 use tollgate_providers::dodo::{DodoApi, DodoInstance, DodoInstanceQuery, DodoPageQuery};
 use tollgate_store::{Actor, Device, Entitlement};
 
@@ -34,9 +33,10 @@ pub(super) async fn run(pass: &mut Pass<'_>, api: &dyn DodoApi) -> Result<(), Re
     let mut after = None;
     loop {
         let cursor = after.clone();
+        let provider = pass.provider();
         let entitlements = pass
             .reconciler
-            .db(move |s| s.list_entitlements_with_instances(Provider::Dodo, cursor.as_ref(), page_size))
+            .db(move |s| s.list_entitlements_with_instances(provider, cursor.as_ref(), page_size))
             .await?;
         let Some(last) = entitlements.last() else {
             return Ok(());
