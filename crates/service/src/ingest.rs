@@ -20,7 +20,7 @@ use std::time::Instant;
 use ring::digest;
 use tollgate_policy::Provider;
 pub use tollgate_providers::ProviderVerifier;
-use tollgate_providers::{DeliveryMeta, Outcome, ProviderAdapter, Registry};
+use tollgate_providers::{DeliveryMeta, Outcome, ParseError, ParsedWebhook, ProviderAdapter, Registry};
 use tollgate_store::{InboxEffect, InboxEvent, InboxFilter, InboxId, InboxStatus, NewInboxEvent, Store};
 use tollgate_verify::{HeaderLookup, Tolerance};
 
@@ -139,9 +139,10 @@ pub type ReplayResults = Vec<(InboxId, Result<IngestOutcome, IngestError>)>;
 pub struct Ingest {
     store: Store,
     verifiers: Arc<Verifiers>,
-    parser: Arc<dyn WebhookParser>,
+    /// A test's stand-in for another release's parser; `None`: the registry's adapters parse.
+    parser: Option<Arc<dyn WebhookParser>>,
     clock: Arc<dyn Clock>,
-    /// The adapters whose operator choices turn a parsed delivery into its effect.
+    /// The adapters that parse deliveries and, with the operator's choices, turn them into their effects.
     registry: Arc<Registry>,
 }
 
@@ -149,6 +150,7 @@ impl fmt::Debug for Ingest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ingest")
             .field("enabled", &self.verifiers.by_provider.keys().collect::<Vec<_>>())
+            .field("registry", &self.registry)
             .field("parser", &self.parser)
             .finish_non_exhaustive()
     }
@@ -172,7 +174,7 @@ impl Ingest {
         Ok(Ingest {
             store,
             verifiers: Arc::new(Verifiers::build(registry, secrets)?),
-            parser: Arc::new(RegistryParser::new(registry.clone())),
+            parser: None,
             clock,
             registry: Arc::new(registry.clone()),
         })
@@ -180,7 +182,7 @@ impl Ingest {
 
     /// The same ingest with `adapter` in place of its provider's adapter when deliveries become effects: an adapter
     /// built with the operator's choices for that provider (which items it grants, whether sandbox events count).
-    /// A replay uses it too. Verifiers and the payload parser stay as built.
+    /// A replay uses it too. Verifiers stay as built; payloads parse as any adapter of that provider parses them.
     pub fn with_adapter(mut self, adapter: impl ProviderAdapter + 'static) -> Ingest {
         Arc::make_mut(&mut self.registry).register(Arc::new(adapter));
         self
@@ -188,8 +190,21 @@ impl Ingest {
 
     /// The same ingest with another payload parser (tests use it to stand in for an older release's parser).
     pub fn with_parser(mut self, parser: Arc<dyn WebhookParser>) -> Ingest {
-        self.parser = parser;
+        self.parser = Some(parser);
         self
+    }
+
+    /// An authentic body as [`ParsedWebhook`]: by the test's stand-in parser, else by the provider's adapter.
+    fn parse(
+        &self,
+        provider: Provider,
+        meta: &DeliveryMeta,
+        body: &[u8],
+    ) -> Result<ParsedWebhook, ParseError> {
+        match &self.parser {
+            Some(parser) => parser.parse(provider, meta, body),
+            None => self.registry.parse(provider, meta, body),
+        }
     }
 
     /// Whether this provider has a webhook secret.
@@ -237,7 +252,7 @@ impl Ingest {
         let now = self.clock.now();
         let meta = self.verifiers.verify(provider, headers, body, now.timestamp())?;
         let mut refresh = None;
-        let (dedupe_key, semantic_key, event_type, effect) = match self.parser.parse(provider, &meta, body) {
+        let (dedupe_key, semantic_key, event_type, effect) = match self.parse(provider, &meta, body) {
             Ok(parsed) => {
                 let effect = match effect::effect_of(&self.registry, provider, &parsed) {
                     Ok(effect) => effect,
@@ -343,7 +358,7 @@ impl Ingest {
             signed_at: event.signed_at.or(Some(event.received_at)),
         };
         let storage = IngestError::Storage;
-        match self.parser.parse(event.provider, &meta, &event.body) {
+        match self.parse(event.provider, &meta, &event.body) {
             // A refusal leaves the row as it is: what it already did stays done.
             Ok(parsed) => match effect::effect_of(&self.registry, event.provider, &parsed)
                 .map_err(IngestError::Refused)?
