@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tollgate_providers::aghanim::fake::FakeAghanim;
 use tollgate_providers::aghanim::sample::AghanimSubscription;
+use tollgate_providers::dodo::fake::FakeDodo;
 use tollgate_providers::dodo::sample::DodoGrant;
+use tollgate_providers::whop::fake::FakeWhop;
 use tollgate_providers::whop::sample::WhopMembership;
-use tollgate_testkit::{FakeDodo, FakeWhop};
 use tollgate_verify::{sign_hex_hmac, sign_standard_webhooks, sign_whop};
 
 use crate::plan::{EventRef, Provider};

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use reqwest::{Client, Url};
 use tollgate_providers::aghanim::fake::FakeAghanim;
-use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
+use tollgate_providers::dodo::fake::FakeDodo;
+use tollgate_providers::whop::fake::FakeWhop;
+use tollgate_testkit::FakeProvider as _;
 
 use crate::bodies::{RunIds, Secrets};
 use crate::error::BenchError;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::json;
 use tollgate_providers::whop::DEFAULT_API_VERSION;
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, Fault};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use crate::error::BenchError;
 use crate::load::{Limit, Prepared};

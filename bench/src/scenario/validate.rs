@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::bodies::{EventBody, whop_membership_event};
 use crate::error::BenchError;

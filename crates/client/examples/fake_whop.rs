@@ -3,7 +3,8 @@
 //! `cargo run -p tollgate-client --example fake_whop` prints the environment for `tollgate serve`, then keeps
 //! running until Ctrl-C.
 
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 fn main() {
     let whop = FakeWhop::start();

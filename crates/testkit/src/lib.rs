@@ -1,16 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 mod dev;
-mod dodo;
 mod server;
 mod signing;
-mod whop;
 
 pub use dev::{DemoKey, DemoProduct, DemoSubject, DevDemo, DevFake, DevSeed};
-pub use dodo::{FakeDodo, FakeGrant, FakeLicenseKey, FakeSubscription};
 pub use server::{FakeServer, Fault, Handler, HttpRequest, HttpResponse, RecordedRequest, lock};
-pub use signing::{SignedWebhook, WebhookBuilder, WebhookFormat, next_id, now_unix};
-pub use whop::{FakeMembership, FakeWhop};
+pub use signing::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 /// What every fake offers a test: its base URL, fault injection and the requests it received.
 pub trait FakeProvider {

@@ -160,7 +160,7 @@ pub fn now_unix() -> i64 {
 }
 
 /// Unix seconds as RFC 3339 with milliseconds, the way Whop and Dodo write times.
-pub(crate) fn iso(unix: i64) -> String {
+pub fn iso(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)

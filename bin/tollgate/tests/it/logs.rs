@@ -253,8 +253,8 @@ async fn a_whop_key_without_a_permission_is_an_error_that_names_it_child() {
         return;
     }
     install();
-    let whop = tollgate_testkit::FakeWhop::start();
-    whop.add_membership(tollgate_testkit::FakeMembership::new(
+    let whop = tollgate_providers::whop::fake::FakeWhop::start();
+    whop.add_membership(tollgate_providers::whop::fake::FakeMembership::new(
         "mem_perm",
         "PERM-KEY-1111-2222",
     ));
@@ -264,7 +264,7 @@ async fn a_whop_key_without_a_permission_is_an_error_that_names_it_child() {
         ("TOLLGATE_PROVIDERS__WHOP__API_BASE", base.as_str()),
         (
             "TOLLGATE_PROVIDERS__WHOP__API_KEY",
-            tollgate_testkit::FakeWhop::API_KEY,
+            tollgate_providers::whop::fake::FakeWhop::API_KEY,
         ),
         ("TOLLGATE_RATE_LIMIT__ENABLED", "false"),
     ]);

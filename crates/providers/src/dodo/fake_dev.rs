@@ -1,11 +1,9 @@
-//! The fake Dodo of `tollgate dev` (cargo feature `fake`): the testkit's [`FakeDodo`] started with the dev world's
+//! The fake Dodo of `tollgate dev` (cargo feature `fake`): [`FakeDodo`] (`fake/`) started with the dev world's
 //! credentials (a `whsec_<base64>` webhook secret, as Dodo's dashboard shows one) and seeded with one active
 //! license key and its delivered grant.
 
-use tollgate_testkit::{
-    DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider as _,
-    FakeServer,
-};
+use crate::dodo::fake::{FakeDodo, FakeGrant, FakeLicenseKey};
+use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeProvider as _, FakeServer};
 
 /// The demo key.
 const KEY: &str = "TGDEV-DODO-8K4F-M6QZ";

@@ -3,6 +3,8 @@
 mod adapter;
 mod api;
 #[cfg(feature = "fake")]
+pub mod fake;
+#[cfg(feature = "fake")]
 mod fake_dev;
 mod model;
 pub mod sample;

@@ -1,11 +1,10 @@
-//! The fake Whop of `tollgate dev` (cargo feature `fake`): the testkit's [`FakeWhop`] started with the dev world's
+//! The fake Whop of `tollgate dev` (cargo feature `fake`): [`FakeWhop`] (`fake/`) started with the dev world's
 //! credentials (a `ws_` webhook secret, as Whop's dashboard shows one) and seeded with three demo memberships: an
 //! active one, a canceled one and a node-locked one.
 
+use crate::whop::fake::{FakeMembership, FakeWhop};
 use serde_json::json;
-use tollgate_testkit::{
-    DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeMembership, FakeProvider as _, FakeServer, FakeWhop,
-};
+use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeProvider as _, FakeServer};
 
 /// The product of the active and canceled memberships.
 const APP_PRODUCT: &str = "prod_tgdev_app";

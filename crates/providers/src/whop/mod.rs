@@ -5,6 +5,8 @@ mod adapter;
 mod api;
 pub mod binding;
 #[cfg(feature = "fake")]
+pub mod fake;
+#[cfg(feature = "fake")]
 mod fake_dev;
 mod membership;
 pub mod sample;

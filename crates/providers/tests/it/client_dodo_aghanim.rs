@@ -4,12 +4,13 @@ use chrono::DateTime;
 use tollgate_policy::EventKind;
 use tollgate_providers::aghanim::fake::{FakeAghanim, FakeAghanimSubscription};
 use tollgate_providers::aghanim::{AghanimApi, AghanimClient, AghanimSubscription, SubscriptionQuery};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant, FakeLicenseKey, FakeSubscription};
 use tollgate_providers::dodo::{
     DodoActivation, DodoApi, DodoClient, DodoDeactivation, DodoGrantQuery, DodoInstance, DodoInstanceQuery,
     DodoPageQuery, DodoValidation,
 };
 use tollgate_providers::{ApiError, ApiKey, CallContext, ClientConfig, LicenseKey};
-use tollgate_testkit::{FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider, FakeSubscription};
+use tollgate_testkit::FakeProvider;
 
 #[expect(
     clippy::unwrap_used,

@@ -2,10 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+use tollgate_providers::dodo::fake::{FakeDodo, FakeLicenseKey};
 use tollgate_providers::dodo::{DodoApi, DodoClient};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_providers::whop::{MembershipRef, WhopApi, WhopClient, WhopMembership, WhopOptions};
 use tollgate_providers::{ApiError, ApiKey, CallContext, ClientConfig, RetryPolicy, UnreachableCause};
-use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
+use tollgate_testkit::{FakeProvider, Fault};
 
 fn fast_config(base_url: String, key: &str) -> ClientConfig {
     ClientConfig {

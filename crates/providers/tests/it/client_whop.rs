@@ -2,11 +2,12 @@
 //! call, both membership shapes, the metadata write and its limits, and the pinned version on every request.
 
 use serde_json::json;
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_providers::whop::{
     DEFAULT_API_VERSION, MembershipRef, WhopApi, WhopClient, WhopListQuery, WhopOptions,
 };
 use tollgate_providers::{ApiError, ApiKey, CallContext, ClientConfig, LicenseKey};
-use tollgate_testkit::{FakeMembership, FakeProvider, FakeWhop};
+use tollgate_testkit::FakeProvider;
 
 #[expect(
     clippy::unwrap_used,

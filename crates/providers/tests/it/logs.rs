@@ -11,10 +11,12 @@ use std::sync::Mutex;
 
 use log::kv::{Key, Value, VisitSource};
 use serde_json::json;
+use tollgate_providers::dodo::fake::{FakeDodo, FakeLicenseKey};
 use tollgate_providers::dodo::{DodoApi, DodoClient};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_providers::whop::{MembershipRef, WhopApi, WhopClient, WhopOptions};
 use tollgate_providers::{ApiKey, CallContext, ClientConfig, RetryPolicy};
-use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
+use tollgate_testkit::{FakeProvider, Fault};
 
 /// Set in the child process: the `#[ignore]`d test below returns at once without it.
 const CHILD: &str = "TOLLGATE_PROVIDERS_LOGS_TEST_CHILD";

@@ -7,10 +7,10 @@
 use crate::common::license_harness as harness;
 
 use chrono::TimeDelta;
+use tollgate_providers::whop::fake::FakeMembership;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::lease::{DeviceClaim, LeaseClaims};
 use tollgate_service::license::LicensingOptions;
-use tollgate_testkit::FakeMembership;
 
 use harness::{Env, both};
 

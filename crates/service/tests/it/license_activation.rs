@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use serde_json::json;
+use tollgate_providers::dodo::fake::FakeLicenseKey;
 use tollgate_providers::whop::binding::device_tag;
+use tollgate_providers::whop::fake::FakeMembership;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::license::{LicenseError, LicenseGrant, LicensingOptions};
 use tollgate_store::{EntitlementId, MirrorState};
-use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use harness::{CLIENT_TIMEOUT, Env, both};
 

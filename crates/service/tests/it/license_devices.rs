@@ -5,12 +5,13 @@ use crate::common::license_harness as harness;
 
 use chrono::TimeDelta;
 use tollgate_providers::CallContext;
+use tollgate_providers::dodo::fake::FakeLicenseKey;
+use tollgate_providers::whop::fake::FakeMembership;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::license::{
     DeactivateRequest, Deactivated, LicenseError, LicenseGrant, ProviderRelease,
 };
 use tollgate_store::{Actor, EntitlementId};
-use tollgate_testkit::{FakeLicenseKey, FakeMembership};
 
 use harness::{Env, both};
 

@@ -6,8 +6,9 @@ use crate::common::license_harness as harness;
 
 use chrono::TimeDelta;
 use tollgate_policy::{Lifecycle, Provider};
+use tollgate_providers::dodo::fake::FakeLicenseKey;
 use tollgate_service::license::LicenseError;
-use tollgate_testkit::{FakeLicenseKey, FakeProvider as _};
+use tollgate_testkit::FakeProvider as _;
 
 use harness::{Env, both};
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
+use tollgate_providers::whop::fake::FakeMembership;
 use tollgate_providers::{CallContext, ProviderApis};
 use tollgate_service::clock::Clock as _;
 use tollgate_service::lease::{LeaseSigner, longest_lease};
@@ -19,7 +20,7 @@ use tollgate_service::license::{
     DeactivateRequest, LicenseError, LicenseGrant, Licensing, LicensingOptions, ValidateRequest,
 };
 use tollgate_store::{Actor, EntitlementChange, EntitlementId, NewAudit, NewInboxEvent};
-use tollgate_testkit::{FakeMembership, FakeProvider as _};
+use tollgate_testkit::FakeProvider as _;
 
 use harness::{Env, both};
 

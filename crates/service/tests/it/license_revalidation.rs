@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use tollgate_policy::{EventKind, Provider, ProviderEvent};
+use tollgate_providers::dodo::fake::FakeLicenseKey;
+use tollgate_providers::whop::fake::FakeMembership;
 use tollgate_service::clock::Clock as _;
 use tollgate_service::lease::LeaseError;
 use tollgate_service::license::{LicenseError, LicenseGrant};
 use tollgate_store::{Actor, EntitlementChange, EntitlementId};
-use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use harness::{Env, both};
 

@@ -11,14 +11,14 @@ use chrono::{SubsecRound as _, TimeDelta};
 use tollgate_policy::{Decision, DenyCode, Lifecycle, Provider};
 use tollgate_providers::aghanim::AghanimListing;
 use tollgate_providers::aghanim::fake::{FakeAghanim, FakeAghanimSubscription};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant, FakeSubscription};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_providers::{ProviderApi, ProviderApis};
 use tollgate_service::clock::Clock as _;
 use tollgate_service::reconcile::{PassOutcome, Repair, RepairKind};
 use tollgate_service::view::StoredExtras;
 use tollgate_store::Actor;
-use tollgate_testkit::{
-    FakeDodo, FakeGrant, FakeMembership, FakeProvider as _, FakeSubscription, FakeWhop, now_unix,
-};
+use tollgate_testkit::{FakeProvider as _, now_unix};
 
 use harness::{
     aghanim_client, audit, both, clock, decision, dodo_client, entitlement, reconciler, seed, whop_client,

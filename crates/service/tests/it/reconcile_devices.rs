@@ -13,6 +13,7 @@ use chrono::{TimeDelta, Utc};
 use tollgate_policy::Provider;
 use tollgate_providers::aghanim::AghanimListing;
 use tollgate_providers::aghanim::fake::{FakeAghanim, FakeAghanimSubscription};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant, FakeLicenseKey};
 use tollgate_providers::dodo::{
     DodoActivation, DodoApi, DodoDeactivation, DodoGrant, DodoGrantQuery, DodoInstance, DodoInstanceQuery,
     DodoPageQuery, DodoSubscription, DodoValidation,
@@ -20,7 +21,7 @@ use tollgate_providers::dodo::{
 use tollgate_providers::{ApiError, ApiFuture, CallContext, ProviderApi, ProviderApis, UnreachableCause};
 use tollgate_service::reconcile::{ReconcileOptions, Reconciler, RepairKind};
 use tollgate_store::{Actor, Device, EntitlementId, NewAudit, NewDevice, Store};
-use tollgate_testkit::{FakeDodo, FakeGrant, FakeLicenseKey, FakeProvider as _};
+use tollgate_testkit::FakeProvider as _;
 
 use harness::{aghanim_client, both, clock, dodo_client, entitlement, reconciler, seed};
 

@@ -13,13 +13,15 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use tokio::sync::{oneshot, watch};
 use tollgate_policy::{Lifecycle, Provider};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_providers::whop::{
     MembershipRef, WhopApi, WhopListQuery, WhopMembership, WhopMembershipPage, WhopProbe,
 };
 use tollgate_providers::{ApiFuture, CallContext, ProviderApi, ProviderApis};
 use tollgate_service::clock::Clock as _;
 use tollgate_service::reconcile::{PassOutcome, ReconcileError, Reconciler};
-use tollgate_testkit::{FakeDodo, FakeGrant, FakeMembership, FakeProvider as _, FakeWhop, Fault};
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use crate::reconcile::whop_apis;
 use harness::{audit, both, clock, closed_port_url, dodo_client, entitlement, reconciler, seed, whop_client};

@@ -2,7 +2,8 @@
 //! permission, the company id and the version work, and any deprecation notice.
 
 use tollgate_providers::aghanim::fake::FakeAghanim;
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 use crate::cli::cli_support::Sandbox;
 
@@ -113,12 +114,12 @@ fn the_sandbox_is_named() {
 
 #[test]
 fn online_probes_dodo_and_aghanim_with_one_read_each() {
-    let dodo = tollgate_testkit::FakeDodo::start();
+    let dodo = tollgate_providers::dodo::fake::FakeDodo::start();
     let aghanim = FakeAghanim::start();
     let mut sandbox = Sandbox::new()
         .with(
             "TOLLGATE_PROVIDERS__DODO__API_KEY",
-            tollgate_testkit::FakeDodo::API_KEY,
+            tollgate_providers::dodo::fake::FakeDodo::API_KEY,
         )
         .with("TOLLGATE_PROVIDERS__DODO__API_BASE", &dodo.base_url())
         .with("TOLLGATE_PROVIDERS__AGHANIM__API_KEY", FakeAghanim::API_KEY)

@@ -4,7 +4,8 @@
 
 use actix_web::http::StatusCode;
 use serde_json::Value;
-use tollgate_testkit::{FakeMembership, FakeWhop, WebhookBuilder, WebhookFormat};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::{WebhookBuilder, WebhookFormat};
 
 use crate::console::support::{Browser, sign_in};
 use crate::harness::app::{admin_entitlement, deliver};

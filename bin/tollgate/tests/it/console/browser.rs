@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::json;
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_store::test_support::PgSchema;
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, WebhookBuilder, WebhookFormat};
+use tollgate_testkit::{FakeProvider as _, WebhookBuilder, WebhookFormat};
 
 use crate::console::actions::UNPARSEABLE;
 

@@ -2,7 +2,8 @@
 //! input, and `tollgate entitlements show` prints any still stored (written before the fix) as escapes.
 
 use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 use crate::harness::process::{Server, command, post_json, run};
 

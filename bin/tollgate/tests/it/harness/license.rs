@@ -9,8 +9,10 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use serde_json::{Value, json};
+use tollgate_providers::dodo::fake::FakeDodo;
 use tollgate_providers::whop::binding::{BINDING_KEY, device_tag};
-use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
+use tollgate_providers::whop::fake::FakeWhop;
+use tollgate_testkit::FakeProvider as _;
 
 use crate::harness::app::{Reply, TestServer, send};
 

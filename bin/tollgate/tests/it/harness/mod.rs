@@ -3,7 +3,7 @@
 //! - [`app`]: the real `App` from `tollgate::app::configure`, in-process through `actix_web::test`, over a fresh
 //!   SQLite file or PostgreSQL schema, with a manual clock and provider-signed fixture webhooks (the server,
 //!   license, console and log tests).
-//! - [`license`]: [`app`] with the testkit's fake Whop and Dodo behind it, and JSON requests from a chosen address.
+//! - [`license`]: [`app`] with the fake Whop and Dodo (tollgate-providers' `fake`) behind it, and JSON requests from a chosen address.
 //! - [`listener`]: the same `App` on a real `HttpServer` bound to a loopback port, in a thread (raw HTTP tests).
 //! - [`process`]: `tollgate` child processes: any command bounded in time, `tollgate serve` for the hardening
 //!   tests ([`process::Server`]) and over a [`database::TestDb`] for the scale tests ([`process::ServerProcess`]).

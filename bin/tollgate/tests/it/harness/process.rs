@@ -14,7 +14,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tollgate_providers::aghanim::fake::FakeAghanim;
-use tollgate_testkit::{FakeDodo, FakeWhop};
+use tollgate_providers::dodo::fake::FakeDodo;
+use tollgate_providers::whop::fake::FakeWhop;
 
 use crate::harness::database::TestDb;
 

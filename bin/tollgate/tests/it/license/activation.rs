@@ -7,7 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use chrono::TimeDelta;
 use serde_json::json;
-use tollgate_testkit::{FakeLicenseKey, FakeMembership, FakeProvider as _, Fault};
+use tollgate_providers::dodo::fake::FakeLicenseKey;
+use tollgate_providers::whop::fake::FakeMembership;
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use crate::harness::app::{SERVICE_TOKEN, app, get, send};
 use crate::harness::license::{DODO_KEY, Env, WHOP_KEY, both_with_fakes, license, rfc3339};

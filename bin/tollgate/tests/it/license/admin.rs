@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use serde_json::json;
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::harness::app::{ADMIN_TOKEN, SERVICE_TOKEN, app, get, post, send};
 use crate::harness::license::{WHOP_KEY, both_with_fakes, bound_tags, license, rfc3339};

@@ -10,9 +10,10 @@ use clap::Parser as _;
 use tollgate::app::{AppState, build_state};
 use tollgate::cli::{Cli, run};
 use tollgate::settings::{ConfigFile, Settings};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_service::clock::ManualClock;
 use tollgate_store::{Actor, EntitlementId};
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 use crate::harness::app::app;
 use crate::harness::license::{WHOP_KEY, license};

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use chrono::TimeDelta;
 use serde_json::json;
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::harness::app::app;
 use crate::harness::license::{WHOP_KEY, both_with_fakes, license, retry_after, rfc3339};

@@ -8,8 +8,8 @@ use chrono::TimeDelta;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
+use tollgate_providers::whop::fake::FakeMembership;
 use tollgate_service::lease::{LeaseClaims, REFRESH_EVERY};
-use tollgate_testkit::FakeMembership;
 
 use crate::harness::app::{app, get};
 use crate::harness::license::{WHOP_KEY, both_with_fakes, license};

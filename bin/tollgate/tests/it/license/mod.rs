@@ -1,5 +1,5 @@
 //! The license API's integration tests: the real `App` from `tollgate::app::configure`, on SQLite and on
-//! PostgreSQL, with the testkit's fake Whop and Dodo on loopback as the providers.
+//! PostgreSQL, with the fake Whop and Dodo (tollgate-providers' `fake`) on loopback as the providers.
 
 #![expect(
     clippy::unwrap_used,

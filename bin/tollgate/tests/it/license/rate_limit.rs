@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use serde_json::json;
-use tollgate_testkit::{FakeMembership, FakeProvider as _};
+use tollgate_providers::whop::fake::FakeMembership;
+use tollgate_testkit::FakeProvider as _;
 
 use crate::harness::app::{Reply, app, send};
 use crate::harness::license::{WHOP_KEY, both_with_fakes, license_from, post_json, retry_after};

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use chrono::TimeDelta;
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::harness::app::{ADMIN_TOKEN, SERVICE_TOKEN, admin_entitlement, app, post};
 use crate::harness::license::{WHOP_KEY, both_with_fakes, license};

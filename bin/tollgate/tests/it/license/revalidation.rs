@@ -4,7 +4,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use chrono::TimeDelta;
-use tollgate_testkit::{FakeMembership, FakeProvider as _, Fault, WebhookFormat};
+use tollgate_providers::whop::fake::FakeMembership;
+use tollgate_testkit::{FakeProvider as _, Fault, WebhookFormat};
 
 use crate::harness::app::{app, deliver};
 use crate::harness::license::{WHOP_KEY, both_with_fakes, license, rfc3339};

@@ -5,7 +5,8 @@
 use actix_web::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, Fault, WebhookFormat};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::{FakeProvider as _, Fault, WebhookFormat};
 
 use crate::harness::app::{ADMIN_TOKEN, admin_entitlement, app, deliver, post};
 use crate::harness::license::{WHOP_KEY, both_with_fakes, bound_tags, license, rfc3339, tag_of};

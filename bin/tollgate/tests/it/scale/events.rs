@@ -12,8 +12,10 @@ use chrono::{DateTime, SecondsFormat, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use tollgate_policy::{EntitlementState, Provider, ProviderEvent};
 use tollgate_providers::aghanim::fake::FakeAghanim;
+use tollgate_providers::dodo::fake::FakeDodo;
+use tollgate_providers::whop::fake::FakeWhop;
 use tollgate_providers::{DeliveryMeta, Outcome, parse_webhook};
-use tollgate_testkit::{FakeDodo, FakeWhop, SignedWebhook, WebhookBuilder, WebhookFormat};
+use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat};
 
 /// Events per entitlement.
 pub const EVENTS_PER_ENTITLEMENT: usize = 5;

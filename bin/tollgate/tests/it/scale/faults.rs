@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, SqliteConnection};
 use serde_json::{Value, json};
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop, Fault};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use crate::harness::database::{TestDb, random_hex};
 use crate::harness::process::{ServerConfig, ServerProcess};

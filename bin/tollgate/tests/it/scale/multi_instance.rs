@@ -17,7 +17,8 @@ use std::time::Instant;
 
 use serde_json::json;
 use tollgate_policy::Provider;
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 use crate::harness::database::{TestDb, random_hex};
 use crate::harness::process::{ServerConfig, ServerProcess};

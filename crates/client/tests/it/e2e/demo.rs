@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::common::tmux::{Tmux, demo_binary};
 use crate::e2e::server::{Tollgate, real_now};

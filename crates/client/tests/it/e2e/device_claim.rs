@@ -2,7 +2,7 @@
 //! refused there, because the lease's signed device claim names the first machine's device hash.
 
 use tollgate_client::{AccessReason, ClientError, DeviceHash, StateFile, StoredState};
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::e2e::server::{Tollgate, real_now};
 

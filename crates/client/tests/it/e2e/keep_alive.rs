@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use tollgate_client::{AccessReason, Client, ClientError, DeviceSource, ManualClock, blocking};
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::e2e::server::{Tollgate, real_now};
 

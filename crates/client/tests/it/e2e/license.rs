@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use tollgate_client::{AccessReason, ClientError};
-use tollgate_testkit::FakeMembership;
+use tollgate_providers::whop::fake::FakeMembership;
 
 use crate::common::TestKey;
 use crate::e2e::server::{PURCHASE_URL, Tollgate, real_now};

@@ -4,7 +4,8 @@
 
 use chrono::TimeDelta;
 use tollgate_client::{AccessReason, ClientError};
-use tollgate_testkit::{FakeMembership, FakeProvider as _, Fault};
+use tollgate_providers::whop::fake::FakeMembership;
+use tollgate_testkit::{FakeProvider as _, Fault};
 
 use crate::e2e::server::{Tollgate, real_now};
 

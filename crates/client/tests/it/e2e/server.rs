@@ -17,8 +17,9 @@ use chrono::{DateTime, Utc};
 use tollgate::app::{build_state, configure};
 use tollgate::settings::{ConfigFile, Settings};
 use tollgate_client::{Client, Clock as _, DeviceSource, Keys, ManualClock};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
 use tollgate_service::clock::ManualClock as ServerClock;
-use tollgate_testkit::{FakeMembership, FakeProvider as _, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 pub const PURCHASE_URL: &str = "https://shop.example/renew";
 

@@ -20,6 +20,8 @@ use backends::{MAX_CONNECTIONS, fake_client_config};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use tollgate_policy::{PolicySet, Provider};
 use tollgate_providers::dodo::DodoClient;
+use tollgate_providers::dodo::fake::FakeDodo;
+use tollgate_providers::whop::fake::FakeWhop;
 use tollgate_providers::whop::{WhopClient, WhopOptions};
 use tollgate_providers::{CallContext, ClientConfig, ProviderApi, ProviderApis};
 use tollgate_service::clock::ManualClock;
@@ -30,7 +32,7 @@ use tollgate_service::license::{
 };
 use tollgate_store::Store;
 pub use tollgate_store::test_support::TestDb;
-use tollgate_testkit::{FakeDodo, FakeProvider as _, FakeWhop};
+use tollgate_testkit::FakeProvider as _;
 
 /// The client request timeout in these tests: a `Fault::Slow` longer than this is a timeout.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(800);

@@ -45,7 +45,7 @@ pub fn closed_port_url() -> String {
 
 pub fn whop_client(base_url: String, api_key: &str) -> Arc<WhopClient> {
     let options = WhopOptions {
-        company_id: Some(tollgate_testkit::FakeWhop::COMPANY_ID.to_owned()),
+        company_id: Some(tollgate_providers::whop::fake::FakeWhop::COMPANY_ID.to_owned()),
         ..WhopOptions::default()
     };
     Arc::new(WhopClient::new(&client_config(base_url, api_key), options).unwrap())

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{COMPANY_ID, SHAPE_SINCE};
-use crate::signing::{iso, now_unix};
+use tollgate_testkit::{iso, now_unix};
 
 /// One membership in the fake's store. Times are Unix seconds.
 #[derive(Debug, Clone, PartialEq)]

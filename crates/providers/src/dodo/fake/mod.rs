@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::FakeProvider;
-use crate::server::{FakeServer, lock};
-use crate::signing::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
+use tollgate_testkit::FakeProvider;
+use tollgate_testkit::{FakeServer, lock};
+use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 mod records;
 mod routes;

@@ -4,7 +4,8 @@
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed request fails the test")]
 
 use serde_json::{Value, json};
-use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeProvider};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeLicenseKey};
+use tollgate_testkit::FakeProvider;
 
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.unwrap();

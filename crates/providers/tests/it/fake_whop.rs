@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tollgate_testkit::{FakeDodo, FakeGrant, FakeLicenseKey, FakeMembership, FakeProvider, FakeWhop, Fault};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant, FakeLicenseKey};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::{FakeProvider, Fault};
 
 #[expect(clippy::unwrap_used, reason = "test helper: a failed request fails the test")]
 async fn post(url: String, bearer: Option<&str>, body: &Value) -> (u16, Value) {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::signing::{iso, now_unix};
+use tollgate_testkit::{iso, now_unix};
 
 /// A license key (`lic_...`) and its activated instances (`lki_...`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use tollgate_testkit::{FakeDodo, FakeLicenseKey, FakeProvider, Fault, RecordedRequest};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeLicenseKey};
+use tollgate_testkit::{FakeProvider, Fault, RecordedRequest};
 
 /// A safety net so a broken server fails the test instead of hanging it; no test waits on it.
 const READ_LIMIT: Duration = Duration::from_secs(10);

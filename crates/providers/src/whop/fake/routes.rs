@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use serde_json::{Map, Value, json};
 
 use super::{COMPANY_ID, FakeMembership, KNOWN_VERSIONS, WhopState};
-use crate::server::{HttpRequest, HttpResponse, lock};
-use crate::signing::now_unix;
+use tollgate_testkit::now_unix;
+use tollgate_testkit::{HttpRequest, HttpResponse, lock};
 
 const MAX_KEYS: usize = 50;
 const MAX_KEY_LEN: usize = 100;

@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 
 pub use membership::FakeMembership;
 
-use crate::FakeProvider;
-use crate::server::{FakeServer, lock};
-use crate::signing::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
+use tollgate_testkit::FakeProvider;
+use tollgate_testkit::{FakeServer, lock};
+use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 /// The fake's company (account) id, `biz_...`.
 pub(crate) const COMPANY_ID: &str = "biz_fake";

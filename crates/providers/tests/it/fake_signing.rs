@@ -2,9 +2,9 @@
 //! checked end to end against `tollgate-verify`.
 
 use serde_json::json;
-use tollgate_testkit::{
-    FakeDodo, FakeGrant, FakeMembership, FakeWhop, WebhookBuilder, WebhookFormat, now_unix,
-};
+use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant};
+use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
+use tollgate_testkit::{WebhookBuilder, WebhookFormat, now_unix};
 use tollgate_verify::{Scheme, StandardWebhooksVerifier, VerifyError, WhopVerifier};
 
 #[test]

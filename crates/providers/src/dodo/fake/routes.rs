@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 
 use super::{DodoState, FakeGrant, FakeLicenseKey, FakeSubscription, instance_json};
-use crate::server::{HttpRequest, HttpResponse, lock};
-use crate::signing::{iso, now_unix};
+use tollgate_testkit::{HttpRequest, HttpResponse, lock};
+use tollgate_testkit::{iso, now_unix};
 
 fn error(status: u16, code: &str, message: &str) -> HttpResponse {
     HttpResponse::json(status, &json!({"code": code, "message": message}))
