@@ -89,6 +89,14 @@ pub trait ProviderAdapter: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Whether `license_key` has the shape of this provider's license keys, so that an activation of a key Tollgate
+    /// has never seen asks this provider first ([`ProviderApis::license_order`](crate::ProviderApis::license_order)).
+    /// `false` (the default): its keys have no shape of their own.
+    fn claims_license_key(&self, license_key: &str) -> bool {
+        let _ = license_key;
+        false
+    }
+
     /// One harmless authenticated read for `tollgate doctor --online`, over an API client built from `config`; a
     /// good answer is the summary to print. `None` (the default): the provider has no such probe.
     fn probe<'a>(

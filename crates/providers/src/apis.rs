@@ -81,14 +81,27 @@ struct Entry {
     authenticated: bool,
 }
 
-/// The provider APIs of this process, keyed by [`Provider`], in the providers' order. Cheap to clone.
-#[derive(Clone, Default)]
+/// The provider APIs of this process, keyed by [`Provider`], in the providers' order, with the registry whose
+/// adapters they come from. Cheap to clone.
+#[derive(Clone)]
 pub struct ProviderApis {
     entries: BTreeMap<Provider, Arc<Entry>>,
+    /// The adapters' facts about license keys ([`ProviderApis::license_order`]).
+    registry: Registry,
+}
+
+impl Default for ProviderApis {
+    /// No API at all, over the built-in registry.
+    fn default() -> Self {
+        ProviderApis {
+            entries: BTreeMap::new(),
+            registry: Registry::shared().clone(),
+        }
+    }
 }
 
 impl ProviderApis {
-    /// No API at all: every provider is answered from local state.
+    /// No API at all (every provider is answered from local state), over the built-in registry.
     pub fn new() -> ProviderApis {
         ProviderApis::default()
     }
@@ -101,7 +114,10 @@ impl ProviderApis {
         registry: &Registry,
         settings: impl Fn(Provider) -> ApiSettings,
     ) -> Result<ProviderApis, ApiError> {
-        let mut apis = ProviderApis::new();
+        let mut apis = ProviderApis {
+            entries: BTreeMap::new(),
+            registry: registry.clone(),
+        };
         for adapter in registry.adapters() {
             let provider = adapter.provider();
             let settings = settings(provider);
@@ -139,6 +155,7 @@ impl ProviderApis {
     #[must_use]
     pub fn authenticated(&self) -> ProviderApis {
         ProviderApis {
+            registry: self.registry.clone(),
             entries: self
                 .entries
                 .iter()
@@ -151,6 +168,25 @@ impl ProviderApis {
     /// `provider`'s API when the license flows call it.
     pub fn license_api(&self, provider: Provider) -> Option<&ProviderApi> {
         self.get(provider).filter(|api| api.has_license_endpoints())
+    }
+
+    /// The providers with license endpoints to ask about `license_key`, a key Tollgate has never seen, in the
+    /// order to ask them: the ones whose adapter claims its shape
+    /// ([`ProviderAdapter::claims_license_key`](crate::ProviderAdapter::claims_license_key)) first, then the
+    /// others, each group in the providers' order.
+    pub fn license_order(&self, license_key: &str) -> Vec<Provider> {
+        let (mut claimed, others): (Vec<Provider>, Vec<Provider>) = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.api.has_license_endpoints())
+            .map(|(provider, _)| *provider)
+            .partition(|provider| {
+                self.registry
+                    .get(*provider)
+                    .is_some_and(|adapter| adapter.claims_license_key(license_key))
+            });
+        claimed.extend(others);
+        claimed
     }
 
     /// `provider`'s memberships API, if that is the shape of its API.
@@ -179,5 +215,57 @@ impl fmt::Debug for ProviderApis {
                     .map(|(provider, entry)| (provider, &entry.api)),
             )
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aghanim::{AghanimClient, AghanimListing};
+    use crate::dodo::DodoClient;
+    use crate::whop::{WhopClient, WhopOptions};
+
+    /// Clients of every shape over a closed loopback port: nothing here calls them.
+    fn all_three() -> ProviderApis {
+        let config = ClientConfig::new("http://127.0.0.1:9", None);
+        let whop = WhopClient::new(&config, WhopOptions::default()).expect("a whop client");
+        let dodo = DodoClient::new(&config).expect("a dodo client");
+        let aghanim = AghanimClient::new(&config).expect("an aghanim client");
+        ProviderApis::new()
+            .with(
+                Provider::Aghanim,
+                ProviderApi::Subjects(Arc::new(AghanimListing::new(Arc::new(aghanim)))),
+            )
+            .with(Provider::Dodo, ProviderApi::LicenseKeys(Arc::new(dodo)))
+            .with(Provider::Whop, ProviderApi::Memberships(Arc::new(whop)))
+    }
+
+    #[test]
+    fn a_key_in_a_providers_own_shape_asks_that_provider_first() {
+        let apis = all_three();
+        assert_eq!(
+            apis.license_order("3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b"),
+            vec![Provider::Dodo, Provider::Whop]
+        );
+        assert_eq!(
+            apis.license_order("KLINE-8FFK3-SD83K-3K3K3-3K3K3"),
+            vec![Provider::Whop, Provider::Dodo]
+        );
+    }
+
+    #[test]
+    fn only_apis_with_license_endpoints_are_asked_and_only_keyed_ones_listed() {
+        let mut apis = all_three();
+        assert_eq!(apis.providers().collect::<Vec<_>>(), Provider::ALL.to_vec());
+        assert!(apis.license_api(Provider::Aghanim).is_none());
+        assert!(apis.license_api(Provider::Dodo).is_some());
+        let config = ClientConfig::new("http://127.0.0.1:9", None);
+        let dodo = DodoClient::new(&config).expect("a dodo client");
+        apis.insert(Provider::Dodo, ProviderApi::LicenseKeys(Arc::new(dodo)), false);
+        assert_eq!(
+            apis.authenticated().providers().collect::<Vec<_>>(),
+            vec![Provider::Whop, Provider::Aghanim]
+        );
+        assert_eq!(apis.license_order("any"), vec![Provider::Whop, Provider::Dodo]);
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Decisions (see the crate README, "Licensing", for the full list):
 //! - A key is looked up locally first (by its keyed hash). Unknown keys are asked of the configured providers:
-//!   Whop first, then Dodo, except that a UUID-shaped key (Dodo's format) asks Dodo first. A provider that answers
+//!   Whop first, then Dodo, except that a key in a provider's own shape (Dodo's UUIDs, its adapter's
+//!   `claims_license_key`) asks that provider first (`ProviderApis::license_order`). A provider that answers
 //!   "not found" passes to the next; one that cannot be reached is remembered, and if no provider knows the key the
 //!   answer is `PROVIDER_UNAVAILABLE` rather than a false `LICENSE_NOT_FOUND`.
 //! - Nothing is stored before the provider has answered, so an outage leaves no device row and no entitlement.

@@ -62,6 +62,11 @@ impl ProviderAdapter for DodoAdapter {
         Some(DodoClient::new(&settings.client).map(|client| ProviderApi::LicenseKeys(Arc::new(client))))
     }
 
+    /// Dodo's license keys are UUID-shaped (8-4-4-4-12 hex digits).
+    fn claims_license_key(&self, license_key: &str) -> bool {
+        looks_like_uuid(license_key)
+    }
+
     fn guide(&self) -> SetupGuide {
         SetupGuide {
             title: "Dodo Payments",
@@ -147,5 +152,27 @@ impl ProviderAdapter for DodoAdapter {
 
     fn naming(&self) -> Naming {
         super::texts::NAMING
+    }
+}
+
+/// The 8-4-4-4-12 hex-digit shape of a UUID, exactly.
+fn looks_like_uuid(key: &str) -> bool {
+    key.len() == 36
+        && key.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_uuid;
+
+    #[test]
+    fn uuid_shape_is_recognised_exactly() {
+        assert!(looks_like_uuid("3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b"));
+        assert!(!looks_like_uuid("3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6"));
+        assert!(!looks_like_uuid("3f2a9c1e-7b4d-4e8f-9a0b_1c2d3e4f5a6b"));
+        assert!(!looks_like_uuid("KLINE-8FFK3-SD83K-3K3K3-3K3K3"));
     }
 }

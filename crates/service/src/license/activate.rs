@@ -7,7 +7,7 @@ use tollgate_policy::{
 };
 use tollgate_providers::dodo::{DodoActivation, DodoInstance};
 use tollgate_providers::whop::WhopMembership;
-use tollgate_providers::{ApiError, CallContext};
+use tollgate_providers::{ApiError, CallContext, ProviderApi};
 use tollgate_store::{
     Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash, NewDevice, StoreError,
 };
@@ -86,8 +86,9 @@ impl Licensing {
         let local = policy_devices(&devices);
         let existing = devices.iter().find(|d| d.hwid_hash == a.hwid_hash);
         let on = |error: LicenseError| Failure::on(error, &entitlement).with_device(existing);
-        match entitlement.state.provider {
-            Provider::Whop if self.has_api(Provider::Whop) => {
+        // The provider's API decides the flow: a membership look-up, or an instance created at the provider.
+        match self.inner.apis.license_api(entitlement.state.provider) {
+            Some(ProviderApi::Memberships(_)) => {
                 let membership = match self.whop_lookup(ctx, &a.key, existing.is_some()).await {
                     Ok(Some(membership)) => membership,
                     Ok(None) => return Err(on(LicenseError::LicenseNotFound)),
@@ -109,7 +110,7 @@ impl Licensing {
                 }
                 self.admit_whop(ctx, a, membership).await
             }
-            Provider::Dodo if self.has_api(Provider::Dodo) => {
+            Some(ProviderApi::LicenseKeys(_)) => {
                 // Dodo's answer carries no state, so decide locally first: no instance is created for a license
                 // or device that is refused here anyway.
                 let decision = decide(
@@ -139,15 +140,10 @@ impl Licensing {
 
     /// A key Tollgate has never seen: ask the configured providers in order (see the module docs).
     async fn activate_unknown(&self, ctx: &CallContext, a: &Activation) -> Result<LicenseGrant, Failure> {
-        let order = if looks_like_uuid(&a.key) {
-            [Provider::Dodo, Provider::Whop]
-        } else {
-            [Provider::Whop, Provider::Dodo]
-        };
         let mut unavailable = false;
-        for provider in order.into_iter().filter(|p| self.has_api(*p)) {
-            let outcome = match provider {
-                Provider::Whop => match self.whop_lookup(ctx, &a.key, false).await {
+        for provider in self.inner.apis.license_order(&a.key) {
+            let outcome = match self.inner.apis.license_api(provider) {
+                Some(ProviderApi::Memberships(_)) => match self.whop_lookup(ctx, &a.key, false).await {
                     Ok(Some(membership)) => {
                         let binding = self.whop_binding(&membership, &[], &a.hwid, a.hwid_hash.as_str());
                         if !binding.is_tollgate() {
@@ -158,12 +154,14 @@ impl Licensing {
                     Ok(None) => Ok(()),
                     Err(error) => Err(error),
                 },
-                _ => match self.dodo_activate(ctx, a).await {
+                Some(ProviderApi::LicenseKeys(_)) => match self.dodo_activate(ctx, a).await {
                     Ok(instance) => return self.admit_new_dodo(ctx, a, instance).await,
                     // A body Dodo refuses (a key not in its format) is no Dodo key either.
                     Err(LicenseError::LicenseNotFound | LicenseError::InvalidRequest(_)) => Ok(()),
                     Err(error) => Err(error),
                 },
+                // Not in the order: it has no license endpoints.
+                Some(ProviderApi::Subjects(_)) | None => continue,
             };
             match outcome {
                 Ok(()) => {}
@@ -460,26 +458,4 @@ pub(super) fn provider_failed(ctx: &CallContext, provider: Provider, err: &ApiEr
         "provider call failed"
     );
     LicenseError::ProviderUnavailable
-}
-
-/// Dodo's license keys are UUID-shaped (8-4-4-4-12 hex digits); only the order of the lookups depends on it.
-fn looks_like_uuid(key: &str) -> bool {
-    key.len() == 36
-        && key.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::looks_like_uuid;
-
-    #[test]
-    fn uuid_shape_is_recognised_exactly() {
-        assert!(looks_like_uuid("3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b"));
-        assert!(!looks_like_uuid("3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6"));
-        assert!(!looks_like_uuid("3f2a9c1e-7b4d-4e8f-9a0b_1c2d3e4f5a6b"));
-        assert!(!looks_like_uuid("KLINE-8FFK3-SD83K-3K3K3-3K3K3"));
-    }
 }

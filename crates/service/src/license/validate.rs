@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tollgate_policy::{AccessRequest, EventKind, Provider, ProviderEvent, decide};
-use tollgate_providers::CallContext;
 use tollgate_providers::dodo::DodoValidation;
+use tollgate_providers::{CallContext, ProviderApi};
 use tollgate_store::{Actor, Device, Entitlement, EntitlementChange, EntitlementId, HwidHash};
 
 use super::activate::{WHOP_REASON, provider_failed};
@@ -192,8 +192,8 @@ impl Licensing {
         device: &Device,
         now: DateTime<Utc>,
     ) -> Result<(), Failure> {
-        match entitlement.state.provider {
-            Provider::Whop => {
+        match self.inner.apis.license_api(entitlement.state.provider) {
+            Some(ProviderApi::Memberships(_)) => {
                 // Whop down, or (for this activated device) not knowing the key: logged, and local state answers.
                 let Ok(Some(membership)) = self.whop_lookup(ctx, license_key, true).await else {
                     return Ok(());
@@ -219,7 +219,7 @@ impl Licensing {
                 }
                 Ok(())
             }
-            Provider::Dodo => {
+            Some(ProviderApi::LicenseKeys(_)) => {
                 let Some(dodo) = self.dodo_api() else {
                     return Ok(());
                 };
