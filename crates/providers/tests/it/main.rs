@@ -12,6 +12,7 @@ mod fake_signing;
 mod fake_whop;
 mod fixtures_shared;
 mod logs;
+mod provider_apis;
 mod registry_fake;
 mod signature_schemes;
 mod webhook_aghanim;
