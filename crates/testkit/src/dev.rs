@@ -8,7 +8,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::server::FakeServer;
+use crate::FakeProvider;
 use crate::signing::SignedWebhook;
 
 /// The random material one fake is started with: the API key it accepts and the bytes its webhook secret is made
@@ -87,18 +87,10 @@ pub struct DevDemo {
 }
 
 /// One provider's fake as `tollgate dev` runs it.
-pub trait DevFake: fmt::Debug + Send + Sync {
+/// Its server and credentials come from [`FakeProvider`], its supertrait.
+pub trait DevFake: FakeProvider + fmt::Debug + Send + Sync {
     /// How the dev banner and logs name the provider (`Dodo`).
     fn name(&self) -> &'static str;
-
-    /// The running server (base URL, outage faults).
-    fn server(&self) -> &FakeServer;
-
-    /// The API key the fake accepts.
-    fn api_key(&self) -> &str;
-
-    /// The secret its webhooks are signed with.
-    fn webhook_secret(&self) -> &str;
 
     /// Settings of the provider's configuration table beyond `api_key`, `webhook_secret` and `api_base` (none, by
     /// default).

@@ -1,16 +1,33 @@
 #![doc = include_str!("../README.md")]
 
+mod base;
 mod dev;
 mod server;
 mod signing;
 
+pub use base::{FakeBase, FakeHost};
 pub use dev::{DemoKey, DemoProduct, DemoSubject, DevDemo, DevFake, DevSeed};
 pub use server::{FakeServer, Fault, Handler, HttpRequest, HttpResponse, RecordedRequest, lock};
 pub use signing::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 /// What every fake offers a test: its base URL, fault injection and the requests it received.
 pub trait FakeProvider {
-    fn server(&self) -> &FakeServer;
+    /// The fake's server and the credentials it was started with.
+    fn host(&self) -> &FakeHost;
+
+    fn server(&self) -> &FakeServer {
+        self.host().server()
+    }
+
+    /// The bearer key the fake accepts.
+    fn api_key(&self) -> &str {
+        self.host().api_key()
+    }
+
+    /// The secret the fake signs its webhooks with.
+    fn webhook_secret(&self) -> &str {
+        self.host().webhook_secret()
+    }
 
     /// `http://127.0.0.1:<port>`, to use as the provider's `API_BASE`.
     fn base_url(&self) -> String {

@@ -8,12 +8,12 @@
 //! adapter's parser, client or signer.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use tollgate_testkit::{
-    FakeProvider, FakeServer, HttpRequest, HttpResponse, SignedWebhook, WebhookBuilder, WebhookFormat, lock,
-    next_id, now_unix,
+    FakeBase, FakeHost, FakeProvider, HttpRequest, HttpResponse, SignedWebhook, WebhookBuilder,
+    WebhookFormat, lock, next_id, now_unix,
 };
 
 /// A player's subscription. Times are Unix seconds.
@@ -165,10 +165,7 @@ impl AghanimEvent {
 /// The fake Aghanim server.
 #[derive(Debug)]
 pub struct FakeAghanim {
-    server: FakeServer,
-    players: Arc<Mutex<BTreeMap<String, Vec<FakeAghanimSubscription>>>>,
-    api_key: String,
-    webhook_secret: String,
+    base: FakeBase<BTreeMap<String, Vec<FakeAghanimSubscription>>>,
 }
 
 impl FakeAghanim {
@@ -186,35 +183,22 @@ impl FakeAghanim {
     }
 
     pub fn start_with(api_key: &str, webhook_secret: &str) -> FakeAghanim {
-        let players = Arc::new(Mutex::new(BTreeMap::new()));
-        let handler_players = Arc::clone(&players);
-        let key = api_key.to_owned();
-        let server = FakeServer::start(Arc::new(move |request| route(&handler_players, &key, request)));
         FakeAghanim {
-            server,
-            players,
-            api_key: api_key.to_owned(),
-            webhook_secret: webhook_secret.to_owned(),
+            base: FakeBase::start(api_key, webhook_secret, route),
         }
     }
 
-    pub fn api_key(&self) -> &str {
-        &self.api_key
-    }
-
-    pub fn webhook_secret(&self) -> &str {
-        &self.webhook_secret
-    }
-
     pub fn add_subscription(&self, player_id: &str, subscription: FakeAghanimSubscription) {
-        lock(&self.players)
+        self.base
+            .state()
             .entry(player_id.to_owned())
             .or_default()
             .push(subscription);
     }
 
     pub fn subscription(&self, player_id: &str, id: &str) -> Option<FakeAghanimSubscription> {
-        lock(&self.players)
+        self.base
+            .state()
             .get(player_id)?
             .iter()
             .find(|s| s.id == id)
@@ -228,7 +212,7 @@ impl FakeAghanim {
         id: &str,
         change: impl FnOnce(&mut FakeAghanimSubscription),
     ) -> bool {
-        let mut players = lock(&self.players);
+        let mut players = self.base.state();
         let found = players
             .get_mut(player_id)
             .and_then(|subs| subs.iter_mut().find(|s| s.id == id));
@@ -258,15 +242,19 @@ impl FakeAghanim {
 
     /// Sign an envelope as Aghanim does: `X-Aghanim-Signature` over `<event_time>.<body>`.
     pub fn sign(&self, event: &AghanimEvent) -> SignedWebhook {
-        WebhookBuilder::json(FakeAghanim::WEBHOOK_FORMAT, &self.webhook_secret, &event.body())
-            .timestamp(event.event_time)
-            .sign()
+        WebhookBuilder::json(
+            FakeAghanim::WEBHOOK_FORMAT,
+            self.base.host().webhook_secret(),
+            &event.body(),
+        )
+        .timestamp(event.event_time)
+        .sign()
     }
 }
 
 impl FakeProvider for FakeAghanim {
-    fn server(&self) -> &FakeServer {
-        &self.server
+    fn host(&self) -> &FakeHost {
+        self.base.host()
     }
 }
 

@@ -3,9 +3,7 @@
 //! subscription, which the server learns through a signed `subscription.activated` webhook: Aghanim has no license
 //! keys to activate.
 
-use tollgate_testkit::{
-    DemoSubject, DevDemo, DevFake, DevSeed, FakeProvider as _, FakeServer, SignedWebhook,
-};
+use tollgate_testkit::{DemoSubject, DevDemo, DevFake, DevSeed, FakeHost, FakeProvider, SignedWebhook};
 
 use super::fake::{FakeAghanim, FakeAghanimSubscription};
 
@@ -28,21 +26,15 @@ impl DevAghanim {
     }
 }
 
+impl FakeProvider for DevAghanim {
+    fn host(&self) -> &FakeHost {
+        self.0.host()
+    }
+}
+
 impl DevFake for DevAghanim {
     fn name(&self) -> &'static str {
         "Aghanim"
-    }
-
-    fn server(&self) -> &FakeServer {
-        self.0.server()
-    }
-
-    fn api_key(&self) -> &str {
-        self.0.api_key()
-    }
-
-    fn webhook_secret(&self) -> &str {
-        self.0.webhook_secret()
     }
 
     fn seed_demo(&self, _default_max_devices: u32) -> DevDemo {

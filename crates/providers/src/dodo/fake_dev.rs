@@ -3,7 +3,7 @@
 //! license key and its delivered grant.
 
 use crate::dodo::fake::{FakeDodo, FakeGrant, FakeLicenseKey};
-use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeProvider as _, FakeServer};
+use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeHost, FakeProvider};
 
 /// The demo key.
 const KEY: &str = "TGDEV-DODO-8K4F-M6QZ";
@@ -26,21 +26,15 @@ impl DevDodo {
     }
 }
 
+impl FakeProvider for DevDodo {
+    fn host(&self) -> &FakeHost {
+        self.0.host()
+    }
+}
+
 impl DevFake for DevDodo {
     fn name(&self) -> &'static str {
         "Dodo"
-    }
-
-    fn server(&self) -> &FakeServer {
-        self.0.server()
-    }
-
-    fn api_key(&self) -> &str {
-        self.0.api_key()
-    }
-
-    fn webhook_secret(&self) -> &str {
-        self.0.webhook_secret()
     }
 
     fn seed_demo(&self, _default_max_devices: u32) -> DevDemo {

@@ -4,7 +4,7 @@
 
 use crate::whop::fake::{FakeMembership, FakeWhop};
 use serde_json::json;
-use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeProvider as _, FakeServer};
+use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeHost, FakeProvider};
 
 /// The product of the active and canceled memberships.
 const APP_PRODUCT: &str = "prod_tgdev_app";
@@ -36,21 +36,15 @@ impl DevWhop {
     }
 }
 
+impl FakeProvider for DevWhop {
+    fn host(&self) -> &FakeHost {
+        self.0.host()
+    }
+}
+
 impl DevFake for DevWhop {
     fn name(&self) -> &'static str {
         "Whop"
-    }
-
-    fn server(&self) -> &FakeServer {
-        self.0.server()
-    }
-
-    fn api_key(&self) -> &str {
-        self.0.api_key()
-    }
-
-    fn webhook_secret(&self) -> &str {
-        self.0.webhook_secret()
     }
 
     /// Reconciliation lists the company's memberships: the fake's company.

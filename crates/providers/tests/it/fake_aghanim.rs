@@ -1,19 +1,12 @@
 //! The Aghanim fake (feature `fake`) as Aghanim's docs describe it: the subscription list paged with `limit`
 //! (default 10) and `offset`, the item and request/response envelopes, and webhooks its secret verifies.
 
-#![expect(clippy::unwrap_used, reason = "test helpers: a failed request fails the test")]
-
 use serde_json::{Value, json};
+
+use crate::common::send;
 use tollgate_providers::aghanim::fake::{AghanimEvent, FakeAghanim, FakeAghanimSubscription};
 use tollgate_testkit::{FakeProvider, now_unix};
 use tollgate_verify::{HexHmacHeaders, HexHmacVerifier, Scheme, Tolerance};
-
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn aghanim_pages_ten_subscriptions_by_default() {

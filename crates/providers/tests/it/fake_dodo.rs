@@ -1,18 +1,10 @@
-//! The Dodo fake as its docs describe it: license key instances, its 422 codes and the 404 validate mode. (The
-//! Aghanim fake's tests are in `tollgate-providers`, next to it.)
+//! The Dodo fake as its docs describe it: license key instances, its 422 codes and the 404 validate mode.
 
-#![expect(clippy::unwrap_used, reason = "test helpers: a failed request fails the test")]
+use serde_json::json;
 
-use serde_json::{Value, json};
+use crate::common::send;
 use tollgate_providers::dodo::fake::{FakeDodo, FakeLicenseKey};
 use tollgate_testkit::FakeProvider;
-
-async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn dodo_instances_422_codes_and_validate_404() {

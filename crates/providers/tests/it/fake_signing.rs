@@ -4,7 +4,7 @@
 use serde_json::json;
 use tollgate_providers::dodo::fake::{FakeDodo, FakeGrant};
 use tollgate_providers::whop::fake::{FakeMembership, FakeWhop};
-use tollgate_testkit::{WebhookBuilder, WebhookFormat, now_unix};
+use tollgate_testkit::{FakeProvider as _, WebhookBuilder, WebhookFormat, now_unix};
 use tollgate_verify::{Scheme, StandardWebhooksVerifier, VerifyError, WhopVerifier};
 
 #[test]

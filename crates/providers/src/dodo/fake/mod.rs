@@ -2,12 +2,10 @@
 //! disabled/expired keys and unknown keys; authenticated grant and subscription listing; the license key instances
 //! (`GET /license_key_instances`, `GET|PATCH /license_key_instances/{id}`); signed webhooks.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 
 use tollgate_testkit::FakeProvider;
-use tollgate_testkit::{FakeServer, lock};
+use tollgate_testkit::{FakeBase, FakeHost};
 use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 mod records;
@@ -81,10 +79,7 @@ impl DodoState {
 /// The fake Dodo server.
 #[derive(Debug)]
 pub struct FakeDodo {
-    server: FakeServer,
-    state: Arc<Mutex<DodoState>>,
-    api_key: String,
-    webhook_secret: String,
+    base: FakeBase<DodoState>,
 }
 
 impl FakeDodo {
@@ -97,44 +92,29 @@ impl FakeDodo {
     }
 
     pub fn start_with(api_key: &str, webhook_secret: &str) -> FakeDodo {
-        let state = Arc::new(Mutex::new(DodoState::default()));
-        let handler_state = Arc::clone(&state);
-        let key = api_key.to_owned();
-        let server = FakeServer::start(Arc::new(move |request| route(&handler_state, &key, request)));
         FakeDodo {
-            server,
-            state,
-            api_key: api_key.to_owned(),
-            webhook_secret: webhook_secret.to_owned(),
+            base: FakeBase::start(api_key, webhook_secret, route),
         }
     }
 
-    pub fn api_key(&self) -> &str {
-        &self.api_key
-    }
-
-    pub fn webhook_secret(&self) -> &str {
-        &self.webhook_secret
-    }
-
     pub fn add_license_key(&self, key: FakeLicenseKey) {
-        lock(&self.state).keys.push(key);
+        self.base.state().keys.push(key);
     }
 
     pub fn license_key(&self, key: &str) -> Option<FakeLicenseKey> {
-        lock(&self.state).keys.iter().find(|k| k.key == key).cloned()
+        self.base.state().keys.iter().find(|k| k.key == key).cloned()
     }
 
     /// Changes a key in place (e.g. `status = "disabled"`). False if unknown.
     pub fn update_license_key(&self, key: &str, change: impl FnOnce(&mut FakeLicenseKey)) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         state.keys.iter_mut().find(|k| k.key == key).map(change).is_some()
     }
 
     /// Activate an instance as a customer would without Tollgate (the public endpoint called by another client).
     /// Returns its `lki_...` id; `None` for an unknown key.
     pub fn add_instance(&self, key: &str, name: &str) -> Option<String> {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         let id = state.next_instance_id();
         let license = state.keys.iter_mut().find(|k| k.key == key)?;
         license.instances.push((id.clone(), name.to_owned()));
@@ -143,7 +123,7 @@ impl FakeDodo {
 
     /// Remove an instance as the vendor's Dodo dashboard does, without Tollgate. False if unknown.
     pub fn remove_instance(&self, instance_id: &str) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         state.keys.iter_mut().any(|key| {
             let before = key.instances.len();
             key.instances.retain(|(id, _)| id != instance_id);
@@ -153,7 +133,7 @@ impl FakeDodo {
 
     /// Rename an instance as `PATCH /license_key_instances/{id}` does. False if unknown.
     pub fn rename_instance(&self, instance_id: &str, name: &str) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         state
             .keys
             .iter_mut()
@@ -165,7 +145,7 @@ impl FakeDodo {
 
     /// Delete a key (and its instances), as when it was never issued or was removed at Dodo.
     pub fn delete_license_key(&self, key: &str) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         let before = state.keys.len();
         state.keys.retain(|k| k.key != key);
         state.keys.len() != before
@@ -173,24 +153,24 @@ impl FakeDodo {
 
     /// Answer `POST /licenses/validate` for an unknown key with 404 `NOT_FOUND` instead of `{"valid": false}`.
     pub fn validate_unknown_as_404(&self, on: bool) {
-        lock(&self.state).validate_unknown_as_404 = on;
+        self.base.state().validate_unknown_as_404 = on;
     }
 
     /// Refuse activations with 422 `INVALID_REQUEST_BODY`.
     pub fn refuse_activations_as_invalid(&self, on: bool) {
-        lock(&self.state).refuse_activations_as_invalid = on;
+        self.base.state().refuse_activations_as_invalid = on;
     }
 
     pub fn add_grant(&self, grant: FakeGrant) {
-        lock(&self.state).grants.push(grant);
+        self.base.state().grants.push(grant);
     }
 
     pub fn grant(&self, id: &str) -> Option<FakeGrant> {
-        lock(&self.state).grants.iter().find(|g| g.id == id).cloned()
+        self.base.state().grants.iter().find(|g| g.id == id).cloned()
     }
 
     pub fn update_grant(&self, id: &str, change: impl FnOnce(&mut FakeGrant)) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         match state.grants.iter_mut().find(|g| g.id == id) {
             Some(grant) => {
                 change(grant);
@@ -237,11 +217,12 @@ impl FakeDodo {
     }
 
     pub fn add_subscription(&self, subscription: FakeSubscription) {
-        lock(&self.state).subscriptions.push(subscription);
+        self.base.state().subscriptions.push(subscription);
     }
 
     pub fn subscription(&self, id: &str) -> Option<FakeSubscription> {
-        lock(&self.state)
+        self.base
+            .state()
             .subscriptions
             .iter()
             .find(|s| s.subscription_id == id)
@@ -250,7 +231,7 @@ impl FakeDodo {
 
     /// Changes a subscription in place without a webhook. False if unknown.
     pub fn update_subscription(&self, id: &str, change: impl FnOnce(&mut FakeSubscription)) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         state
             .subscriptions
             .iter_mut()
@@ -266,7 +247,7 @@ impl FakeDodo {
         let now = now_unix();
         let body =
             json!({"business_id": "bus_fake", "type": event_type, "timestamp": iso(now), "data": data});
-        WebhookBuilder::json(WebhookFormat::Dodo, &self.webhook_secret, &body)
+        WebhookBuilder::json(WebhookFormat::Dodo, self.base.host().webhook_secret(), &body)
             .timestamp(now)
             .sign()
     }
@@ -274,7 +255,7 @@ impl FakeDodo {
     /// An `entitlement_grant.*` delivery with the grant's state now (Dodo sends the latest state).
     pub fn grant_webhook(&self, grant_id: &str, event_type: &str) -> Option<SignedWebhook> {
         let data = {
-            let state = lock(&self.state);
+            let state = self.base.state();
             let grant = state.grants.iter().find(|g| g.id == grant_id)?;
             state.grant_json(grant)
         };
@@ -295,7 +276,7 @@ impl FakeDodo {
 }
 
 impl FakeProvider for FakeDodo {
-    fn server(&self) -> &FakeServer {
-        &self.server
+    fn host(&self) -> &FakeHost {
+        self.base.host()
     }
 }

@@ -20,14 +20,12 @@
 mod membership;
 mod routes;
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 
 pub use membership::FakeMembership;
 
 use tollgate_testkit::FakeProvider;
-use tollgate_testkit::{FakeServer, lock};
+use tollgate_testkit::{FakeBase, FakeHost};
 use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 /// The fake's company (account) id, `biz_...`.
@@ -81,10 +79,7 @@ impl WhopState {
 /// The fake Whop server.
 #[derive(Debug)]
 pub struct FakeWhop {
-    server: FakeServer,
-    state: Arc<Mutex<WhopState>>,
-    api_key: String,
-    webhook_secret: String,
+    base: FakeBase<WhopState>,
 }
 
 impl FakeWhop {
@@ -99,39 +94,22 @@ impl FakeWhop {
     }
 
     pub fn start_with(api_key: &str, webhook_secret: &str) -> FakeWhop {
-        let state = Arc::new(Mutex::new(WhopState::default()));
-        let handler_state = Arc::clone(&state);
-        let key = api_key.to_owned();
-        let server = FakeServer::start(Arc::new(move |request| {
-            routes::route(&handler_state, &key, request)
-        }));
         FakeWhop {
-            server,
-            state,
-            api_key: api_key.to_owned(),
-            webhook_secret: webhook_secret.to_owned(),
+            base: FakeBase::start(api_key, webhook_secret, routes::route),
         }
     }
 
-    pub fn api_key(&self) -> &str {
-        &self.api_key
-    }
-
-    pub fn webhook_secret(&self) -> &str {
-        &self.webhook_secret
-    }
-
     pub fn add_membership(&self, membership: FakeMembership) {
-        lock(&self.state).memberships.push(membership);
+        self.base.state().memberships.push(membership);
     }
 
     pub fn membership(&self, id: &str) -> Option<FakeMembership> {
-        lock(&self.state).memberships.iter().find(|m| m.id == id).cloned()
+        self.base.state().memberships.iter().find(|m| m.id == id).cloned()
     }
 
     /// Changes a membership in place (no webhook is sent) and bumps `updated_at`. False if unknown.
     pub fn update_membership(&self, id: &str, change: impl FnOnce(&mut FakeMembership)) -> bool {
-        let mut state = lock(&self.state);
+        let mut state = self.base.state();
         match state.memberships.iter_mut().find(|m| m.id == id) {
             Some(membership) => {
                 change(membership);
@@ -154,24 +132,25 @@ impl FakeWhop {
 
     /// The permissions the API key has from now on (e.g. only `member:basic:read`).
     pub fn set_permissions(&self, permissions: &[&str]) {
-        lock(&self.state).permissions = permissions.iter().map(|p| (*p).to_owned()).collect();
+        self.base.state().permissions = permissions.iter().map(|p| (*p).to_owned()).collect();
     }
 
     /// Add this header to every answer from now on (e.g. `Deprecation: @1791417600`).
     pub fn add_response_header(&self, name: &str, value: &str) {
-        lock(&self.state)
+        self.base
+            .state()
             .extra_headers
             .push((name.to_owned(), value.to_owned()));
     }
 
     /// How many calls reached a retired route (`/api/v2`, `/v2`, `/api/v5`, `/v5`).
     pub fn retired_calls(&self) -> usize {
-        lock(&self.state).retired_calls
+        self.base.state().retired_calls
     }
 
     /// This test calls retired routes on purpose: dropping the fake will not fail it.
     pub fn allow_retired_calls(&self) {
-        lock(&self.state).retired_allowed = true;
+        self.base.state().retired_allowed = true;
     }
 
     /// A current-format (Standard Webhooks) delivery of `event_type` with the membership's state now, from a
@@ -214,10 +193,14 @@ impl FakeWhop {
 
     fn sign(&self, body: Value) -> SignedWebhook {
         let id = body["id"].as_str().unwrap_or_default().to_owned();
-        WebhookBuilder::json(WebhookFormat::WhopCurrent, &self.webhook_secret, &body)
-            .id(id)
-            .timestamp(now_unix())
-            .sign()
+        WebhookBuilder::json(
+            WebhookFormat::WhopCurrent,
+            self.base.host().webhook_secret(),
+            &body,
+        )
+        .id(id)
+        .timestamp(now_unix())
+        .sign()
     }
 
     /// A legacy (`X-Whop-Signature`) delivery of `action` (`membership.went_valid`, ...) with the v2 object: what a
@@ -225,7 +208,14 @@ impl FakeWhop {
     pub fn legacy_webhook(&self, membership_id: &str, action: &str) -> Option<SignedWebhook> {
         let membership = self.membership(membership_id)?;
         let body = json!({ "action": action, "data": membership.v2_json() });
-        Some(WebhookBuilder::json(WebhookFormat::WhopLegacy, &self.webhook_secret, &body).sign())
+        Some(
+            WebhookBuilder::json(
+                WebhookFormat::WhopLegacy,
+                self.base.host().webhook_secret(),
+                &body,
+            )
+            .sign(),
+        )
     }
 }
 
@@ -243,8 +233,8 @@ fn envelope(event_type: &str, version: Option<&str>, data: Value) -> Value {
 }
 
 impl FakeProvider for FakeWhop {
-    fn server(&self) -> &FakeServer {
-        &self.server
+    fn host(&self) -> &FakeHost {
+        self.base.host()
     }
 }
 
@@ -255,7 +245,7 @@ impl Drop for FakeWhop {
     )]
     fn drop(&mut self) {
         let (calls, allowed) = {
-            let state = lock(&self.state);
+            let state = self.base.state();
             (state.retired_calls, state.retired_allowed)
         };
         if calls > 0 && !allowed && !std::thread::panicking() {

@@ -1,4 +1,4 @@
-//! Shared helpers for the integration tests: fixtures and times.
+//! Shared helpers for the integration tests: fixtures, times, and a request to a fake.
 
 #![expect(
     clippy::panic,
@@ -35,4 +35,15 @@ pub fn change(parsed: &ParsedWebhook) -> &EntitlementChange {
         .outcome
         .change()
         .unwrap_or_else(|| panic!("expected an access change, got {:?}", parsed.outcome))
+}
+
+/// Sends `request` to a fake: its status and its JSON body (`Null` when the body is not JSON).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
