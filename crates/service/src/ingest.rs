@@ -27,7 +27,7 @@ use tollgate_verify::{HeaderLookup, Tolerance};
 pub use commit::{CommitSettings, Committer};
 pub use error::IngestError;
 pub use outcome::IngestOutcome;
-pub use parser::{RegistryParser, WebhookParser, store_change};
+pub use parser::{WebhookParser, store_change};
 pub use prepared::Prepared;
 use prepared::log_outcome;
 

@@ -1,11 +1,10 @@
 //! What every provider's fake is made of: its server and the credentials it was started with ([`FakeHost`]), and
-//! its state behind a lock ([`FakeBase`]). A fake keeps one [`FakeBase`] and answers [`FakeProvider`] and
-//! [`DevFake`](crate::DevFake) from its host.
+//! its state behind a lock ([`FakeBase`]). A fake keeps one [`FakeBase`] and answers
+//! [`FakeProvider`](crate::FakeProvider) (and so [`DevFake`](crate::DevFake)) from its host.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::FakeProvider;
 use crate::server::{FakeServer, HttpRequest, HttpResponse, lock};
 
 /// A fake's server, and the API key and webhook secret it was started with.
@@ -70,12 +69,6 @@ impl<S> FakeBase<S> {
 
     /// The fake's server and credentials.
     pub fn host(&self) -> &FakeHost {
-        &self.host
-    }
-}
-
-impl<S> FakeProvider for FakeBase<S> {
-    fn host(&self) -> &FakeHost {
         &self.host
     }
 }

@@ -2,8 +2,9 @@
 //! credentials (a `whsec_<base64>` webhook secret, as Dodo's dashboard shows one) and seeded with one active
 //! license key and its delivered grant.
 
-use crate::dodo::fake::{FakeDodo, FakeGrant, FakeLicenseKey};
 use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeHost, FakeProvider};
+
+use super::fake::{FakeDodo, FakeGrant, FakeLicenseKey};
 
 /// The demo key.
 const KEY: &str = "TGDEV-DODO-8K4F-M6QZ";

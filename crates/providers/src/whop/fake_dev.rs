@@ -2,9 +2,10 @@
 //! credentials (a `ws_` webhook secret, as Whop's dashboard shows one) and seeded with three demo memberships: an
 //! active one, a canceled one and a node-locked one.
 
-use crate::whop::fake::{FakeMembership, FakeWhop};
 use serde_json::json;
 use tollgate_testkit::{DemoKey, DemoProduct, DevDemo, DevFake, DevSeed, FakeHost, FakeProvider};
+
+use super::fake::{FakeMembership, FakeWhop};
 
 /// The product of the active and canceled memberships.
 const APP_PRODUCT: &str = "prod_tgdev_app";

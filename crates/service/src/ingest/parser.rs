@@ -4,11 +4,12 @@
 use std::fmt;
 
 use tollgate_policy::Provider;
-use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, Registry};
+use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook};
 
 use crate::view::StoredExtras;
 
-/// Turns an authentic body into a [`ParsedWebhook`].
+/// Turns an authentic body into a [`ParsedWebhook`]: a test's stand-in for another release's parser
+/// ([`crate::ingest::Ingest::with_parser`]; without one, the registry's adapters parse).
 pub trait WebhookParser: Send + Sync + fmt::Debug {
     fn parse(
         &self,
@@ -16,36 +17,6 @@ pub trait WebhookParser: Send + Sync + fmt::Debug {
         meta: &DeliveryMeta,
         body: &[u8],
     ) -> Result<ParsedWebhook, ParseError>;
-}
-
-/// The parser of a [`Registry`]'s providers; by default the built-in registry's (this release's parser, the one
-/// [`tollgate_providers::parse_webhook`] uses).
-#[derive(Debug, Clone)]
-pub struct RegistryParser {
-    registry: Registry,
-}
-
-impl RegistryParser {
-    pub fn new(registry: Registry) -> RegistryParser {
-        RegistryParser { registry }
-    }
-}
-
-impl Default for RegistryParser {
-    fn default() -> RegistryParser {
-        RegistryParser::new(Registry::shared().clone())
-    }
-}
-
-impl WebhookParser for RegistryParser {
-    fn parse(
-        &self,
-        provider: Provider,
-        meta: &DeliveryMeta,
-        body: &[u8],
-    ) -> Result<ParsedWebhook, ParseError> {
-        self.registry.parse(provider, meta, body)
-    }
 }
 
 /// A provider change as the store folds it: the event, the license key (hashed by the store) and the extras as

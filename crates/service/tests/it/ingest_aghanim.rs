@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use tollgate_policy::{PolicySet, Provider};
 use tollgate_providers::aghanim::fake::{AghanimEvent, FakeAghanim};
 use tollgate_providers::aghanim::{AghanimAdapter, AghanimOptions, SANDBOX_NOTE};
-use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, RefusalCode};
+use tollgate_providers::{DeliveryMeta, ParseError, ParsedWebhook, RefusalCode, parse_webhook};
 use tollgate_service::clock::ManualClock;
 use tollgate_service::ingest::{
-    Ingest, IngestError, IngestOutcome, ProviderSecrets, RegistryParser, WebhookParser, WebhookSecrets,
+    Ingest, IngestError, IngestOutcome, ProviderSecrets, WebhookParser, WebhookSecrets,
 };
 use tollgate_service::query::Query;
 use tollgate_store::test_support::{TestDb, for_each_backend};
@@ -272,7 +272,7 @@ impl WebhookParser for BareKeyParser {
         meta: &DeliveryMeta,
         body: &[u8],
     ) -> Result<ParsedWebhook, ParseError> {
-        let mut parsed = RegistryParser::default().parse(provider, meta, body)?;
+        let mut parsed = parse_webhook(provider, meta, body)?;
         let value: Value = serde_json::from_slice(body).unwrap();
         parsed.dedupe_key = value["idempotency_key"]
             .as_str()

@@ -3,10 +3,9 @@
 //! (`GET /license_key_instances`, `GET|PATCH /license_key_instances/{id}`); signed webhooks.
 
 use serde_json::{Value, json};
-
-use tollgate_testkit::FakeProvider;
-use tollgate_testkit::{FakeBase, FakeHost};
-use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
+use tollgate_testkit::{
+    FakeBase, FakeHost, FakeProvider, SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix,
+};
 
 mod records;
 mod routes;

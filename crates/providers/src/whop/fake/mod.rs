@@ -21,12 +21,11 @@ mod membership;
 mod routes;
 
 use serde_json::{Value, json};
+use tollgate_testkit::{
+    FakeBase, FakeHost, FakeProvider, SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix,
+};
 
 pub use membership::FakeMembership;
-
-use tollgate_testkit::FakeProvider;
-use tollgate_testkit::{FakeBase, FakeHost};
-use tollgate_testkit::{SignedWebhook, WebhookBuilder, WebhookFormat, iso, next_id, now_unix};
 
 /// The fake's company (account) id, `biz_...`.
 pub(crate) const COMPANY_ID: &str = "biz_fake";
