@@ -102,6 +102,20 @@ impl StoreError {
         matches!(self, StoreError::Unavailable { .. })
     }
 
+    /// True when PostgreSQL chose this transaction as a deadlock's victim (SQLSTATE 40P01, which diesel reports
+    /// without a kind of its own): it was rolled back whole to break a cycle of lock waits, so the same unit of work
+    /// can run again.
+    pub fn is_deadlock(&self) -> bool {
+        let StoreError::Database { cause } = self else {
+            return false;
+        };
+        let cause: &(dyn std::error::Error + 'static) = &*cause.0;
+        matches!(
+            cause.downcast_ref::<DieselError>(),
+            Some(DieselError::DatabaseError(_, info)) if info.message().contains(DEADLOCK_MESSAGE)
+        )
+    }
+
     pub(crate) fn unavailable(reason: impl Into<String>, cause: Option<Cause>) -> Self {
         StoreError::Unavailable {
             reason: reason.into(),
@@ -123,6 +137,9 @@ impl StoreError {
         }
     }
 }
+
+/// PostgreSQL's message for a deadlock victim.
+const DEADLOCK_MESSAGE: &str = "deadlock detected";
 
 /// Messages of database errors that mean "busy or gone", which diesel reports without a dedicated kind.
 const UNAVAILABLE_MESSAGES: [&str; 7] = [
@@ -174,3 +191,26 @@ impl From<r2d2::Error> for StoreError {
 
 /// The crate's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    use super::StoreError;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> StoreError {
+        StoreError::from(DieselError::DatabaseError(kind, Box::new(message.to_owned())))
+    }
+
+    #[test]
+    fn only_a_deadlock_victim_reads_as_a_deadlock() {
+        assert!(database_error(DatabaseErrorKind::Unknown, "deadlock detected").is_deadlock());
+        assert!(!database_error(DatabaseErrorKind::Unknown, "division by zero").is_deadlock());
+        let busy = database_error(
+            DatabaseErrorKind::Unknown,
+            "canceling statement due to lock timeout",
+        );
+        assert!(busy.is_unavailable() && !busy.is_deadlock());
+        assert!(!database_error(DatabaseErrorKind::SerializationFailure, "deadlock detected").is_deadlock());
+    }
+}

@@ -24,13 +24,25 @@ pub fn record_webhook(
     let effect = effect.into();
     let started = Instant::now();
     let delivery = [SealedDelivery::new(store.keys(), event, &effect)?];
-    let outcome = store
-        .write(|tx| write_batch(tx, &delivery))?
-        .pop()
-        .ok_or_else(|| StoreError::NotFound {
-            entity: "inbox event",
-            id: event.dedupe_key.clone(),
-        })?;
+    let outcome = match store.write(|tx| write_batch(tx, &delivery)) {
+        // A deadlock's victim was rolled back whole: the delivery is stored again, once. The rare cycle is an
+        // entitlement created by another transaction between this one's lock and its insert
+        // (`WriteTx::lock_entitlements`); by now that transaction has committed, so the retry finds the row.
+        Err(WriteError::RolledBack(error)) if error.is_deadlock() => {
+            log::info!(
+                provider = event.provider.as_str(),
+                event_type = event.event_type.as_str();
+                "a webhook delivery was a deadlock's victim and was rolled back; storing it again: {error}"
+            );
+            store.write(|tx| write_batch(tx, &delivery))?
+        }
+        written => written?,
+    }
+    .pop()
+    .ok_or_else(|| StoreError::NotFound {
+        entity: "inbox event",
+        id: event.dedupe_key.clone(),
+    })?;
     recorded(event, &outcome, started);
     Ok(outcome)
 }
